@@ -1,0 +1,441 @@
+"""``Motion`` and ``Trajectory``: the seam between Stage 1 (pose) and Stage 2 (simulation).
+
+A ``Motion`` is a 3D joint sequence with a clear physical meaning:
+  * ``joints``: positions in metres in the right-handed, z-up, gravity-aligned world frame, shape
+    ``(T, J, 3)`` for one clip or ``(B, T, J, 3)`` for a batch padded to a common ``T``;
+  * ``fps``: frame rate in Hz (frame ``i`` is at ``t = i / fps`` s), a scalar or ``(B,)``;
+  * ``joint_set``: the name of the joint list (``coco17``, ``h36m17``, ``ntu25``, ``mediapipe33``, ``kinect20``);
+  * ``confidence``: optional per-joint weights in [0, 1], ``(T, J)`` or ``(B, T, J)``;
+  * ``lengths``: for a batch, the number of valid frames of each clip ``(B,)`` (padding after it is ignored).
+
+A ``Trajectory`` is a rigid body carrying the sensor directly (a mocap rigid body, a phone's tracked pose, one
+body segment): positions ``(T, 3)`` in metres and orientations ``q_wb`` ``(T, 4)`` (scalar first, body to world)
+at ``fps``. The body frame plays the role of the forearm frame, so mounts and lever arms apply unchanged.
+
+Both are ``flax.struct`` pytrees: arrays are leaves (``jit``/``vmap``/``grad`` see them), names are static.
+"""
+from __future__ import annotations
+
+import csv
+import io as _io
+import os
+import re
+from typing import Optional, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from imusim_jax._joints import convert, get_joint_set
+
+__all__ = ["Motion", "Trajectory", "InputError", "load_motion", "load_trajectory", "stack_motions",
+           "MIN_FRAMES"]
+
+MIN_FRAMES = 4
+"""Fewest frames a clip may have: a cubic needs four points to carry an acceleration."""
+
+
+class InputError(ValueError):
+    """Bad user input (file, array or argument). Its message is one line, fit for a command line."""
+
+
+def _check_joints(joints: np.ndarray, what: str = "joints") -> None:
+    if joints.ndim not in (3, 4) or joints.shape[-1] != 3:
+        raise InputError(f"{what} must have shape (T, J, 3) or (B, T, J, 3), got {joints.shape}")
+    if not np.isfinite(joints).all():
+        bad = np.argwhere(~np.isfinite(joints))[0]
+        raise InputError(f"{what} contain NaN or infinite values (first at index {tuple(int(i) for i in bad)}); "
+                         "fill gaps first (imusim_jax.pose.fill_gaps) or pass a confidence mask")
+    if joints.shape[-3] < MIN_FRAMES:
+        raise InputError(f"too few frames: {joints.shape[-3]} (need at least {MIN_FRAMES})")
+
+
+def _check_fps(fps) -> np.ndarray:
+    fps = np.asarray(fps, dtype=np.float64)
+    if not np.isfinite(fps).all() or (fps <= 0).any():
+        raise InputError(f"fps must be positive and finite, got {fps.tolist()}")
+    return fps
+
+
+@struct.dataclass
+class Motion:
+    """A 3D joint sequence in the z-up world frame (see the module docstring for every field's meaning).
+
+    Attributes:
+      joints: ``(T, J, 3)`` or ``(B, T, J, 3)`` float, metres.
+      fps: ``()`` or ``(B,)`` float, Hz.
+      confidence: ``None`` or ``(T, J)`` / ``(B, T, J)`` in [0, 1].
+      lengths: ``None`` for one clip, ``(B,)`` int for a batch.
+      joint_set: static name of the joint list.
+    """
+
+    joints: jnp.ndarray
+    fps: jnp.ndarray
+    confidence: Optional[jnp.ndarray] = None
+    lengths: Optional[jnp.ndarray] = None
+    joint_set: str = struct.field(pytree_node=False, default="coco17")
+
+    @classmethod
+    def create(cls, joints, fps, joint_set: str = "coco17", confidence=None, lengths=None) -> "Motion":
+        """Validate and build a Motion (NumPy or JAX arrays in; float32 JAX arrays out).
+
+        Raises ``InputError`` (one line) for wrong shapes, NaN/inf, too few frames, bad fps or an unknown joint set.
+        """
+        js = get_joint_set(joint_set)
+        joints_np = np.asarray(joints, dtype=np.float64)
+        _check_joints(joints_np)
+        if joints_np.shape[-2] != len(js):
+            raise InputError(f"joint set {js.name} has {len(js)} joints but the array has {joints_np.shape[-2]}")
+        fps_np = _check_fps(fps)
+        batched = joints_np.ndim == 4
+        if batched:
+            B, T = joints_np.shape[:2]
+            fps_np = np.broadcast_to(fps_np, (B,)).copy()
+            lengths = np.full((B,), T) if lengths is None else np.asarray(lengths)
+            if lengths.shape != (B,) or (lengths < MIN_FRAMES).any() or (lengths > T).any():
+                raise InputError(f"lengths must be (B,) in [{MIN_FRAMES}, {T}], got {np.asarray(lengths).tolist()}")
+            lengths = jnp.asarray(lengths, jnp.int32)
+        else:
+            if fps_np.ndim:
+                raise InputError(f"one clip needs a scalar fps, got shape {fps_np.shape}")
+            lengths = None
+        if confidence is not None:
+            confidence = np.asarray(confidence, dtype=np.float64)
+            if confidence.shape != joints_np.shape[:-1]:
+                raise InputError(f"confidence must have shape {joints_np.shape[:-1]}, got {confidence.shape}")
+            confidence = jnp.asarray(np.clip(np.nan_to_num(confidence), 0, 1), jnp.float32)
+        return cls(joints=jnp.asarray(joints_np, jnp.float32), fps=jnp.asarray(fps_np, jnp.float32),
+                   confidence=confidence, lengths=lengths, joint_set=js.name)
+
+    # ---- shape helpers -------------------------------------------------------------------------------------
+    @property
+    def batched(self) -> bool:
+        return self.joints.ndim == 4
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[-3])
+
+    @property
+    def duration_s(self):
+        """Time of the last frame, ``(L - 1) / fps`` seconds (per clip for a batch)."""
+        n = self.lengths if self.batched else self.num_frames
+        return (np.asarray(n) - 1) / np.asarray(self.fps)
+
+    def joint(self, name: str) -> jnp.ndarray:
+        """Positions of one joint by name: ``(..., T, 3)``."""
+        return self.joints[..., get_joint_set(self.joint_set).index(name), :]
+
+    def to(self, joint_set: str) -> "Motion":
+        """Convert to another joint set by name (``imusim_jax.joints.conversion_report`` says how)."""
+        js = get_joint_set(joint_set)
+        conf = None if self.confidence is None else convert(self.confidence, self.joint_set, js, joint_axis=-1)
+        return self.replace(joints=convert(self.joints, self.joint_set, js), confidence=conf, joint_set=js.name)
+
+    def unbatch(self) -> list["Motion"]:
+        """Split a batch into clips, dropping padding."""
+        if not self.batched:
+            return [self]
+        out = []
+        for b in range(self.joints.shape[0]):
+            n = int(self.lengths[b])
+            conf = None if self.confidence is None else self.confidence[b, :n]
+            out.append(Motion(self.joints[b, :n], self.fps[b], conf, None, self.joint_set))
+        return out
+
+    # ---- files ---------------------------------------------------------------------------------------------
+    def save_npz(self, path: str | os.PathLike) -> None:
+        """Write the ``simulate`` input format: arrays ``joints`` (T, J, 3), ``fps`` (scalar), ``joint_set`` (str),
+        and ``confidence`` (T, J) when present."""
+        if self.batched:
+            raise ValueError("save one clip at a time (Motion.unbatch())")
+        extra = {} if self.confidence is None else {"confidence": np.asarray(self.confidence)}
+        np.savez(path, joints=np.asarray(self.joints, np.float64), fps=np.float64(self.fps),
+                 joint_set=np.array(self.joint_set), **extra)
+
+    def save_csv(self, path: str | os.PathLike) -> None:
+        """Write a CSV: ``# fps=..`` and ``# joint_set=..`` comment lines, then ``t`` and ``<joint>_x,_y,_z``."""
+        if self.batched:
+            raise ValueError("save one clip at a time (Motion.unbatch())")
+        js = get_joint_set(self.joint_set)
+        J = np.asarray(self.joints, np.float64)
+        t = np.arange(J.shape[0]) / float(self.fps)
+        with open(path, "w", newline="") as f:
+            f.write(f"# fps={float(self.fps)!r}\n# joint_set={js.name}\n")
+            w = csv.writer(f)
+            w.writerow(["t"] + [f"{n}_{c}" for n in js.joints for c in "xyz"])
+            for i in range(J.shape[0]):
+                w.writerow([f"{t[i]:.9g}"] + [f"{v:.9g}" for v in J[i].ravel()])
+
+
+@struct.dataclass
+class Trajectory:
+    """A rigid body's pose over time: the sensor is carried by this body (body frame = forearm frame).
+
+    Attributes:
+      positions: ``(T, 3)`` or ``(B, T, 3)`` metres, z-up world.
+      q_wb: ``(T, 4)`` or ``(B, T, 4)`` unit quaternions, scalar first, body to world (``v_w = q ⊗ v_b ⊗ q*``).
+      fps: ``()`` or ``(B,)`` Hz.
+      lengths: ``None`` or ``(B,)``.
+    """
+
+    positions: jnp.ndarray
+    q_wb: jnp.ndarray
+    fps: jnp.ndarray
+    lengths: Optional[jnp.ndarray] = None
+
+    @classmethod
+    def create(cls, positions, q_wb, fps, lengths=None) -> "Trajectory":
+        """Validate and build a Trajectory; quaternions are normalised and made sign-continuous."""
+        p = np.asarray(positions, np.float64)
+        q = np.asarray(q_wb, np.float64)
+        if p.ndim not in (2, 3) or p.shape[-1] != 3:
+            raise InputError(f"positions must have shape (T, 3) or (B, T, 3), got {p.shape}")
+        if q.shape != p.shape[:-1] + (4,):
+            raise InputError(f"orientations must have shape {p.shape[:-1] + (4,)}, got {q.shape}")
+        if not (np.isfinite(p).all() and np.isfinite(q).all()):
+            raise InputError("trajectory contains NaN or infinite values")
+        if p.shape[-2] < MIN_FRAMES:
+            raise InputError(f"too few frames: {p.shape[-2]} (need at least {MIN_FRAMES})")
+        n = np.linalg.norm(q, axis=-1, keepdims=True)
+        if (n < 1e-6).any():
+            raise InputError("orientation quaternions must be non-zero")
+        q = q / n
+        # sign continuity along time
+        dots = np.sum(q[..., 1:, :] * q[..., :-1, :], axis=-1)
+        signs = np.concatenate([np.ones_like(dots[..., :1]), np.cumprod(np.where(dots < 0, -1.0, 1.0), -1)], -1)
+        q = q * signs[..., None]
+        fps = _check_fps(fps)
+        if p.ndim == 3:
+            B, T = p.shape[:2]
+            fps = np.broadcast_to(fps, (B,)).copy()
+            lengths = np.full((B,), T) if lengths is None else np.asarray(lengths)
+            lengths = jnp.asarray(lengths, jnp.int32)
+        else:
+            lengths = None
+        return cls(jnp.asarray(p, jnp.float32), jnp.asarray(q, jnp.float32), jnp.asarray(fps, jnp.float32),
+                   lengths)
+
+    @property
+    def batched(self) -> bool:
+        return self.positions.ndim == 3
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.positions.shape[-2])
+
+    def save_csv(self, path: str | os.PathLike) -> None:
+        """Write ``t,x,y,z,qw,qx,qy,qz`` (s, m, unit quaternion body to world), the layout ``load_trajectory``
+        reads."""
+        p, q = np.asarray(self.positions, np.float64), np.asarray(self.q_wb, np.float64)
+        t = np.arange(len(p)) / float(self.fps)
+        np.savetxt(path, np.column_stack([t, p, q]), delimiter=",", header="t,x,y,z,qw,qx,qy,qz", comments="",
+                   fmt="%.9g")
+
+
+def stack_motions(motions: Sequence[Motion]) -> Motion:
+    """Pad single clips to a common length (repeating each clip's last frame) and stack them into a batch."""
+    if not motions:
+        raise InputError("no motions to stack")
+    names = {m.joint_set for m in motions}
+    if len(names) > 1:
+        raise InputError(f"cannot stack motions of different joint sets {sorted(names)}; convert them first")
+    T = max(m.num_frames for m in motions)
+    joints, conf, lengths = [], [], []
+    for m in motions:
+        if m.batched:
+            raise InputError("stack_motions takes single clips")
+        n = m.num_frames
+        pad = [(0, T - n), (0, 0), (0, 0)]
+        joints.append(np.pad(np.asarray(m.joints), pad, mode="edge"))
+        c = np.ones(m.joints.shape[:-1]) if m.confidence is None else np.asarray(m.confidence)
+        conf.append(np.pad(c, pad[:2]))
+        lengths.append(n)
+    has_conf = any(m.confidence is not None for m in motions)
+    return Motion.create(np.stack(joints), np.array([float(m.fps) for m in motions]), motions[0].joint_set,
+                         confidence=np.stack(conf) if has_conf else None, lengths=np.array(lengths))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Readers
+# ---------------------------------------------------------------------------------------------------------------
+
+def _as_str(x) -> str:
+    x = np.asarray(x)
+    if x.dtype.kind in "SU" or x.dtype == object:
+        v = x.item() if x.ndim == 0 else x.ravel()[0]
+        return v.decode() if isinstance(v, bytes) else str(v)
+    raise InputError(f"joint_set must be a string, got an array of {x.dtype}")
+
+
+def _load_npz_motion(path: str, fps_override, joint_set_override) -> Motion:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as e:  # zipfile.BadZipFile, ValueError, OSError...
+        raise InputError(f"cannot read {path} as .npz: {type(e).__name__}: {e}".splitlines()[0]) from None
+    if "joints" not in data:
+        raise InputError(f"{path} has no array 'joints' (found: {', '.join(sorted(data)) or 'nothing'})")
+    fps = fps_override if fps_override is not None else data.get("fps")
+    if fps is None:
+        raise InputError(f"{path} has no 'fps' (add the array or pass --fps)")
+    js = joint_set_override or (_as_str(data["joint_set"]) if "joint_set" in data else None)
+    if js is None:
+        raise InputError(f"{path} has no 'joint_set' (add the array or pass --joint-set)")
+    fps = np.asarray(fps, np.float64)
+    if fps.size != 1:
+        raise InputError(f"'fps' must be a scalar, got shape {fps.shape}")
+    joints = np.asarray(data["joints"])
+    if joints.dtype.kind not in "fiu":
+        raise InputError(f"'joints' must be numeric, got {joints.dtype}")
+    return Motion.create(joints, float(fps.reshape(())), js, confidence=data.get("confidence"))
+
+
+_COMMENT_KV = re.compile(r"#\s*([A-Za-z_]+)\s*[=:]\s*(\S+)")
+
+
+def _read_csv_table(path: str) -> tuple[list[str], np.ndarray, dict[str, str]]:
+    try:
+        with open(path, newline="") as f:
+            text = f.read()
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+    meta, lines = {}, []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            m = _COMMENT_KV.match(line.strip())
+            if m:
+                meta[m.group(1).lower()] = m.group(2)
+        elif line.strip():
+            lines.append(line)
+    if len(lines) < 2:
+        raise InputError(f"{path} has no data rows")
+    rows = list(csv.reader(_io.StringIO("\n".join(lines))))
+    header = [h.strip() for h in rows[0]]
+    str_cols = {}
+    values = []
+    for r_i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            raise InputError(f"{path}: row {r_i} has {len(r)} fields, the header has {len(header)}")
+        vals = []
+        for c, v in zip(header, r):
+            try:
+                vals.append(float(v) if v.strip() != "" else np.nan)
+            except ValueError:
+                if c.lower() in ("joint_set",):
+                    str_cols[c.lower()] = v.strip()
+                    vals.append(np.nan)
+                else:
+                    raise InputError(f"{path}: row {r_i}, column {c!r}: {v!r} is not a number") from None
+        values.append(vals)
+    meta.update(str_cols)
+    return header, np.array(values, np.float64), meta
+
+
+def _fps_from_time(t: np.ndarray, path: str) -> float:
+    dt = np.diff(t)
+    if len(dt) == 0 or not np.all(np.isfinite(dt)) or (dt <= 0).any():
+        raise InputError(f"{path}: the time column must increase strictly")
+    med = float(np.median(dt))
+    if np.max(np.abs(dt - med)) > 0.25 * med:
+        raise InputError(f"{path}: time steps vary by more than 25% (resample to a constant rate first)")
+    return 1.0 / med
+
+
+def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
+    header, X, meta = _read_csv_table(path)
+    cols = {h.lower(): i for i, h in enumerate(header)}
+    fps = fps_override
+    if fps is None and "fps" in cols:
+        fps = float(X[0, cols["fps"]])
+    if fps is None and "fps" in meta:
+        fps = float(meta["fps"])
+    tcol = cols.get("t", cols.get("time", cols.get("timestamp")))
+    if fps is None and tcol is not None:
+        fps = _fps_from_time(X[:, tcol], path)
+    if fps is None:
+        raise InputError(f"{path}: no frame rate (add a 't' column, a '# fps=30' line, or pass --fps)")
+    js_name = joint_set_override or meta.get("joint_set")
+    coord = [h for h in header if re.search(r"[_.]?[xyz]$", h, re.I) and h.lower() not in ("t", "x", "y", "z")]
+    names = []
+    for h in coord:
+        base = re.sub(r"[_.]?[xyz]$", "", h, flags=re.I)
+        if base not in names:
+            names.append(base)
+    if js_name is None:  # infer the joint set from the column names
+        from imusim_jax._joints import JOINT_SETS
+
+        for js in JOINT_SETS.values():
+            if set(js.joints) == set(names):
+                js_name = js.name
+                break
+    if js_name is None:
+        raise InputError(f"{path}: unknown joint set (add a '# joint_set=coco17' line or pass --joint-set)")
+    js = get_joint_set(js_name)
+    by_name = all(n in js.joints for n in names) and len(names) == len(js)
+    order = list(js.joints) if by_name else names
+    if len(order) != len(js):
+        raise InputError(f"{path}: found {len(order)} joints in the columns, {js.name} has {len(js)}")
+    joints = np.zeros((X.shape[0], len(js), 3))
+    for j, n in enumerate(order):
+        for k, c in enumerate("xyz"):
+            cand = [h for h in header if re.fullmatch(re.escape(n) + r"[_.]?" + c, h, re.I)]
+            if not cand:
+                raise InputError(f"{path}: missing column for joint {n!r} axis {c}")
+            joints[:, j, k] = X[:, header.index(cand[0])]
+    return Motion.create(joints, fps, js.name)
+
+
+def load_motion(path: str | os.PathLike, *, fps: float | None = None, joint_set: str | None = None) -> Motion:
+    """Read a Motion from ``.npz`` (arrays ``joints``, ``fps``, ``joint_set``[, ``confidence``]) or ``.csv``.
+
+    CSV layout: a header with ``t`` (s) and ``<joint>_x,<joint>_y,<joint>_z`` per joint (metres, z-up world) in
+    the joint set's order or named by the set's joint names; the frame rate from ``t``, an ``fps`` column or a
+    ``# fps=30`` comment line; the joint set from a ``# joint_set=coco17`` line, a ``joint_set`` column, or the
+    column names. ``fps``/``joint_set`` arguments override the file. Errors are one-line ``InputError``s.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"no such file: {path}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        return _load_npz_motion(path, fps, joint_set)
+    if ext in (".csv", ".txt"):
+        return _load_csv_motion(path, fps, joint_set)
+    raise InputError(f"unsupported motion file {path!r}: expected .npz or .csv")
+
+
+def load_trajectory(path: str | os.PathLike, *, fps: float | None = None) -> Trajectory:
+    """Read a rigid-body trajectory CSV: ``t,x,y,z,qw,qx,qy,qz`` (s, m, unit quaternion body to world, scalar
+    first), as x-io's IMU Simulator reads it. Its other layout ``t,x,y,z,roll,pitch,yaw`` (degrees, ZYX, i.e.
+    ``R = Rz(yaw) Ry(pitch) Rx(roll)``) is accepted too. ``time`` may stand for ``t``; ``fps`` overrides the
+    rate taken from the time column."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"no such file: {path}")
+    header, X, meta = _read_csv_table(path)
+    cols = {h.lower(): i for i, h in enumerate(header)}
+    tname = next((n for n in ("t", "time", "timestamp") if n in cols), None)
+    need = ["x", "y", "z"]
+    missing = [c for c in need if c not in cols]
+    if missing:
+        raise InputError(f"{path}: missing columns {missing}; expected t,x,y,z,qw,qx,qy,qz")
+    p = X[:, [cols[c] for c in need]]
+    if all(c in cols for c in ("qw", "qx", "qy", "qz")):
+        q = X[:, [cols[c] for c in ("qw", "qx", "qy", "qz")]]
+    elif all(c in cols for c in ("roll", "pitch", "yaw")):
+        from scipy.spatial.transform import Rotation
+
+        rpy = X[:, [cols["roll"], cols["pitch"], cols["yaw"]]]
+        xyzw = Rotation.from_euler("ZYX", rpy[:, ::-1], degrees=True).as_quat()
+        q = xyzw[:, [3, 0, 1, 2]]
+    else:
+        raise InputError(f"{path}: missing orientation columns; expected qw,qx,qy,qz (or roll,pitch,yaw in degrees)")
+    if fps is None:
+        if "fps" in meta:
+            fps = float(meta["fps"])
+        elif tname is not None:
+            fps = _fps_from_time(X[:, cols[tname]], path)
+        else:
+            raise InputError(f"{path}: no time column 't' (or pass --fps)")
+    return Trajectory.create(p, q, fps)

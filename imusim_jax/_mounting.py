@@ -1,0 +1,97 @@
+"""Mounting: where the device sits on the forearm and which way its axes point.
+
+Device axes follow Android's sensor convention: ``x`` to the right of the screen, ``y`` toward its top, ``z`` out
+of the screen. A ``Mount`` is a rotation ``q_fs`` (sensor frame ``s`` to forearm frame ``f``, see
+``imusim_jax._orientation`` for ``f``) plus a lever arm ``lever_f`` (metres, from the wrist joint to the
+sensor, in the forearm frame), and the ``side`` (which arm). Presets (``MOUNTS``; figure: docs/mounts.png):
+
+=============  =================================================================================  ===============
+preset         axes (sensor in forearm terms)                                                      lever arm (cm)
+=============  =================================================================================  ===============
+watch-left     x toward the hand (crown at 3 o'clock), y to 12 o'clock, z out of the back of the   (-2, 0, 3)
+               wrist: the identity.
+watch-right    the same watch worn the usual way on the right wrist: crown toward the elbow,       (-2, 0, 3)
+               x = -x_f, y = -y_f, z = z_f (180° about z).
+band-left      a fitness band read along the arm: y (screen top) toward the hand, x = -y_f,        (-3, 0, 2.5)
+               z out of the back of the wrist (-90° about z).
+band-right     the same on the right wrist (same axes relative to the forearm frame).              (-3, 0, 2.5)
+phone-left     a phone held in the left hand, screen facing out of the palm, top toward the        (9, 0, -3)
+               fingers: x = y_f, y = x_f, z = -z_f.
+phone-right    the same in the right hand.                                                          (9, 0, -3)
+=============  =================================================================================  ===============
+
+The watch's lever arm (2 cm toward the elbow, 3 cm out of the back of the wrist; 3.6 cm in all) puts the sensor
+in the case of a watch worn just above the wrist bone. A lever arm adds the tangential ``alpha × r`` and
+centripetal ``omega × (omega × r)`` accelerations of a point on a rotating body (IMUSim's offset trajectory;
+e.g. Titterton & Weston, Strapdown Inertial Navigation Technology, 2nd ed., §3.4.3).
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from scipy.spatial.transform import Rotation
+
+from imusim_jax._motion import InputError
+
+__all__ = ["Mount", "MOUNTS", "get_mount"]
+
+
+@struct.dataclass
+class Mount:
+    """A device on one arm. ``q_fs`` ``(4,)`` sensor-to-forearm rotation (scalar first), ``lever_f`` ``(3,)``
+    metres from the wrist joint to the sensor in the forearm frame; ``side`` and ``name`` are static."""
+
+    q_fs: jnp.ndarray
+    lever_f: jnp.ndarray
+    side: str = struct.field(pytree_node=False, default="left")
+    name: str = struct.field(pytree_node=False, default="custom")
+
+    @classmethod
+    def create(cls, R_fs, lever_f=(0.0, 0.0, 0.0), side: str = "left", name: str = "custom") -> "Mount":
+        """From a rotation matrix whose columns are the sensor's x, y, z axes in forearm coordinates."""
+        R = np.asarray(R_fs, np.float64)
+        if R.shape == (4,):
+            q = R / np.linalg.norm(R)
+        else:
+            if R.shape != (3, 3) or not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
+                raise InputError("a mount rotation must be a proper 3x3 rotation matrix (a mirror is not a mount)")
+            xyzw = Rotation.from_matrix(R).as_quat()
+            q = np.array([xyzw[3], xyzw[0], xyzw[1], xyzw[2]])
+        if side not in ("left", "right"):
+            raise InputError(f"side must be 'left' or 'right', got {side!r}")
+        # NumPy leaves: presets are built at import time without starting a JAX backend.
+        return cls(np.asarray(q, np.float32), np.asarray(lever_f, np.float32), side, name)
+
+    def replace_side(self, side: str) -> "Mount":
+        return self.replace(side=side)
+
+
+_WATCH = np.eye(3)
+_WATCH_R = np.diag([-1.0, -1.0, 1.0])
+_BAND = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])   # columns: x_s = -y_f, y_s = x_f, z_s = z_f
+_PHONE = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])  # columns: x_s = y_f, y_s = x_f, z_s = -z_f
+
+_SPECS = {
+    "watch-left": (_WATCH, (-0.02, 0.0, 0.03), "left"),
+    "watch-right": (_WATCH_R, (-0.02, 0.0, 0.03), "right"),
+    "band-left": (_BAND, (-0.03, 0.0, 0.025), "left"),
+    "band-right": (_BAND, (-0.03, 0.0, 0.025), "right"),
+    "phone-left": (_PHONE, (0.09, 0.0, -0.03), "left"),
+    "phone-right": (_PHONE, (0.09, 0.0, -0.03), "right"),
+    # A sensor carried directly by a tracked body (Trajectory input): identity, no lever arm.
+    "body": (np.eye(3), (0.0, 0.0, 0.0), "left"),
+}
+
+MOUNTS: dict[str, Mount] = {k: Mount.create(R, lev, side, k) for k, (R, lev, side) in _SPECS.items()}
+
+
+def get_mount(mount: str | Mount) -> Mount:
+    """A preset by name (``watch-left``, ``watch-right``, ``band-left``, ``band-right``, ``phone-left``,
+    ``phone-right``, ``body``), or a ``Mount`` unchanged."""
+    if isinstance(mount, Mount):
+        return mount
+    key = str(mount).strip().lower().replace("_", "-")
+    if key not in MOUNTS:
+        raise InputError(f"unknown mount {mount!r}; expected one of {', '.join(MOUNTS)}")
+    return MOUNTS[key]

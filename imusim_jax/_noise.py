@@ -1,0 +1,240 @@
+"""MEMS sensor error model: a differentiable pytree of parameters and one pure function of an explicit PRNG key.
+
+One sensor (accelerometer or gyroscope), per axis, in SI units (``u`` = m/s^2 for the accelerometer, rad/s for
+the gyroscope). For the ideal reading ``x`` at ``fs`` Hz, the model is (Fusion's ``FusionModel.h`` inverted:
+misalignment times scaled reading, then offset)::
+
+    y = (I + M) diag(1 + s) x + b0 + b_rw[k] + n[k],   then saturate at ±range, then quantise to the LSB
+
+* ``n[k]``: white noise with density ``noise_density`` N (u/√Hz), ``sigma = N sqrt(fs)`` per sample. Densities are
+  in the Allan/IEEE sense: the Allan deviation of ``n`` at ``tau = 1 s`` equals N. Datasheet noise densities are
+  used as N, as robotics calibration tools (Kalibr, imu_utils) do.
+* ``b_rw``: bias random walk with density K (``random_walk``, u/√s, e.g. rad/s/√s: the Allan "rate random walk"
+  unit): each sample steps by ``K / sqrt(fs)`` times a standard normal, starting at 0, so after ``t`` seconds its
+  standard deviation is ``K sqrt(t)``.
+* ``b0 = bias + bias_std * N(0, I)``: a fixed offset plus a random turn-on bias drawn per clip.
+* ``s = scale_error + scale_std * N(0, I)``: scale-factor error (fraction, 0.01 = 1 %).
+* ``M = misalignment + misalignment_std * N(0, I)`` off the diagonal: cross-axis sensitivity (fraction).
+* saturation at ``±range`` and quantisation to ``lsb = 2 range / 2^bits`` (two's complement of ``bits`` bits).
+
+Gradients: rounding and clipping use straight-through estimators (the value is exact, the gradient with respect
+to the input passes through unchanged; the gradient with respect to ``range`` and ``bits`` is that of the
+un-rounded expression, e.g. ``d(lsb round(x/lsb))/d lsb = round(x/lsb) - x/lsb``), so every parameter has a
+useful gradient. A ``bits`` of 0 or less, or a ``range`` of ``inf``, disables quantisation or saturation.
+
+Presets (``NOISE_PRESETS``) carry datasheet values for consumer smartwatch IMUs; bias instability and random
+walk are not specified in these datasheets and are set to typical consumer-MEMS values (marked as assumed).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from imusim_jax._constants import STANDARD_GRAVITY
+from imusim_jax._motion import InputError
+
+__all__ = ["SensorNoise", "ImuNoise", "NOISE_PRESETS", "get_noise", "apply_sensor_noise", "apply_noise",
+           "ideal_sensor", "save_noise_json", "ste_round", "ste_clip"]
+
+_DEG = np.pi / 180.0
+_MG = 1e-3 * STANDARD_GRAVITY
+
+
+def _f32(x, shape=None):
+    a = np.asarray(x, np.float32)
+    return np.broadcast_to(a, shape).copy() if shape is not None else a
+
+
+@struct.dataclass
+class SensorNoise:
+    """Error parameters of one 3-axis sensor (SI units; see the module docstring for the model).
+
+    Attributes:
+      noise_density: ``(3,)`` white-noise density N, u/√Hz.
+      random_walk: ``(3,)`` bias random-walk density K, u/√s (steps of ``K / sqrt(fs)`` per sample).
+      bias: ``(3,)`` fixed offset, u.
+      bias_std: ``(3,)`` standard deviation of the random turn-on bias, u.
+      scale_error: ``(3,)`` fixed scale-factor error (fraction).
+      scale_std: ``(3,)`` standard deviation of a random scale-factor error (fraction).
+      misalignment: ``(3, 3)`` fixed cross-axis matrix ``M`` (fraction; the diagonal is ignored).
+      misalignment_std: ``()`` standard deviation of random cross-axis terms (fraction).
+      range: ``()`` full-scale range, u (``inf``: no saturation).
+      bits: ``()`` ADC bit depth (``0``: no quantisation).
+    """
+
+    noise_density: Any
+    random_walk: Any
+    bias: Any
+    bias_std: Any
+    scale_error: Any
+    scale_std: Any
+    misalignment: Any
+    misalignment_std: Any
+    range: Any
+    bits: Any
+
+    @classmethod
+    def create(cls, noise_density=0.0, random_walk=0.0, bias=0.0, bias_std=0.0, scale_error=0.0, scale_std=0.0,
+               misalignment=0.0, misalignment_std=0.0, range=np.inf, bits=0.0) -> "SensorNoise":
+        """Build with scalars broadcast to per-axis arrays (NumPy float32 leaves)."""
+        return cls(_f32(noise_density, (3,)), _f32(random_walk, (3,)), _f32(bias, (3,)), _f32(bias_std, (3,)),
+                   _f32(scale_error, (3,)), _f32(scale_std, (3,)), _f32(misalignment, (3, 3)),
+                   _f32(misalignment_std), _f32(range), _f32(bits))
+
+    def to_dict(self) -> dict:
+        return {k: np.asarray(getattr(self, k)).tolist() for k in _FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SensorNoise":
+        unknown = set(d) - set(_FIELDS)
+        if unknown:
+            raise InputError(f"unknown sensor noise keys {sorted(unknown)}; expected {', '.join(_FIELDS)}")
+        d = {k: (np.inf if v in ("inf", None) and k == "range" else v) for k, v in d.items()}
+        return cls.create(**d)
+
+
+_FIELDS = ("noise_density", "random_walk", "bias", "bias_std", "scale_error", "scale_std", "misalignment",
+           "misalignment_std", "range", "bits")
+
+
+@struct.dataclass
+class ImuNoise:
+    """Error parameters of a 6-axis IMU: ``accel`` (m/s^2 units) and ``gyro`` (rad/s units); ``name`` is static."""
+
+    accel: SensorNoise
+    gyro: SensorNoise
+    name: str = struct.field(pytree_node=False, default="custom")
+
+
+def ideal_sensor() -> SensorNoise:
+    """No error at all (the identity model)."""
+    return SensorNoise.create()
+
+
+def ste_round(x):
+    """``round(x)`` in value, identity in gradient (straight-through estimator)."""
+    return x + jax.lax.stop_gradient(jnp.round(x) - x)
+
+
+def ste_clip(x, lo, hi):
+    """``clip(x, lo, hi)`` in value; gradient 1 with respect to ``x`` (straight-through) and the usual gradient
+    with respect to the bounds where they bind."""
+    xs = jax.lax.stop_gradient(x)
+    return jnp.clip(xs, lo, hi) + (x - xs)
+
+
+def apply_sensor_noise(key: jax.Array, x: jnp.ndarray, p: SensorNoise, rate_hz: float) -> jnp.ndarray:
+    """Corrupt one clip's ideal readings ``x`` ``(T, 3)`` (SI units) sampled at ``rate_hz``.
+
+    Deterministic given ``key``; differentiable with respect to ``x`` and every field of ``p``.
+    """
+    dtype = x.dtype
+    k_bias, k_scale, k_mis, k_rw, k_white = jax.random.split(key, 5)
+    T = x.shape[0]
+    sqrt_fs = jnp.sqrt(jnp.asarray(rate_hz, dtype))
+    scale = 1.0 + p.scale_error + p.scale_std * jax.random.normal(k_scale, (3,), dtype)
+    off = (1.0 - jnp.eye(3, dtype=dtype))
+    M = jnp.eye(3, dtype=dtype) + off * (p.misalignment + p.misalignment_std * jax.random.normal(k_mis, (3, 3),
+                                                                                                   dtype))
+    y = (x * scale) @ M.T
+    b0 = p.bias + p.bias_std * jax.random.normal(k_bias, (3,), dtype)
+    steps = jax.random.normal(k_rw, (T, 3), dtype) * (p.random_walk / sqrt_fs)
+    b_rw = jnp.cumsum(steps, axis=0) - steps[:1]  # starts at 0
+    white = jax.random.normal(k_white, (T, 3), dtype) * (p.noise_density * sqrt_fs)
+    y = y + b0 + b_rw + white
+    rng = jnp.asarray(p.range, dtype)
+    y = jnp.where(jnp.isfinite(rng), ste_clip(y, -rng, rng), y)
+    bits = jnp.asarray(p.bits, dtype)
+    quantise = (bits > 0) & jnp.isfinite(rng)
+    lsb = jnp.where(quantise, 2.0 * jnp.where(jnp.isfinite(rng), rng, 1.0) / jnp.exp2(jnp.where(quantise, bits, 1.0)),
+                    1.0)
+    return jnp.where(quantise, lsb * ste_round(y / lsb), y)
+
+
+def apply_noise(key: jax.Array, accel: jnp.ndarray, gyro: jnp.ndarray, noise: ImuNoise, rate_hz: float):
+    """Apply an ``ImuNoise`` to one clip: returns ``(accel, gyro)`` with the same shapes ``(T, 3)``."""
+    ka, kg = jax.random.split(key)
+    return (apply_sensor_noise(ka, accel, noise.accel, rate_hz),
+            apply_sensor_noise(kg, gyro, noise.gyro, rate_hz))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Presets from datasheets. Typical (1 sigma) values; "assumed" where the datasheet gives none.
+# ---------------------------------------------------------------------------------------------------------------
+
+def _preset(name, *, acc_nd_ug, gyr_nd_mdps, acc_off_mg, gyr_off_dps, acc_sens_pct, gyr_sens_pct, cross_pct,
+            acc_range_g, gyr_range_dps, bits=16, acc_rw=1e-4, gyr_rw=1e-5) -> ImuNoise:
+    acc = SensorNoise.create(noise_density=acc_nd_ug * 1e-6 * STANDARD_GRAVITY, random_walk=acc_rw,
+                             bias_std=acc_off_mg * _MG, scale_std=acc_sens_pct / 100.0,
+                             misalignment_std=cross_pct / 100.0, range=acc_range_g * STANDARD_GRAVITY, bits=bits)
+    gyr = SensorNoise.create(noise_density=gyr_nd_mdps * 1e-3 * _DEG, random_walk=gyr_rw,
+                             bias_std=gyr_off_dps * _DEG, scale_std=gyr_sens_pct / 100.0,
+                             misalignment_std=cross_pct / 100.0, range=gyr_range_dps * _DEG, bits=bits)
+    return ImuNoise(acc, gyr, name)
+
+
+NOISE_PRESETS: dict[str, ImuNoise] = {
+    # Bosch Sensortec BMI160 data sheet, BST-BMI160-DS000 (rev. 1.0, 2020), table 1: accelerometer output noise
+    # density 180 ug/sqrt(Hz), zero-g offset ±40 mg, sensitivity tolerance ±1 %, cross-axis sensitivity ±1 %;
+    # gyroscope output noise 0.007 °/s/sqrt(Hz), zero-rate offset ±3 °/s, sensitivity tolerance ±1 %. 16-bit.
+    # Ranges as smartwatch firmware commonly sets them (±8 g, ±2000 °/s).
+    "bmi160": _preset("bmi160", acc_nd_ug=180, gyr_nd_mdps=7.0, acc_off_mg=40, gyr_off_dps=3.0, acc_sens_pct=1.0,
+                      gyr_sens_pct=1.0, cross_pct=1.0, acc_range_g=8, gyr_range_dps=2000),
+    # Bosch Sensortec BMI270 data sheet, BST-BMI270-DS000 (rev. 1.5, 2023): accelerometer noise density
+    # 160 ug/sqrt(Hz), zero-g offset ±20 mg, sensitivity error ±0.4 %; gyroscope noise density 7 mdps/sqrt(Hz)
+    # (performance mode), zero-rate offset ±0.5 °/s (over life time), sensitivity error ±0.4 %; cross-axis ±0.5 %
+    # (assumed from the gyroscope's cross-axis spec). 16-bit.
+    "bmi270": _preset("bmi270", acc_nd_ug=160, gyr_nd_mdps=7.0, acc_off_mg=20, gyr_off_dps=0.5, acc_sens_pct=0.4,
+                      gyr_sens_pct=0.4, cross_pct=0.5, acc_range_g=8, gyr_range_dps=2000),
+    # STMicroelectronics LSM6DSO data sheet, DS12140 rev. 2, table 2: accelerometer noise density 70 ug/sqrt(Hz)
+    # (high-performance mode), zero-g offset ±20 mg; gyroscope rate noise density 3.8 mdps/sqrt(Hz), zero-rate
+    # level ±1 °/s; sensitivity tolerance ±1 % (assumed, typical of the family); cross-axis ±1 % (assumed). 16-bit.
+    "lsm6dso": _preset("lsm6dso", acc_nd_ug=70, gyr_nd_mdps=3.8, acc_off_mg=20, gyr_off_dps=1.0, acc_sens_pct=1.0,
+                       gyr_sens_pct=1.0, cross_pct=1.0, acc_range_g=8, gyr_range_dps=2000),
+}
+NOISE_PRESETS["ideal"] = ImuNoise(ideal_sensor(), ideal_sensor(), "ideal")
+
+
+def save_noise_json(noise: ImuNoise, path: str | os.PathLike, **extra) -> None:
+    """Write a noise profile as JSON (``accel`` and ``gyro`` objects with the ``SensorNoise`` fields, SI units)."""
+    d = {"format": "imusim-jax/noise", "version": 1, "name": noise.name, "units": "SI (m/s^2, rad/s)",
+         "accel": noise.accel.to_dict(), "gyro": noise.gyro.to_dict(), **extra}
+    with open(path, "w") as f:
+        json.dump(d, f, indent=2, default=lambda o: "inf" if o == np.inf else o)
+
+
+def _load_noise_json(path: str) -> ImuNoise:
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"cannot read noise profile {path}: {e}".splitlines()[0]) from None
+    if "noise" in d and isinstance(d["noise"], dict):  # a SensorProfile wraps the noise model
+        d = d["noise"]
+    if not ("accel" in d and "gyro" in d):
+        raise InputError(f"noise profile {path} needs 'accel' and 'gyro' objects")
+    return ImuNoise(SensorNoise.from_dict(d["accel"]), SensorNoise.from_dict(d["gyro"]),
+                    str(d.get("name", os.path.basename(path))))
+
+
+def get_noise(noise: str | ImuNoise | None) -> ImuNoise | None:
+    """``None``/``"none"`` (no noise at all), a preset name (``bmi160``, ``bmi270``, ``lsm6dso``, ``ideal``), a
+    ``profile.json`` path, or an ``ImuNoise`` unchanged."""
+    if noise is None or isinstance(noise, ImuNoise):
+        return noise
+    key = str(noise).strip()
+    if key.lower() == "none":
+        return None
+    if key.lower() in NOISE_PRESETS:
+        return NOISE_PRESETS[key.lower()]
+    if key.lower().endswith(".json"):
+        if not os.path.exists(key):
+            raise InputError(f"no such noise profile: {key}")
+        return _load_noise_json(key)
+    raise InputError(f"unknown noise {noise!r}; expected none, {', '.join(NOISE_PRESETS)} or a profile .json")

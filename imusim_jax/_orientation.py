@@ -1,0 +1,131 @@
+"""The forearm frame: where a wrist-worn device points.
+
+Forearm frame ``f`` of either arm (right-handed, in the world frame):
+  * ``x_f``: along the forearm, from the elbow to the wrist (toward the hand);
+  * ``z_f``: out of the back of the wrist (where a watch's screen faces);
+  * ``y_f = z_f × x_f``: across the wrist; on the left arm it points to the little-finger side, on the right arm to
+    the thumb side (the two arms are mirror images, the frames are not).
+
+``x_f`` is always the elbow-to-wrist direction. The roll about it (``z_f``) comes from, in order of preference:
+
+* **hand landmarks** (``roll="hand"``): MediaPipe's index and pinky knuckles, or NTU RGB+D's thumb, give the
+  across-the-hand direction ``k`` (toward the thumb side); the back of the hand is ``s (k × x_f)`` with
+  ``s = +1`` on the left arm and ``-1`` on the right.
+* **the elbow hinge** (``roll="hinge"``, the only choice for COCO-17, H36M-17 and Kinect v1, which have no hand
+  landmarks): the forearm is assumed in the neutral posture (thumb up when the elbow is bent at 90°), so the back
+  of the wrist faces along the elbow's hinge axis, ``z_f ∝ s (u × x_f)`` with ``u`` the elbow-to-shoulder
+  direction. Pronation and supination (the forearm's own roll) cannot be seen without hand landmarks: this is an
+  assumption, not a measurement.
+
+Near-singular postures get smooth fallbacks instead of jumps: as the arm straightens, the hinge axis is
+undefined, and the reference blends into the outward shoulder line (the back of a hanging, relaxed wrist faces
+outward, which is what the neutral posture gives as the elbow straightens), and, when the straight arm also
+points along the shoulder line, into world up (palms down in a T-pose). The blend weights are smooth in the
+joint positions, so gradients exist everywhere.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from imusim_jax._joints import ARM_JOINTS, get_joint_set
+from imusim_jax._quaternion import safe_norm
+
+__all__ = ["ArmRig", "arm_rig", "forearm_frame", "RollModel"]
+
+RollMode = Literal["auto", "hand", "hinge"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RollModel:
+    """Weights of the roll references (dimensionless, relative to a fully bent elbow's hinge term of 1).
+
+    Attributes:
+      straight_arm: weight of the outward shoulder line; it takes over when the elbow is within about
+        ``asin(straight_arm)`` of straight (default 0.3, about 17°).
+      vertical: weight of world up; it takes over when the straight arm also points along the shoulder line.
+    """
+
+    straight_arm: float = 0.3
+    vertical: float = 0.1
+
+
+class ArmRig(NamedTuple):
+    """Indices (into the joint set) of the joints the forearm model reads, and how the roll is found.
+
+    ``indices`` = (shoulder, elbow, wrist, other shoulder, hand_a, hand_b); ``hand`` is ``None`` (hinge), ``"mp"``
+    (``hand_a - hand_b`` = index - pinky knuckle) or ``"thumb"`` (``hand_a - hand_b`` = thumb - hand centre).
+    """
+
+    indices: tuple[int, ...]
+    side: str
+    hand: str | None
+
+
+def arm_rig(joint_set: str, side: str, roll: RollMode = "auto") -> ArmRig:
+    """Choose the joints and roll source for one arm of ``joint_set`` (``side`` = ``"left"`` or ``"right"``)."""
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    js = get_joint_set(joint_set)
+    n = ARM_JOINTS[side]
+    base = [js.index(n["shoulder"]), js.index(n["elbow"]), js.index(n["wrist"]), js.index(n["other_shoulder"])]
+    hand = None
+    extra = [base[2], base[2]]
+    if roll in ("auto", "hand"):
+        if js.has(n["index"]) and js.has(n["pinky"]):
+            hand, extra = "mp", [js.index(n["index"]), js.index(n["pinky"])]
+        elif js.has(n["thumb"]) and js.has(n["hand"]):
+            hand, extra = "thumb", [js.index(n["thumb"]), js.index(n["hand"])]
+        elif roll == "hand":
+            raise ValueError(f"joint set {js.name} has no hand landmarks for roll='hand' (use 'hinge')")
+    elif roll != "hinge":
+        raise ValueError(f"roll must be 'auto', 'hand' or 'hinge', got {roll!r}")
+    return ArmRig(tuple(base + extra), side, hand)
+
+
+def _unit(v):
+    n = safe_norm(v, keepdims=True)
+    return v / jnp.where(n > 0, n, 1.0)
+
+
+def _perp(v, x):
+    """Component of ``v`` perpendicular to the unit vector ``x``."""
+    return v - jnp.sum(v * x, -1, keepdims=True) * x
+
+
+def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -> jnp.ndarray:
+    """Rotation matrix ``R_wf`` (columns ``x_f, y_f, z_f`` in world coordinates) from the rig's joints.
+
+    Args:
+      p: ``(6, 3)`` positions (metres) of the rig's joints in ``rig.indices`` order, z-up world frame.
+      rig: from ``arm_rig``.
+      model: fallback weights for near-singular postures.
+    Returns:
+      ``(3, 3)`` proper rotation matrix.
+    """
+    s = 1.0 if rig.side == "left" else -1.0
+    shoulder, elbow, wrist, other = p[0], p[1], p[2], p[3]
+    x = _unit(wrist - elbow)
+    u = _unit(shoulder - elbow)
+    hinge = s * jnp.cross(u, x)  # |hinge| = sin(elbow angle)
+    lateral = _perp(_unit(shoulder - other), x)
+    up = _perp(jnp.array([0.0, 0.0, 1.0], p.dtype), x)
+    # The hinge term is weighted by its own magnitude (h |h|) so it fades quadratically as the arm straightens.
+    z = hinge * safe_norm(hinge) + model.straight_arm ** 2 * lateral + model.vertical ** 2 * up
+    if rig.hand is not None:
+        k = _perp(p[4] - p[5], x)
+        hand_z = s * jnp.cross(_unit(k), x)
+        # hand landmarks lead; the arm-based reference only breaks ties when the hand is degenerate
+        z = hand_z + 0.05 * _unit(z)
+    z = _unit(_perp(z, x))
+    y = jnp.cross(z, x)
+    return jnp.stack([x, y, z], axis=-1)
+
+
+def rig_positions(joints, rig: ArmRig):
+    """Gather the rig's joints: ``(..., J, 3) -> (..., 6, 3)`` (NumPy or JAX)."""
+    idx = np.asarray(rig.indices)
+    return joints[..., idx, :]

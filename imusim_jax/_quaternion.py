@@ -1,0 +1,174 @@
+"""Unit quaternions: the one place that states the convention.
+
+Convention (used everywhere in imusim_jax):
+  * scalar first, ``q = (w, x, y, z)``, shape ``(..., 4)``; leading axes broadcast;
+  * Hamilton product (``i*j = k``), as in Eigen, jaxlie, scipy's ``Rotation`` (which stores x, y, z, w);
+  * ``q_ab`` rotates vectors from frame ``b`` into frame ``a``: ``v_a = q_ab ⊗ v_b ⊗ q_ab*`` (``rotate``), and
+    ``v_b = q_ab* ⊗ v_a ⊗ q_ab`` (``rotate_inverse``, the sandwich a sensor reading uses);
+  * composition: ``q_ac = q_ab ⊗ q_bc``;
+  * body angular velocity: ``omega_b = 2 Im(q_ab* ⊗ dq_ab/dt)`` in rad/s; world angular velocity
+    ``omega_a = 2 Im(dq_ab/dt ⊗ q_ab*)``.
+
+Gradient safety: every square root and division that can meet zero goes through a "double where" (the jaxlie
+pattern) so reverse-mode AD never produces NaN, with epsilons chosen by dtype.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from imusim_jax._typing import Array, Mat3, Quat, Vec3
+
+__all__ = [
+    "identity", "multiply", "conjugate", "normalize", "rotate", "rotate_inverse", "to_matrix", "from_matrix",
+    "from_rotvec", "to_rotvec", "from_axis_angle", "make_continuous", "body_rate", "world_rate", "angle_between",
+    "safe_norm",
+]
+
+
+def _eps(x: Array) -> float:
+    return 1e-12 if x.dtype == jnp.float64 else 1e-6
+
+
+def safe_norm(v: Array, axis: int = -1, keepdims: bool = False) -> Array:
+    """Euclidean norm whose gradient is finite (zero) at the zero vector."""
+    sq = jnp.sum(v * v, axis=axis, keepdims=keepdims)
+    nonzero = sq > _eps(v) ** 2
+    return jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq, 1.0)), 0.0)
+
+
+def identity(shape: tuple[int, ...] = (), dtype=jnp.float32) -> Quat:
+    """The identity rotation ``(1, 0, 0, 0)`` broadcast to ``shape + (4,)``."""
+    return jnp.broadcast_to(jnp.array([1.0, 0.0, 0.0, 0.0], dtype), tuple(shape) + (4,))
+
+
+def multiply(p: Quat, q: Quat) -> Quat:
+    """Hamilton product ``p ⊗ q`` (apply ``q`` first, then ``p``)."""
+    pw, px, py, pz = jnp.moveaxis(p, -1, 0)
+    qw, qx, qy, qz = jnp.moveaxis(q, -1, 0)
+    return jnp.stack([
+        pw * qw - px * qx - py * qy - pz * qz,
+        pw * qx + px * qw + py * qz - pz * qy,
+        pw * qy - px * qz + py * qw + pz * qx,
+        pw * qz + px * qy - py * qx + pz * qw,
+    ], axis=-1)
+
+
+def conjugate(q: Quat) -> Quat:
+    """``q* = (w, -x, -y, -z)``: the inverse of a unit quaternion."""
+    return q * jnp.array([1.0, -1.0, -1.0, -1.0], q.dtype)
+
+
+def normalize(q: Quat) -> Quat:
+    """Scale to unit norm; the zero quaternion maps to the identity (gradient-safe)."""
+    n = safe_norm(q, keepdims=True)
+    ok = n > _eps(q)
+    return jnp.where(ok, q / jnp.where(ok, n, 1.0), identity(q.shape[:-1], q.dtype))
+
+
+def rotate(q_ab: Quat, v_b: Vec3) -> Vec3:
+    """``v_a = q_ab ⊗ v_b ⊗ q_ab*`` (computed as ``R(q) v`` for speed; identical for unit ``q``)."""
+    return jnp.einsum("...ij,...j->...i", to_matrix(q_ab), v_b)
+
+
+def rotate_inverse(q_ab: Quat, v_a: Vec3) -> Vec3:
+    """``v_b = q_ab* ⊗ v_a ⊗ q_ab``: express a frame-``a`` vector in frame ``b``."""
+    return jnp.einsum("...ji,...j->...i", to_matrix(q_ab), v_a)
+
+
+def to_matrix(q: Quat) -> Mat3:
+    """Rotation matrix ``R`` with ``R v = q ⊗ v ⊗ q*`` for unit ``q``; shape ``(..., 3, 3)``."""
+    w, x, y, z = jnp.moveaxis(q, -1, 0)
+    return jnp.stack([
+        jnp.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        jnp.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        jnp.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def from_matrix(R: Mat3) -> Quat:
+    """Unit quaternion (w >= 0 where possible) of a rotation matrix, shape ``(..., 3, 3) -> (..., 4)``.
+
+    Shepperd's method: the four candidate formulas are all evaluated and the best-conditioned one (largest
+    diagonal term) is selected, so there is no division by a small number and gradients stay finite.
+    """
+    m00, m11, m22 = R[..., 0, 0], R[..., 1, 1], R[..., 2, 2]
+    tr = m00 + m11 + m22
+    eps = _eps(R)
+    # 4 * component^2 for each candidate pivot
+    t = jnp.stack([1 + tr, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
+    s = 2.0 * jnp.sqrt(jnp.maximum(t, eps))  # = 4 * |pivot component|
+    d21, d02, d10 = R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]
+    s21, s02, s10 = R[..., 2, 1] + R[..., 1, 2], R[..., 0, 2] + R[..., 2, 0], R[..., 1, 0] + R[..., 0, 1]
+    c0 = jnp.stack([s[..., 0] / 4, d21 / s[..., 0], d02 / s[..., 0], d10 / s[..., 0]], -1)
+    c1 = jnp.stack([d21 / s[..., 1], s[..., 1] / 4, s10 / s[..., 1], s02 / s[..., 1]], -1)
+    c2 = jnp.stack([d02 / s[..., 2], s10 / s[..., 2], s[..., 2] / 4, s21 / s[..., 2]], -1)
+    c3 = jnp.stack([d10 / s[..., 3], s02 / s[..., 3], s21 / s[..., 3], s[..., 3] / 4], -1)
+    best = jnp.argmax(t, axis=-1)[..., None]
+    q = jnp.where(best == 0, c0, jnp.where(best == 1, c1, jnp.where(best == 2, c2, c3)))
+    q = q * jnp.where(q[..., :1] < 0, -1.0, 1.0)
+    return normalize(q)
+
+
+def from_rotvec(rotvec: Vec3) -> Quat:
+    """Exponential map: rotation vector (axis * angle, rad) to unit quaternion, Taylor branch near zero."""
+    theta_sq = jnp.sum(rotvec * rotvec, axis=-1, keepdims=True)
+    small = theta_sq < _eps(rotvec)
+    safe_sq = jnp.where(small, 1.0, theta_sq)
+    theta = jnp.sqrt(safe_sq)
+    half = 0.5 * theta
+    w = jnp.where(small, 1.0 - theta_sq / 8.0, jnp.cos(half))
+    k = jnp.where(small, 0.5 - theta_sq / 48.0, jnp.sin(half) / theta)
+    return jnp.concatenate([w, k * rotvec], axis=-1)
+
+
+def to_rotvec(q: Quat) -> Vec3:
+    """Logarithm map: unit quaternion to rotation vector (rad), the short way round (angle in [0, pi])."""
+    q = q * jnp.where(q[..., :1] < 0, -1.0, 1.0)
+    w, v = q[..., :1], q[..., 1:]
+    n_sq = jnp.sum(v * v, axis=-1, keepdims=True)
+    small = n_sq < _eps(q) ** 2
+    n = jnp.sqrt(jnp.where(small, 1.0, n_sq))
+    k = jnp.where(small, 2.0 / jnp.clip(w, 0.5, None) - 2.0 * n_sq / (3.0 * jnp.clip(w, 0.5, None) ** 3),
+                  2.0 * jnp.arctan2(n, w) / n)
+    return k * v
+
+
+def from_axis_angle(axis: Vec3, angle_rad: Array) -> Quat:
+    """Rotation of ``angle_rad`` (right-hand rule) about ``axis`` (normalised here)."""
+    axis = jnp.asarray(axis)
+    n = safe_norm(axis, keepdims=True)
+    axis = axis / jnp.where(n > 0, n, 1.0)
+    half = 0.5 * jnp.asarray(angle_rad)[..., None]
+    return jnp.concatenate([jnp.cos(half), jnp.sin(half) * axis], axis=-1)
+
+
+def make_continuous(q: Quat, axis: int = -2) -> Quat:
+    """Flip signs along ``axis`` (time) so consecutive quaternions have a non-negative dot product.
+
+    ``q`` and ``-q`` are the same rotation; sign jumps break interpolation and finite differences.
+    """
+    q = jnp.moveaxis(q, axis, 0)
+    dots = jnp.sum(q[1:] * q[:-1], axis=-1)
+    flips = jnp.where(dots < 0, -1.0, 1.0).astype(q.dtype)
+    signs = jnp.concatenate([jnp.ones_like(flips[:1]), jnp.cumprod(flips, axis=0)], axis=0)
+    return jnp.moveaxis(q * signs[..., None], 0, axis)
+
+
+def body_rate(q_ab: Quat, qdot_ab: Quat) -> Vec3:
+    """Angular velocity in the rotating frame ``b``: ``omega_b = 2 Im(q_ab* ⊗ dq_ab/dt)`` (rad/s).
+
+    Invariant to the sign of ``q`` (``q`` and ``dq/dt`` flip together).
+    """
+    return 2.0 * multiply(conjugate(q_ab), qdot_ab)[..., 1:]
+
+
+def world_rate(q_ab: Quat, qdot_ab: Quat) -> Vec3:
+    """Angular velocity in the fixed frame ``a``: ``omega_a = 2 Im(dq_ab/dt ⊗ q_ab*)`` (rad/s)."""
+    return 2.0 * multiply(qdot_ab, conjugate(q_ab))[..., 1:]
+
+
+def angle_between(p: Quat, q: Quat) -> Array:
+    """Rotation angle (rad, in [0, pi]) of ``p* ⊗ q``; insensitive to the sign of either quaternion."""
+    d = jnp.abs(jnp.sum(p * q, axis=-1))
+    return 2.0 * jnp.arccos(jnp.clip(d, 0.0, 1.0))
+

@@ -1,0 +1,81 @@
+"""``ImuSignal``: what a simulated (or real) 6-axis IMU records.
+
+Sample ``k`` is at ``t = k / rate_hz`` seconds from the first input frame; the last sample is no later than the
+last frame. ``accel`` is the specific force ``f_s = R_ws^T (a_w - g_w)`` in m/s^2 (at rest with its z axis up a
+sensor reads ``(0, 0, +9.80665)``), ``gyro`` the angular velocity of the sensor frame in rad/s, both in the
+sensor frame. Batches lead with the clip axis and carry ``lengths`` (valid samples per clip; padding is zero).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from imusim_jax._constants import STANDARD_GRAVITY
+
+__all__ = ["ImuSignal"]
+
+
+@struct.dataclass
+class ImuSignal:
+    """Attributes:
+      accel: ``(T, 3)`` or ``(B, T, 3)`` specific force, m/s^2, sensor frame.
+      gyro: ``(T, 3)`` or ``(B, T, 3)`` angular rate, rad/s, sensor frame.
+      lengths: ``None`` for one clip, ``(B,)`` valid samples per clip.
+      q_ws: optional ``(..., T, 4)`` sensor-to-world orientation (scalar first, sign-continuous).
+      rate_hz: static sample rate, Hz.
+    """
+
+    accel: jnp.ndarray
+    gyro: jnp.ndarray
+    lengths: Optional[jnp.ndarray] = None
+    q_ws: Optional[jnp.ndarray] = None
+    rate_hz: float = struct.field(pytree_node=False, default=50.0)
+
+    @property
+    def batched(self) -> bool:
+        return self.accel.ndim == 3
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.accel.shape[-2])
+
+    @property
+    def t(self) -> np.ndarray:
+        """Sample times ``k / rate_hz`` in seconds, ``(T,)``."""
+        return np.arange(self.num_samples) / self.rate_hz
+
+    @property
+    def mask(self) -> jnp.ndarray:
+        """``(T,)`` or ``(B, T)`` booleans, True on valid samples."""
+        k = jnp.arange(self.num_samples)
+        if self.lengths is None:
+            return jnp.ones_like(k, dtype=bool)
+        return k[None, :] < self.lengths[:, None]
+
+    def unbatch(self) -> list["ImuSignal"]:
+        """Split a batch into single clips without padding."""
+        if not self.batched:
+            return [self]
+        out = []
+        for b in range(self.accel.shape[0]):
+            n = int(self.lengths[b])
+            q = None if self.q_ws is None else self.q_ws[b, :n]
+            out.append(ImuSignal(self.accel[b, :n], self.gyro[b, :n], None, q, self.rate_hz))
+        return out
+
+    def to_units(self, accel_unit: str = "m/s^2", gyro_unit: str = "rad/s") -> tuple[np.ndarray, np.ndarray]:
+        """NumPy copies in other units, converted at the edge: ``accel_unit`` in ``m/s^2`` or ``g``; ``gyro_unit``
+        in ``rad/s`` or ``deg/s``."""
+        a, g = np.asarray(self.accel, np.float64), np.asarray(self.gyro, np.float64)
+        if accel_unit == "g":
+            a = a / STANDARD_GRAVITY
+        elif accel_unit != "m/s^2":
+            raise ValueError(f"accel_unit must be 'm/s^2' or 'g', got {accel_unit!r}")
+        if gyro_unit in ("deg/s", "dps"):
+            g = np.degrees(g)
+        elif gyro_unit != "rad/s":
+            raise ValueError(f"gyro_unit must be 'rad/s' or 'deg/s', got {gyro_unit!r}")
+        return a, g

@@ -1,0 +1,169 @@
+"""The ``imusim-jax`` command line.
+
+  imusim-jax simulate INPUT --mount watch-left --rate 50 --noise none|<preset>|profile.json --seed 0 -o OUT
+  imusim-jax simulate --trajectory FILE.csv --mount body -o OUT
+  imusim-jax video2imu VIDEO --pose mediapipe|vitpose --mount watch-left --rate 50 -o OUTDIR
+  imusim-jax weights fetch NAME | list | verify
+  imusim-jax sample -o fall.npz
+  imusim-jax mounts --plot mounts.png
+
+Bad input exits with status 2 and one line on stderr (``error: ...``); set ``IMUSIM_DEBUG=1`` for tracebacks.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Video and 3D motion to wrist-worn IMU signals (accelerometer m/s^2, gyroscope rad/s).")
+
+
+def _fail(msg: str, code: int = 2):
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _resolve_mount(mount: str, wrist: Optional[str]):
+    from imusim_jax._mounting import MOUNTS, get_mount
+
+    name = mount.strip().lower()
+    if wrist is not None:
+        wrist = wrist.strip().lower()
+        if wrist not in ("left", "right"):
+            _fail(f"--wrist must be left or right, got {wrist!r}")
+        if name in ("watch", "band", "phone"):
+            name = f"{name}-{wrist}"
+        elif name in MOUNTS and name != "body" and not name.endswith(wrist):
+            _fail(f"--wrist {wrist} contradicts --mount {mount} (the mount implies the wrist)")
+        elif name == "body":
+            return get_mount(name).replace(side=wrist)
+    return get_mount(name)
+
+
+@app.command()
+def simulate(
+    input: Optional[str] = typer.Argument(None, help="Motion .npz (joints (T,J,3) m z-up, fps, joint_set) or .csv"),
+    trajectory: Optional[str] = typer.Option(None, "--trajectory", help="rigid-body CSV t,x,y,z,qw,qx,qy,qz "
+                                             "instead of a skeleton"),
+    mount: Optional[str] = typer.Option(None, "--mount", help="watch-left (default for skeletons)|watch-right|"
+                                        "band-left|band-right|phone-left|phone-right|body (default for "
+                                        "--trajectory: the sensor is the tracked body)"),
+    wrist: Optional[str] = typer.Option(None, "--wrist", help="left|right (implied by the mount)"),
+    rate: float = typer.Option(50.0, "--rate", help="IMU output rate, Hz"),
+    noise: str = typer.Option("none", "--noise", help="none, a preset (bmi160, bmi270, lsm6dso) or profile.json"),
+    seed: int = typer.Option(0, "--seed", help="PRNG seed for the noise"),
+    output: str = typer.Option(..., "-o", "--output", help="OUT.csv | OUT.npz | OUT.parquet"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="also draw the six channels to FILE.png"),
+    cutoff: str = typer.Option("auto", "--cutoff", help="low-pass cut-off in Hz, 'auto' (residual analysis) "
+                               "or 'none'"),
+    fps: Optional[float] = typer.Option(None, "--fps", help="override the input's frame rate"),
+    joint_set: Optional[str] = typer.Option(None, "--joint-set", help="override: coco17|h36m17|ntu25|mediapipe33"),
+    roll: str = typer.Option("auto", "--roll", help="forearm roll from auto|hand|hinge"),
+):
+    """Simulate a wrist IMU from a 3D skeleton (or a rigid-body trajectory)."""
+    import jax
+
+    from imusim_jax import io as iio
+    from imusim_jax._motion import load_motion, load_trajectory
+    from imusim_jax._simulate import simulate as sim
+
+    if (input is None) == (trajectory is None):
+        _fail("give exactly one of INPUT (a skeleton) or --trajectory FILE.csv")
+    if os.path.splitext(output)[1].lower() not in (".csv", ".npz", ".parquet"):
+        _fail(f"output {output!r} must end in .csv, .npz or .parquet")
+    cut = cutoff.strip().lower()
+    cut = None if cut == "none" else ("auto" if cut == "auto" else _float(cut, "--cutoff"))
+    if trajectory is not None:
+        src = load_trajectory(trajectory, fps=fps)
+        m = _resolve_mount(mount or "body", wrist)
+    else:
+        src = load_motion(input, fps=fps, joint_set=joint_set)
+        m = _resolve_mount(mount or "watch-left", wrist)
+    key = jax.random.key(seed)
+    signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)
+    iio.write_signal(signal, output, mount=m.name, noise=noise, seed=seed)
+    if plot:
+        from imusim_jax.plotting import plot_imu
+
+        plot_imu(signal, plot, title=f"{os.path.basename(input or trajectory)}: {m.name}, noise {noise}")
+    typer.echo(f"wrote {output} ({signal.num_samples} samples at {rate:g} Hz)" + (f" and {plot}" if plot else ""))
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        _fail(f"{what} must be a number, got {text!r}")
+
+
+@app.command()
+def sample(output: str = typer.Option("fall_sample.npz", "-o", "--output", help="where to write the sample")):
+    """Write the bundled sample (a forward fall, COCO-17, 30 fps) as a simulate-ready .npz."""
+    import shutil
+
+    from imusim_jax.sample import sample_path
+
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    shutil.copyfile(sample_path(), output)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def mounts(plot: Optional[str] = typer.Option(None, "--plot", help="draw the presets' axes to FILE.png")):
+    """List the mounting presets (and draw their axes)."""
+    import numpy as np
+
+    from imusim_jax._mounting import MOUNTS
+
+    for name, m in MOUNTS.items():
+        typer.echo(f"{name:12s} {m.side:5s} q_fs={np.round(np.asarray(m.q_fs), 4).tolist()} "
+                   f"lever_f={np.asarray(m.lever_f).tolist()} m")
+    if plot:
+        from imusim_jax.plotting import plot_mounts
+
+        plot_mounts(plot)
+        typer.echo(f"wrote {plot}")
+
+
+def _register_optional_commands():
+    """Stage 1 commands live in imusim_jax.pose; they are imported only when used."""
+    try:
+        from imusim_jax.pose.cli import register
+    except ImportError:
+        return
+    register(app)
+
+
+_register_optional_commands()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point of the console script: usage errors exit 2 (click's own message), bad input exits 2 with one
+    ``error:`` line, anything unexpected exits 1 with one line (``IMUSIM_DEBUG=1`` shows the traceback)."""
+    from imusim_jax._motion import InputError
+
+    debug = os.environ.get("IMUSIM_DEBUG", "") not in ("", "0")
+    try:
+        app(args=argv, prog_name="imusim-jax")  # standalone: exits via SystemExit
+    except InputError as e:
+        if debug:
+            raise
+        typer.echo(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        msg = str(e).splitlines()[0] if str(e) else ""
+        typer.echo(f"error: {type(e).__name__}: {msg} (IMUSIM_DEBUG=1 for a traceback)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

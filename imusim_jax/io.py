@@ -1,0 +1,106 @@
+"""Reading and writing IMU signals: CSV, NPZ and Parquet, in SI units.
+
+* CSV: header ``t,ax,ay,az,gx,gy,gz`` (seconds, m/s^2, rad/s), one row per sample.
+* NPZ: arrays ``t`` (T,), ``accel`` (T, 3), ``gyro`` (T, 3), plus ``rate_hz``.
+* Parquet: columns ``t,ax,ay,az,gx,gy,gz`` (float64) with ``rate_hz`` and units in the schema metadata.
+
+Writers go through a temporary file and an atomic rename, so an interrupted run never leaves a half file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Optional
+
+import numpy as np
+
+from imusim_jax._motion import InputError
+from imusim_jax._signal import ImuSignal
+
+__all__ = ["write_signal", "read_signal", "COLUMNS", "atomic_path"]
+
+COLUMNS = ("t", "ax", "ay", "az", "gx", "gy", "gz")
+
+
+class atomic_path:
+    """Context manager yielding a temporary path beside ``path``; renamed onto ``path`` on success only."""
+
+    def __init__(self, path: str | os.PathLike, suffix: Optional[str] = None):
+        self.path = os.fspath(path)
+        self.suffix = suffix if suffix is not None else os.path.splitext(self.path)[1]
+
+    def __enter__(self) -> str:
+        d = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(d, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.suffix, dir=d)
+        os.close(fd)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        elif os.path.exists(self.tmp):
+            os.remove(self.tmp)
+        return False
+
+
+def _table(signal: ImuSignal) -> np.ndarray:
+    if signal.batched:
+        raise ValueError("write one clip at a time (ImuSignal.unbatch())")
+    a, g = np.asarray(signal.accel, np.float64), np.asarray(signal.gyro, np.float64)
+    return np.column_stack([signal.t, a, g])
+
+
+def write_signal(signal: ImuSignal, path: str | os.PathLike, **metadata) -> None:
+    """Write one clip to ``.csv``, ``.npz`` or ``.parquet`` (chosen by the extension), SI units."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    X = _table(signal)
+    if ext == ".csv":
+        with atomic_path(path) as tmp:
+            np.savetxt(tmp, X, delimiter=",", header=",".join(COLUMNS), comments="", fmt="%.9g")
+    elif ext == ".npz":
+        with atomic_path(path) as tmp:
+            extra = {} if signal.q_ws is None else {"q_ws": np.asarray(signal.q_ws, np.float64)}
+            np.savez(tmp, t=X[:, 0], accel=X[:, 1:4], gyro=X[:, 4:7], rate_hz=np.float64(signal.rate_hz),
+                     **extra)
+    elif ext == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        meta = {"rate_hz": str(signal.rate_hz), "units": "t: s, a*: m/s^2 (specific force), g*: rad/s",
+                **{k: json.dumps(v) for k, v in metadata.items()}}
+        table = pa.table({c: X[:, i] for i, c in enumerate(COLUMNS)}).replace_schema_metadata(meta)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+    else:
+        raise InputError(f"unsupported output {path!r}: use .csv, .npz or .parquet")
+
+
+def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> ImuSignal:
+    """Read a signal written by ``write_signal`` (or any CSV with the ``t,ax,ay,az,gx,gy,gz`` header)."""
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".csv":
+        with open(path) as f:
+            header = f.readline().strip().split(",")
+        if tuple(h.strip() for h in header) != COLUMNS:
+            raise InputError(f"{path}: expected header {','.join(COLUMNS)}")
+        X = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    elif ext == ".npz":
+        with np.load(path) as z:
+            X = np.column_stack([z["t"], z["accel"], z["gyro"]])
+            rate_hz = rate_hz or (float(z["rate_hz"]) if "rate_hz" in z.files else None)
+    elif ext == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        X = np.column_stack([table[c].to_numpy() for c in COLUMNS])
+        meta = table.schema.metadata or {}
+        rate_hz = rate_hz or (float(meta[b"rate_hz"]) if b"rate_hz" in meta else None)
+    else:
+        raise InputError(f"unsupported signal file {path!r}")
+    if rate_hz is None:
+        rate_hz = 1.0 / float(np.median(np.diff(X[:, 0])))
+    return ImuSignal(X[:, 1:4], X[:, 4:7], None, None, float(rate_hz))
