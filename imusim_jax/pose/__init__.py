@@ -1,0 +1,1 @@
+"""Stage 1: video to ``Motion`` (pose estimation at the edge of the library: NumPy, OpenCV, onnxruntime)."""

@@ -1,0 +1,61 @@
+"""Data passed between Stage 1 components (NumPy, not JAX: this is the edge of the library).
+
+Conventions:
+  * frames are RGB ``uint8`` arrays ``(H, W, 3)`` (``video.py`` converts from OpenCV's BGR once);
+  * pixel coordinates are ``(x, y)`` with x to the right and y down, origin at the top-left pixel's corner
+    (pixel centres at integer + 0.5 is NOT assumed: pixel ``(i, j)`` has centre ``(j, i)``, OpenCV's convention);
+  * boxes are ``(x0, y0, x1, y1)`` in pixels, float32;
+  * 2D keypoints are ``(..., K, 3)``: ``x, y`` in pixels and a confidence in [0, 1], in a named joint set.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Protocol, Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Detections:
+    """Person detections in one frame: ``boxes`` (N, 4) xyxy pixels, ``scores`` (N,) in [0, 1]."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+@dataclasses.dataclass
+class Track:
+    """One person followed over time: frame indices ``frames`` (n,), ``boxes`` (n, 4), ``scores`` (n,)."""
+
+    id: int
+    frames: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+class PersonDetector(Protocol):
+    def __call__(self, frame: np.ndarray) -> Detections: ...
+
+
+class PoseEstimator2D(Protocol):
+    """Top-down 2D pose: keypoints ``(N, K, 3)`` for the ``N`` boxes of one frame."""
+
+    joint_set: str
+
+    def __call__(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray: ...
+
+
+class Lifter3D(Protocol):
+    """2D-to-3D lifting of a whole track: ``(T, K_in, 3)`` pixels+conf -> ``(T, K_out, 3)`` camera frame."""
+
+    input_joint_set: str
+    output_joint_set: str
+
+    def __call__(self, keypoints2d: np.ndarray, width: int, height: int) -> np.ndarray: ...
