@@ -1,0 +1,46 @@
+"""Strict test settings (as diffrax's conftest): rank promotion raises, warnings from our code fail tests.
+
+Real recordings are read from ``../shared/realdata`` (or ``$IMUSIM_REALDATA``); tests that need them skip cleanly
+when they are absent.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def realdata_dir() -> pathlib.Path | None:
+    env = os.environ.get("IMUSIM_REALDATA")
+    cand = [pathlib.Path(env)] if env else []
+    cand += [REPO.parent / "shared" / "realdata", REPO / ".." / "shared" / "realdata"]
+    for c in cand:
+        if c.is_dir():
+            return c.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def realdata() -> pathlib.Path:
+    d = realdata_dir()
+    if d is None:
+        pytest.skip("../shared/realdata is absent")
+    return d
+
+
+@pytest.fixture
+def getkey():
+    """A fresh, deterministic PRNG key per call: ``k1 = getkey(); k2 = getkey()``."""
+    state = {"key": jax.random.key(1234)}
+
+    def _next():
+        state["key"], sub = jax.random.split(state["key"])
+        return sub
+
+    return _next
