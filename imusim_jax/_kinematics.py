@@ -2,10 +2,10 @@
 
 The pipeline for a signal ``x`` sampled at ``fps`` (frame ``i`` at ``t = i / fps``):
 
-1. **Edge extension.** ``P`` frames are added at each end by odd reflection about the end point
-   (``2 x[0] - x[k]``), which keeps the velocity at the edge and implies zero acceleration there, so the filter
-   and the spline see no step at the edges. Each clip is extended at its own length, so padded batches behave
-   like the individual clips.
+1. **Edge extension.** ``P`` frames are added at each end by extrapolating the least-squares quadratic through
+   the nearest frames (zero jerk), so the filter and the spline see no step at the edges and a clip that ends
+   mid-fall keeps its acceleration (odd reflection, SciPy's default, would force zero acceleration at the
+   edges). Each clip is extended at its own length, so padded batches behave like the individual clips.
 2. **Zero-phase low-pass.** A Butterworth filter is designed by SciPy (``scipy.signal.butter``, second-order
    sections) and applied forward and backward in JAX (``lax.scan``), like ``scipy.signal.sosfiltfilt`` with the
    ``sosfilt_zi`` steady-state initial conditions. The coefficients are data, not constants, so clips with
@@ -28,7 +28,7 @@ import numpy as np
 import scipy.signal
 
 __all__ = ["FilterCoeffs", "design_lowpass", "extend_edges", "sosfilt", "filtfilt_extended", "SplineCoeffs",
-           "fit_spline", "eval_spline", "pad_length"]
+           "fit_spline", "eval_spline", "eval_spline_derivs", "pad_length", "edge_window"]
 
 
 class FilterCoeffs(NamedTuple):
@@ -74,29 +74,68 @@ def design_lowpass(cutoff_hz: Optional[float], fps: float, order: int = 2, secti
     return FilterCoeffs(sos, zi)
 
 
-def pad_length(cutoff_hz: Optional[float], fps: float) -> int:
-    """Frames of edge extension: enough for the filter's transient to die out (about 1.5 periods of the
-    cut-off), at least 12 and at most 300."""
+def pad_length(coeffs: FilterCoeffs) -> int:
+    """Frames of edge extension: enough for the filter's slowest mode to decay by 1e-7 (from the largest pole
+    radius ``r``: ``log(1e-7) / log(r)``), at least 16 and at most 600. The extension starts with a kink (the
+    filter's implied constant history), and its transient must be gone before the clip starts."""
+    poles = [np.abs(np.roots(sec[3:])).max(initial=0.0) for sec in np.asarray(coeffs.sos)]
+    r = float(max(poles, default=0.0))
+    if r <= 1e-3:
+        return 16
+    return int(np.clip(np.ceil(np.log(1e-7) / np.log(r)), 16, 600))
+
+
+def edge_window(cutoff_hz: Optional[float], fps: float) -> int:
+    """Frames used to fit the edge extrapolation: one period of the cut-off (at least 5, at most 90)."""
     if cutoff_hz is None or cutoff_hz >= 0.49 * fps:
-        return 12
-    return int(np.clip(np.ceil(1.5 * fps / cutoff_hz), 12, 300))
+        return 5
+    return int(np.clip(np.round(fps / cutoff_hz), 5, 90))
 
 
-def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int) -> jnp.ndarray:
-    """Odd-reflect ``x`` ``(T, C)`` (valid frames ``[0, length)``) by ``pad`` frames at both ends.
+def _quadratic_fit(x: jnp.ndarray, idx: jnp.ndarray, valid: jnp.ndarray, center, half):
+    """Least-squares quadratic through rows ``x[idx]`` (where ``valid``) in the local coordinate
+    ``tau = (idx - center) / half`` (centred on the window, so the normal equations are well conditioned even in
+    float32); returns coefficients ``(3, C)``."""
+    tau = (idx - center) / half
+    A = jnp.stack([jnp.ones_like(tau), tau, tau * tau], -1) * valid[:, None].astype(x.dtype)
+    return jnp.linalg.solve(A.T @ A, A.T @ x[idx])  # well posed: clips have at least 4 frames
 
-    Returns ``(T + 2 pad, C)``: row ``i`` is frame ``i - pad``; frames past ``length - 1`` reflect about the
-    clip's own last frame (index clamps keep far rows bounded and finite).
+
+def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, clip_pad=None, clip_window=None
+                 ) -> jnp.ndarray:
+    """Extend ``x`` ``(T, C)`` (valid frames ``[0, length)``) by ``pad`` frames at both ends.
+
+    Each end is extrapolated with the least-squares quadratic through its ``window`` nearest frames: the motion
+    keeps its velocity and acceleration across the edge (zero jerk), so a clip that starts or ends mid-fall (or
+    in free fall) keeps its acceleration up to the edge, and the fit's averaging keeps jitter from being
+    amplified.
+
+    ``pad`` and ``window`` are static (the maxima over a batch); ``clip_pad <= pad`` and ``clip_window <= window``
+    are this clip's own (traced) values. Rows beyond the clip's own extension hold its last extrapolated value, a
+    constant that a steady-state-initialised filter passes unchanged, so a clip in a batch is filtered exactly as
+    it would be alone. Returns ``(T + 2 pad, C)``: row ``i`` is frame ``i - pad``.
     """
     T = x.shape[0]
+    dt = x.dtype
+    p = pad if clip_pad is None else clip_pad
+    w = jnp.asarray(window if clip_window is None else clip_window)
+    half = (w - 1).astype(dt) / 2.0
+    k = jnp.arange(window)
+    c_left = _quadratic_fit(x, jnp.clip(k, 0, T - 1), (k < length) & (k < w), half, half)
+    right_idx = length - w + k
+    right_center = (length - 1).astype(dt) - half
+    c_right = _quadratic_fit(x, jnp.clip(right_idx, 0, T - 1), (right_idx >= 0) & (k < w), right_center, half)
     j = jnp.arange(T + 2 * pad) - pad
     last = length - 1
-    left = jnp.clip(-j, 0, last)
-    right = jnp.clip(2 * last - j, 0, last)
-    inside = jnp.clip(j, 0, T - 1)
-    x0, xl = x[0], x[last]
-    return jnp.where((j < 0)[:, None], 2 * x0 - x[left],
-                     jnp.where((j > last)[:, None], 2 * xl - x[right], x[inside]))
+
+    def poly(c, tau):
+        tau = tau.astype(dt)
+        return c[0][None, :] + tau[:, None] * c[1][None, :] + (tau * tau)[:, None] * c[2][None, :]
+
+    left = poly(c_left, (jnp.maximum(j, -p) - half) / half)
+    right = poly(c_right, (jnp.minimum(j, last + p) - right_center) / half)
+    inside = x[jnp.clip(j, 0, T - 1)]
+    return jnp.where((j < 0)[:, None], left, jnp.where((j > last)[:, None], right, inside))
 
 
 def sosfilt(coeffs: FilterCoeffs, x: jnp.ndarray) -> jnp.ndarray:
@@ -118,13 +157,16 @@ def sosfilt(coeffs: FilterCoeffs, x: jnp.ndarray) -> jnp.ndarray:
     return y
 
 
-def filtfilt_extended(coeffs: FilterCoeffs, x_ext: jnp.ndarray, length: jnp.ndarray, pad: int) -> jnp.ndarray:
-    """Zero-phase filtering of an edge-extended signal ``(T + 2 pad, C)`` whose valid part (extension included)
-    is its first ``length + 2 pad`` rows. The backward pass starts at the clip's own end, so padding after it
-    never leaks in. Returns the filtered extended signal (rows past the valid part are finite filler)."""
+def filtfilt_extended(coeffs: FilterCoeffs, x_ext: jnp.ndarray, length: jnp.ndarray, pad: int, clip_pad=None
+                      ) -> jnp.ndarray:
+    """Zero-phase filtering of an edge-extended signal ``(T + 2 pad, C)`` (``extend_edges``) as
+    ``scipy.signal.sosfiltfilt`` would filter the clip extended by its own ``clip_pad`` frames: the forward pass
+    starts in the constant hold before the clip's extension, the backward pass at the end of the clip's own
+    extension, so padding after a clip never leaks in. Rows outside the clip's extension are finite filler."""
     n = x_ext.shape[0]
+    p = pad if clip_pad is None else clip_pad
     y = sosfilt(coeffs, x_ext)
-    end = length + 2 * pad - 1
+    end = length + pad + p - 1
     rev = jnp.clip(end - jnp.arange(n), 0, n - 1)
     z = sosfilt(coeffs, y[rev])
     return z[rev]
@@ -160,6 +202,20 @@ def eval_spline(c: SplineCoeffs, u: jnp.ndarray) -> jnp.ndarray:
     y0, y1, m0, m1 = c.y[i], c.y[i + 1], c.m[i], c.m[i + 1]
     r = 1.0 - s
     return r * y0 + s * y1 + ((r ** 3 - r) * m0 + (s ** 3 - s) * m1) / 6.0
+
+
+def eval_spline_derivs(c: SplineCoeffs, u: jnp.ndarray):
+    """Value, first and second derivative (with respect to ``u``) at knot coordinates ``u`` ``(n,)``, in closed
+    form: ``(n, C)`` each. The second derivative is piecewise linear and continuous."""
+    N = c.y.shape[0]
+    i = jnp.clip(jnp.floor(jax.lax.stop_gradient(u)).astype(jnp.int32), 0, N - 2)
+    s = (u - i)[:, None]
+    r = 1.0 - s
+    y0, y1, m0, m1 = c.y[i], c.y[i + 1], c.m[i], c.m[i + 1]
+    v = r * y0 + s * y1 + ((r ** 3 - r) * m0 + (s ** 3 - s) * m1) / 6.0
+    d1 = y1 - y0 + ((1.0 - 3.0 * r ** 2) * m0 + (3.0 * s ** 2 - 1.0) * m1) / 6.0
+    d2 = r * m0 + s * m1
+    return v, d1, d2
 
 
 @functools.partial(jax.jit, static_argnames=("order",))

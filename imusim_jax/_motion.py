@@ -35,6 +35,13 @@ MIN_FRAMES = 4
 """Fewest frames a clip may have: a cubic needs four points to carry an acceleration."""
 
 
+def _float():
+    """float64 when JAX's x64 mode is on, else float32 (the command line turns x64 on for precision)."""
+    import jax
+
+    return jax.dtypes.canonicalize_dtype(np.float64)
+
+
 class InputError(ValueError):
     """Bad user input (file, array or argument). Its message is one line, fit for a command line."""
 
@@ -103,8 +110,8 @@ class Motion:
             confidence = np.asarray(confidence, dtype=np.float64)
             if confidence.shape != joints_np.shape[:-1]:
                 raise InputError(f"confidence must have shape {joints_np.shape[:-1]}, got {confidence.shape}")
-            confidence = jnp.asarray(np.clip(np.nan_to_num(confidence), 0, 1), jnp.float32)
-        return cls(joints=jnp.asarray(joints_np, jnp.float32), fps=jnp.asarray(fps_np, jnp.float32),
+            confidence = jnp.asarray(np.clip(np.nan_to_num(confidence), 0, 1), _float())
+        return cls(joints=jnp.asarray(joints_np, _float()), fps=jnp.asarray(fps_np, _float()),
                    confidence=confidence, lengths=lengths, joint_set=js.name)
 
     # ---- shape helpers -------------------------------------------------------------------------------------
@@ -213,7 +220,7 @@ class Trajectory:
             lengths = jnp.asarray(lengths, jnp.int32)
         else:
             lengths = None
-        return cls(jnp.asarray(p, jnp.float32), jnp.asarray(q, jnp.float32), jnp.asarray(fps, jnp.float32),
+        return cls(jnp.asarray(p, _float()), jnp.asarray(q, _float()), jnp.asarray(fps, _float()),
                    lengths)
 
     @property

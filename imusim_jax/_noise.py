@@ -129,39 +129,59 @@ def ste_clip(x, lo, hi):
     return jnp.clip(xs, lo, hi) + (x - xs)
 
 
+_PER_CLIP = 3 + 3 + 9  # bias, scale, misalignment
+_PER_SAMPLE = 3 + 3    # random-walk step, white noise
+
+
+def _draws(key: jax.Array, n: int, sensors: int, dtype):
+    """Standard normals for ``sensors`` sensors: per clip ``(sensors, 15)`` and per sample ``(n, sensors, 6)``.
+
+    Row ``k`` of the per-sample draws depends only on ``(key, k)`` (``fold_in``), so a clip padded into a longer
+    batch draws the same noise for its samples as it does alone (``jax.random.normal(key, (n, 3))`` would not).
+    Two random calls in all keep the compiled graph small."""
+    k_clip, k_samp = jax.random.split(key)
+    z_clip = jax.random.normal(k_clip, (sensors, _PER_CLIP), dtype)
+    z_samp = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k_samp, k), (sensors, _PER_SAMPLE), dtype))(
+        jnp.arange(n))
+    return z_clip, z_samp
+
+
+def _corrupt(x: jnp.ndarray, p: SensorNoise, rate_hz: float, z_clip: jnp.ndarray, z_samp: jnp.ndarray):
+    """The error model of the module docstring, given standard normals ``z_clip`` (15,) and ``z_samp`` (T, 6)."""
+    dtype = x.dtype
+    sqrt_fs = jnp.sqrt(jnp.asarray(rate_hz, dtype))
+    scale = 1.0 + p.scale_error + p.scale_std * z_clip[3:6]
+    off = 1.0 - jnp.eye(3, dtype=dtype)
+    M = jnp.eye(3, dtype=dtype) + off * (p.misalignment + p.misalignment_std * z_clip[6:15].reshape(3, 3))
+    y = (x * scale[None, :]) @ M.T
+    b0 = p.bias + p.bias_std * z_clip[0:3]
+    steps = z_samp[:, 0:3] * (p.random_walk / sqrt_fs)[None, :]
+    b_rw = jnp.cumsum(steps, axis=0) - steps[:1]  # starts at 0
+    white = z_samp[:, 3:6] * (p.noise_density * sqrt_fs)[None, :]
+    y = y + b0[None, :] + b_rw + white
+    rng = jnp.asarray(p.range, dtype)
+    finite = jnp.isfinite(rng)
+    y = jnp.where(finite, ste_clip(y, -rng, rng), y)
+    bits = jnp.asarray(p.bits, dtype)
+    quantise = (bits > 0) & finite
+    lsb = jnp.where(quantise, 2.0 * jnp.where(finite, rng, 1.0) / jnp.exp2(jnp.where(quantise, bits, 1.0)), 1.0)
+    return jnp.where(quantise, lsb * ste_round(y / lsb), y)
+
+
 def apply_sensor_noise(key: jax.Array, x: jnp.ndarray, p: SensorNoise, rate_hz: float) -> jnp.ndarray:
     """Corrupt one clip's ideal readings ``x`` ``(T, 3)`` (SI units) sampled at ``rate_hz``.
 
     Deterministic given ``key``; differentiable with respect to ``x`` and every field of ``p``.
     """
-    dtype = x.dtype
-    k_bias, k_scale, k_mis, k_rw, k_white = jax.random.split(key, 5)
-    T = x.shape[0]
-    sqrt_fs = jnp.sqrt(jnp.asarray(rate_hz, dtype))
-    scale = 1.0 + p.scale_error + p.scale_std * jax.random.normal(k_scale, (3,), dtype)
-    off = (1.0 - jnp.eye(3, dtype=dtype))
-    M = jnp.eye(3, dtype=dtype) + off * (p.misalignment + p.misalignment_std * jax.random.normal(k_mis, (3, 3),
-                                                                                                   dtype))
-    y = (x * scale) @ M.T
-    b0 = p.bias + p.bias_std * jax.random.normal(k_bias, (3,), dtype)
-    steps = jax.random.normal(k_rw, (T, 3), dtype) * (p.random_walk / sqrt_fs)
-    b_rw = jnp.cumsum(steps, axis=0) - steps[:1]  # starts at 0
-    white = jax.random.normal(k_white, (T, 3), dtype) * (p.noise_density * sqrt_fs)
-    y = y + b0 + b_rw + white
-    rng = jnp.asarray(p.range, dtype)
-    y = jnp.where(jnp.isfinite(rng), ste_clip(y, -rng, rng), y)
-    bits = jnp.asarray(p.bits, dtype)
-    quantise = (bits > 0) & jnp.isfinite(rng)
-    lsb = jnp.where(quantise, 2.0 * jnp.where(jnp.isfinite(rng), rng, 1.0) / jnp.exp2(jnp.where(quantise, bits, 1.0)),
-                    1.0)
-    return jnp.where(quantise, lsb * ste_round(y / lsb), y)
+    z_clip, z_samp = _draws(key, x.shape[0], 1, x.dtype)
+    return _corrupt(x, p, rate_hz, z_clip[0], z_samp[:, 0])
 
 
 def apply_noise(key: jax.Array, accel: jnp.ndarray, gyro: jnp.ndarray, noise: ImuNoise, rate_hz: float):
     """Apply an ``ImuNoise`` to one clip: returns ``(accel, gyro)`` with the same shapes ``(T, 3)``."""
-    ka, kg = jax.random.split(key)
-    return (apply_sensor_noise(ka, accel, noise.accel, rate_hz),
-            apply_sensor_noise(kg, gyro, noise.gyro, rate_hz))
+    z_clip, z_samp = _draws(key, accel.shape[0], 2, accel.dtype)
+    return (_corrupt(accel, noise.accel, rate_hz, z_clip[0], z_samp[:, 0]),
+            _corrupt(gyro, noise.gyro, rate_hz, z_clip[1], z_samp[:, 1]))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -41,12 +41,13 @@ RollMode = Literal["auto", "hand", "hinge"]
 
 @dataclasses.dataclass(frozen=True)
 class RollModel:
-    """Weights of the roll references (dimensionless, relative to a fully bent elbow's hinge term of 1).
+    """Where the roll references hand over (sines of angles, dimensionless).
 
     Attributes:
-      straight_arm: weight of the outward shoulder line; it takes over when the elbow is within about
-        ``asin(straight_arm)`` of straight (default 0.3, about 17°).
-      vertical: weight of world up; it takes over when the straight arm also points along the shoulder line.
+      straight_arm: the hinge alone sets the roll while the elbow is bent by more than ``asin(straight_arm)``
+        (default 0.3: 17°); closer to straight it slides smoothly into the outward shoulder line.
+      vertical: likewise, the shoulder line alone serves while the forearm is more than ``asin(vertical)`` off
+        it (default 0.1: 6°); closer, world up takes over.
     """
 
     straight_arm: float = 0.3
@@ -96,13 +97,28 @@ def _perp(v, x):
     return v - jnp.sum(v * x, -1, keepdims=True) * x
 
 
+def _smoothstep(x):
+    x = jnp.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _blend(primary, fallback, width):
+    """``primary |primary| + width^2 (1 - smoothstep(|primary| / width)) fallback``: exactly the primary direction
+    while ``|primary| >= width``, sliding smoothly (C1) into the fallback as ``|primary|`` goes to 0."""
+    n = safe_norm(primary, keepdims=True)
+    return primary * n + width ** 2 * (1.0 - _smoothstep(n / width)) * fallback
+
+
 def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -> jnp.ndarray:
     """Rotation matrix ``R_wf`` (columns ``x_f, y_f, z_f`` in world coordinates) from the rig's joints.
+
+    Away from the singular postures (elbow bent by more than ``asin(model.straight_arm)``, or hand landmarks
+    that span the wrist) the frame depends on the joints only, so it moves rigidly with a rigid motion.
 
     Args:
       p: ``(6, 3)`` positions (metres) of the rig's joints in ``rig.indices`` order, z-up world frame.
       rig: from ``arm_rig``.
-      model: fallback weights for near-singular postures.
+      model: fallback widths for near-singular postures.
     Returns:
       ``(3, 3)`` proper rotation matrix.
     """
@@ -113,13 +129,11 @@ def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -
     hinge = s * jnp.cross(u, x)  # |hinge| = sin(elbow angle)
     lateral = _perp(_unit(shoulder - other), x)
     up = _perp(jnp.array([0.0, 0.0, 1.0], p.dtype), x)
-    # The hinge term is weighted by its own magnitude (h |h|) so it fades quadratically as the arm straightens.
-    z = hinge * safe_norm(hinge) + model.straight_arm ** 2 * lateral + model.vertical ** 2 * up
+    z = _blend(hinge, _unit(_blend(lateral, up, model.vertical)), model.straight_arm)
     if rig.hand is not None:
-        k = _perp(p[4] - p[5], x)
-        hand_z = s * jnp.cross(_unit(k), x)
-        # hand landmarks lead; the arm-based reference only breaks ties when the hand is degenerate
-        z = hand_z + 0.05 * _unit(z)
+        k = _perp(_unit(p[4] - p[5]), x)
+        hand_z = s * jnp.cross(k, x)  # |hand_z| = sin(angle between the across-hand line and the forearm)
+        z = _blend(hand_z, _unit(z), model.straight_arm)
     z = _unit(_perp(z, x))
     y = jnp.cross(z, x)
     return jnp.stack([x, y, z], axis=-1)

@@ -129,7 +129,11 @@ def mounts(plot: Optional[str] = typer.Option(None, "--plot", help="draw the pre
 
 
 def _register_optional_commands():
-    """Stage 1 commands live in imusim_jax.pose; they are imported only when used."""
+    """The weights commands and Stage 1's ``video2imu`` (their heavy imports happen only when they run)."""
+    from imusim_jax.weights_cli import weights_app
+
+    app.add_typer(weights_app, name="weights", help="List, fetch (with sha256 checks and resumption) and verify "
+                  "the ONNX models in onnx_weights/manifest.json.")
     try:
         from imusim_jax.pose.cli import register
     except ImportError:
@@ -140,12 +144,31 @@ def _register_optional_commands():
 _register_optional_commands()
 
 
+def _enable_compilation_cache() -> None:
+    """Persist compiled XLA programs across runs (``$IMUSIM_JAX_CACHE``, default ``~/.cache/imusim_jax/xla``;
+    set it to ``0`` to turn this off): ``simulate`` buckets its shapes, so later files of similar length skip
+    the few seconds of compilation."""
+    path = os.environ.get("IMUSIM_JAX_CACHE",
+                          os.path.join(os.path.expanduser("~"), ".cache", "imusim_jax", "xla"))
+    if path in ("", "0"):
+        return
+    try:
+        import jax
+
+        os.makedirs(path, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    except Exception:  # a read-only home or an old jax: run without the cache
+        pass
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the console script: usage errors exit 2 (click's own message), bad input exits 2 with one
     ``error:`` line, anything unexpected exits 1 with one line (``IMUSIM_DEBUG=1`` shows the traceback)."""
     from imusim_jax._motion import InputError
 
     debug = os.environ.get("IMUSIM_DEBUG", "") not in ("", "0")
+    _enable_compilation_cache()
     try:
         app(args=argv, prog_name="imusim-jax")  # standalone: exits via SystemExit
     except InputError as e:

@@ -1,0 +1,74 @@
+"""Filtering, edge extension and spline differentiation against SciPy and closed forms."""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.interpolate
+import scipy.signal
+
+from imusim_jax import _kinematics as K
+
+
+@pytest.mark.parametrize("order,cutoff,fps", [(2, 6.0, 30.0), (4, 3.0, 100.0), (2, 20.0, 143.0)])
+def test_filtfilt_matches_scipy(order, cutoff, fps):
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.normal(size=(120, 3)), 0)
+    coeffs = K.design_lowpass(cutoff, fps, order)
+    pad, W = 15, 8
+    with jax.enable_x64(True):
+        xe = K.extend_edges(jnp.asarray(x), jnp.asarray(120), pad, W)
+        y = K.filtfilt_extended(K.FilterCoeffs(jnp.asarray(coeffs.sos), jnp.asarray(coeffs.zi)), xe,
+                                jnp.asarray(120), pad)
+        want = scipy.signal.sosfiltfilt(coeffs.sos, np.asarray(xe), axis=0, padlen=0)
+        np.testing.assert_allclose(np.asarray(y)[: 120 + 2 * pad], want, rtol=1e-9, atol=1e-9)
+
+
+def test_no_filter_is_identity():
+    c = K.design_lowpass(None, 30.0)
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(50, 2)))
+    np.testing.assert_allclose(K.sosfilt(K.FilterCoeffs(jnp.asarray(c.sos), jnp.asarray(c.zi)), x), x, atol=1e-6)
+
+
+def test_edge_extension_continues_a_parabola_exactly():
+    """Zero-jerk extrapolation: constant acceleration (free fall) is kept across both edges."""
+    t = np.arange(40.0)
+    x = np.stack([0.5 * 0.3 * t ** 2 - 2 * t + 1, 3 - 0.1 * t], -1)
+    with jax.enable_x64(True):
+        xe = np.asarray(K.extend_edges(jnp.asarray(x), jnp.asarray(40), 10, 7))
+    tt = np.arange(-10, 50.0)
+    want = np.stack([0.5 * 0.3 * tt ** 2 - 2 * tt + 1, 3 - 0.1 * tt], -1)
+    np.testing.assert_allclose(xe, want, atol=1e-6)
+
+
+def test_edge_extension_respects_each_clips_length():
+    """A clip padded with garbage extends exactly as the clip alone does."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30, 3))
+    padded = np.concatenate([x, 1e3 * rng.normal(size=(20, 3))])
+    a = K.extend_edges(jnp.asarray(x), jnp.asarray(30), 12, 6)
+    b = K.extend_edges(jnp.asarray(padded), jnp.asarray(30), 12, 6)
+    np.testing.assert_allclose(a[: 30 + 24], b[: 30 + 24], atol=1e-4)
+
+
+def test_spline_matches_scipy_natural_cubic():
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(25, 2))
+    with jax.enable_x64(True):
+        c = K.fit_spline(jnp.asarray(y))
+        u = jnp.linspace(0, 24, 301)
+        f = functools.partial(K.eval_spline, c)
+        v = jax.vmap(f)(u)
+        d1 = jax.vmap(lambda uu: jax.jvp(f, (uu,), (1.0,))[1])(u)
+        d2 = jax.vmap(lambda uu: K._derivs(c, uu)[2])(u)
+    ref = scipy.interpolate.CubicSpline(np.arange(25.0), y, bc_type="natural")
+    np.testing.assert_allclose(v, ref(np.asarray(u)), atol=1e-10)
+    np.testing.assert_allclose(d1, ref(np.asarray(u), 1), atol=1e-9)
+    np.testing.assert_allclose(d2, ref(np.asarray(u), 2), atol=1e-8)
+
+
+def test_design_rejects_nonsense():
+    with pytest.raises(ValueError):
+        K.design_lowpass(-1.0, 30.0)
+    assert len(K.design_lowpass(6.0, 30.0, sections=3).sos) == 3

@@ -1,0 +1,233 @@
+"""Physics of the simulator: closed-form motions read what a real IMU would."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+import imusim_jax as ij
+from motions import G, WATCH_LEVER, forearm_trajectory, mirror, reference_joints, rigid_motion, spin_about_z
+
+EDGE = 0.1  # s trimmed where a test asks for interior accuracy only
+
+
+def test_sensor_at_rest_reads_plus_one_g_on_its_upward_axis():
+    joints = np.repeat(reference_joints()[None], 40, 0)
+    imu = ij.simulate(ij.Motion.create(joints, 30.0, "coco17"), "watch-left")
+    np.testing.assert_allclose(imu.accel, np.tile([0.0, 0.0, G], (imu.num_samples, 1)), atol=2e-3)
+    np.testing.assert_allclose(imu.gyro, 0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("mount", ["watch-left", "band-right", "phone-left"])
+def test_any_static_pose_reads_g_and_no_rotation(seed, mount):
+    rng = np.random.default_rng(seed)
+    pose = reference_joints() + rng.normal(scale=0.15, size=(17, 3))
+    imu = ij.simulate(ij.Motion.create(np.repeat(pose[None], 30, 0), 25.0, "coco17"), mount)
+    np.testing.assert_allclose(np.linalg.norm(imu.accel, axis=1), G, atol=3e-3)
+    # float32 round-off through the forearm frame: 5e-4 rad/s, below any MEMS gyro's noise (~1e-3 rad/s rms)
+    np.testing.assert_allclose(imu.gyro, 0.0, atol=5e-4)
+
+
+@pytest.mark.parametrize("cutoff", [None, 6.0, "auto"])
+def test_free_fall_reads_zero_specific_force(cutoff):
+    fps = 60.0
+    t = np.arange(61) / fps
+    p = np.outer(t, [0.3, -0.2, 1.0]) + 0.5 * np.outer(t ** 2, [0, 0, -G])
+    m = rigid_motion(np.repeat(np.eye(3)[None], len(t), 0), p, fps)
+    imu = ij.simulate(m, "watch-left", rate_hz=100, cutoff_hz=cutoff)
+    np.testing.assert_allclose(imu.accel, 0.0, atol=3e-2)  # up to the clip edges (float32: 0.3 % of g)
+    np.testing.assert_allclose(imu.gyro, 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("omega", [2.0, -3.0])
+def test_constant_spin_reads_its_rate_with_the_right_sign_and_the_centripetal_acceleration(omega):
+    m, _ = spin_about_z(omega, 3.0, 60.0)
+    imu = ij.simulate(m, "watch-left", rate_hz=50, cutoff_hz=None)
+    inner = (imu.t > EDGE) & (imu.t < imu.t[-1] - EDGE)
+    # sensor z is world up: counter-clockwise seen from above is +omega on z
+    np.testing.assert_allclose(np.asarray(imu.gyro)[inner], np.tile([0, 0, omega], (inner.sum(), 1)), atol=2e-3)
+    # the sensor sits at (wrist + lever) = (0.04, 0.3, 1.43); centripetal -omega^2 r (horizontal part), plus +g
+    r = np.array([0.06, 0.3, 1.4]) + WATCH_LEVER
+    want = np.array([-omega ** 2 * r[0], -omega ** 2 * r[1], G])
+    np.testing.assert_allclose(np.asarray(imu.accel)[inner], np.tile(want, (inner.sum(), 1)), atol=5e-3)
+    # |omega| and omega^2 r hold up to the edges, less tightly
+    np.testing.assert_allclose(np.linalg.norm(imu.gyro, axis=1), abs(omega), rtol=2e-2)
+
+
+def test_lever_arm_adds_exactly_tangential_and_centripetal_terms():
+    """Oscillating rotation about a tilted axis: the watch's reading minus a lever-free mount's equals
+    R_ws^T (alpha x r + omega x (omega x r)), with alpha, omega from the analytic motion (not the simulator)."""
+    fps = 200.0
+    t = np.arange(int(2.0 * fps) + 1) / fps
+    n = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
+    theta = 0.8 * np.sin(2 * np.pi * 0.7 * t)
+    dth = 0.8 * 2 * np.pi * 0.7 * np.cos(2 * np.pi * 0.7 * t)
+    ddth = -0.8 * (2 * np.pi * 0.7) ** 2 * np.sin(2 * np.pi * 0.7 * t)
+    R = Rotation.from_rotvec(theta[:, None] * n).as_matrix()
+    m = rigid_motion(R, np.zeros((len(t), 3)), fps)
+    watch = ij.get_mount("watch-left")
+    bare = watch.replace(lever_f=np.zeros(3, np.float32))
+    with_lever = ij.simulate(m, watch, rate_hz=100, cutoff_hz=None)
+    without = ij.simulate(m, bare, rate_hz=100, cutoff_hz=None)
+    tk = with_lever.t
+    th_k = np.interp(tk, t, theta)
+    R_k = Rotation.from_rotvec(th_k[:, None] * n).as_matrix()  # sensor frame = R_k (reference frame is world)
+    w = np.interp(tk, t, dth)[:, None] * n
+    a = np.interp(tk, t, ddth)[:, None] * n
+    r = np.einsum("tij,j->ti", R_k, WATCH_LEVER)
+    lever_w = np.cross(a, r) + np.cross(w, np.cross(w, r))
+    want = np.einsum("tji,tj->ti", R_k, lever_w)
+    got = np.asarray(with_lever.accel) - np.asarray(without.accel)
+    inner = (tk > EDGE) & (tk < tk[-1] - EDGE)
+    # central differences of the orientation: ~1e-3 m/s^2, below a BMI270's noise (0.011 m/s^2 rms at 50 Hz)
+    np.testing.assert_allclose(got[inner], want[inner], atol=5e-3)
+    np.testing.assert_allclose(with_lever.gyro, without.gyro, atol=1e-5)  # a rigid body has one angular velocity
+    # and the gyro is omega in the sensor frame
+    np.testing.assert_allclose(np.asarray(with_lever.gyro)[inner], np.einsum("tji,tj->ti", R_k, w)[inner],
+                               atol=3e-3)
+
+
+def test_left_and_right_watches_are_mirror_images():
+    """Mirror the world in x and swap the arms: watch-right on the mirrored right arm reads (-ax, ay, az) and
+    (gx, -gy, -gz) of watch-left (the crown points to the hand on the left wrist, to the elbow on the right)."""
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    left = ij.simulate(m, "watch-left", cutoff_hz=6.0)
+    right = ij.simulate(mirror(m), "watch-right", cutoff_hz=6.0)
+    sa, sg = np.array([-1, 1, 1]), np.array([1, -1, -1])
+    np.testing.assert_allclose(right.accel, np.asarray(left.accel) * sa, atol=2e-3)
+    np.testing.assert_allclose(right.gyro, np.asarray(left.gyro) * sg, atol=2e-4)
+
+
+def test_time_base_and_any_rate():
+    m, _ = spin_about_z(1.0, 2.0, 30.0)  # 61 frames, last at 2.0 s
+    for rate, n in [(50.0, 101), (37.5, 76), (200.0, 401), (10.0, 21)]:
+        imu = ij.simulate(m, "watch-left", rate_hz=rate)
+        assert imu.num_samples == n
+        np.testing.assert_allclose(imu.t, np.arange(n) / rate)
+        assert imu.t[-1] <= 2.0 + 1e-9
+
+
+def test_upsampled_spin_is_consistent_across_rates():
+    m, _ = spin_about_z(2.5, 2.0, 30.0)
+    a = ij.simulate(m, "watch-left", rate_hz=50, cutoff_hz=None)
+    b = ij.simulate(m, "watch-left", rate_hz=100, cutoff_hz=None)
+    np.testing.assert_allclose(np.asarray(b.gyro)[::2], a.gyro, atol=1e-5)
+
+
+def test_trajectory_closed_forms():
+    """Rest, free fall and spin again, for a rigid body given as a Trajectory (mount 'body': the sensor is the
+    body frame)."""
+    fps = 100.0
+    t = np.arange(101) / fps
+    q_id = np.tile([1.0, 0, 0, 0], (len(t), 1))
+    rest = ij.simulate(ij.Trajectory.create(np.zeros((len(t), 3)), q_id, fps), "body")
+    np.testing.assert_allclose(rest.accel, np.tile([0, 0, G], (rest.num_samples, 1)), atol=2e-3)
+    fall = ij.simulate(ij.Trajectory.create(0.5 * np.outer(t ** 2, [0, 0, -G]), q_id, fps), "body")
+    np.testing.assert_allclose(fall.accel, 0.0, atol=3e-2)
+    w = 1.5
+    qz = np.stack([np.cos(w * t / 2), 0 * t, 0 * t, np.sin(w * t / 2)], -1)
+    r0 = np.array([0.5, 0.0, 0.0])
+    pos = np.stack([0.5 * np.cos(w * t), 0.5 * np.sin(w * t), 0 * t], -1)
+    spin = ij.simulate(ij.Trajectory.create(pos, qz, fps), "body", cutoff_hz=None)
+    inner = (spin.t > EDGE) & (spin.t < spin.t[-1] - EDGE)
+    np.testing.assert_allclose(np.asarray(spin.gyro)[inner], np.tile([0, 0, w], (inner.sum(), 1)), atol=2e-3)
+    np.testing.assert_allclose(np.asarray(spin.accel)[inner],
+                               np.tile([-w ** 2 * r0[0], 0, G], (inner.sum(), 1)), atol=5e-3)
+    # a lever arm on a trajectory adds its centripetal term: sensor 0.1 m further out along body x
+    mount = ij.Mount.create(np.eye(3), (0.1, 0.0, 0.0), "left")
+    lev = ij.simulate(ij.Trajectory.create(pos, qz, fps), mount, cutoff_hz=None)
+    np.testing.assert_allclose(np.asarray(lev.accel)[inner, 0], -w ** 2 * 0.6, atol=5e-3)
+
+
+def test_skeleton_and_its_forearm_trajectory_give_the_same_imu():
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    traj = forearm_trajectory(m)
+    a = ij.simulate(m, "watch-left", cutoff_hz=6.0)
+    b = ij.simulate(traj, "watch-left", cutoff_hz=6.0)
+    scale_a = np.abs(np.asarray(a.accel)).max()
+    err_a = np.abs(np.asarray(a.accel) - np.asarray(b.accel))
+    err_g = np.abs(np.asarray(a.gyro) - np.asarray(b.gyro))
+    # filtering joints then building the frame is not identical to filtering the frame's quaternion, but close
+    assert np.percentile(err_a, 95) < 0.03 * scale_a, np.percentile(err_a, 95)
+    assert np.percentile(err_g, 95) < 0.03 * np.abs(np.asarray(a.gyro)).max()
+    corr = np.corrcoef(np.linalg.norm(a.accel, axis=1), np.linalg.norm(b.accel, axis=1))[0, 1]
+    assert corr > 0.99
+
+
+def test_batch_equals_per_clip_calls_with_padding_and_mixed_rates(getkey):
+    rng = np.random.default_rng(0)
+    clips = []
+    for T, fps in [(50, 30.0), (81, 25.0), (120, 60.0)]:
+        base = reference_joints()
+        wob = 0.05 * np.sin(np.linspace(0, 6, T))[:, None, None] * rng.normal(size=(1, 17, 3))
+        clips.append(ij.Motion.create(base[None] + wob + 0.003 * rng.normal(size=(T, 17, 3)), fps, "coco17"))
+    batch = ij.stack_motions(clips)
+    keys = jax.random.split(getkey(), 3)
+    out = ij.simulate(batch, "watch-left", "bmi160", key=keys, rate_hz=50)
+    for b, clip in enumerate(clips):
+        one = ij.simulate(clip, "watch-left", "bmi160", key=keys[b], rate_hz=50)
+        n = int(out.lengths[b])
+        assert n == one.num_samples
+        # equal up to float32 round-off, which can flip the last bit of the 16-bit quantiser (accel LSB
+        # 2.4e-3 m/s^2 at ±8 g, gyro LSB 1.07e-3 rad/s at ±2000 °/s)
+        np.testing.assert_allclose(out.accel[b, :n], one.accel, atol=5e-3, rtol=1e-4)
+        np.testing.assert_allclose(out.gyro[b, :n], one.gyro, atol=1.2e-3, rtol=1e-4)
+        assert np.all(np.asarray(out.accel[b, n:]) == 0)
+
+
+def test_same_key_same_signal_other_key_other_signal(getkey):
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    k = getkey()
+    a = ij.simulate(m, "watch-left", "bmi270", key=k)
+    b = ij.simulate(m, "watch-left", "bmi270", key=k)
+    c = ij.simulate(m, "watch-left", "bmi270", key=getkey())
+    np.testing.assert_array_equal(a.accel, b.accel)
+    assert np.abs(np.asarray(a.accel) - np.asarray(c.accel)).max() > 1e-3
+    with pytest.raises(ij.InputError, match="key"):
+        ij.simulate(m, "watch-left", "bmi270")
+
+
+def test_second_call_does_not_recompile():
+    from imusim_jax import _simulate
+
+    m, _ = spin_about_z(1.0, 1.0, 30.0)
+    ij.simulate(m, "watch-left", cutoff_hz=5.0)
+    before = _simulate._simulate_batch._cache_size()
+    m2, _ = spin_about_z(2.0, 1.0, 30.0)
+    ij.simulate(m2, "watch-left", cutoff_hz=5.0)
+    ij.simulate(m2, ij.get_mount("watch-left").replace(lever_f=np.zeros(3, np.float32)), cutoff_hz=5.0)
+    assert _simulate._simulate_batch._cache_size() == before
+
+
+def test_gradients_wrt_joints_and_mount_are_finite():
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    mount = ij.get_mount("watch-left")
+
+    def loss(joints, lever):
+        imu = ij.simulate(m.replace(joints=joints), mount.replace(lever_f=lever), cutoff_hz=6.0)
+        return jnp.mean(imu.accel ** 2) + jnp.mean(imu.gyro ** 2)
+
+    gj, gl = jax.grad(loss, argnums=(0, 1))(m.joints, jnp.asarray(mount.lever_f))
+    assert np.isfinite(np.asarray(gj)).all() and np.isfinite(np.asarray(gl)).all()
+    assert np.abs(np.asarray(gl)).max() > 0
+
+
+def test_several_mounts_of_one_clip_in_one_call():
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    names = ["watch-left", "band-left", "phone-left"]
+    out = ij.simulate(m, ij.stack_mounts(names))
+    for i, name in enumerate(names):
+        np.testing.assert_allclose(out.accel[i], ij.simulate(m, name).accel, atol=5e-3)
+    with pytest.raises(ij.InputError, match="one arm"):
+        ij.stack_mounts(["watch-left", "watch-right"])
