@@ -20,6 +20,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from imusim_jax._errors import InputError
+
 __all__ = ["JointSet", "JOINT_SETS", "get_joint_set", "convert", "conversion_matrix", "conversion_report",
            "ARM_JOINTS", "COCO17", "H36M17", "NTU25", "MEDIAPIPE33", "KINECT20"]
 
@@ -85,7 +87,7 @@ def get_joint_set(name: str | JointSet) -> JointSet:
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
     if key not in JOINT_SETS:
-        raise ValueError(f"unknown joint set {name!r}; expected one of {', '.join(JOINT_SETS)}")
+        raise InputError(f"unknown joint set {name!r}; expected one of {', '.join(JOINT_SETS)}")
     return JOINT_SETS[key]
 
 
@@ -124,7 +126,7 @@ def _recipe(joint: str, src: JointSet) -> tuple[tuple[str, ...], bool]:
     for alt in _DERIVED.get(joint, ()):
         if all(src.has(j) for j in alt):
             return alt, joint in _APPROXIMATE and alt != ("left_hip", "right_hip")
-    raise ValueError(f"cannot build joint {joint!r} from joint set {src.name}")
+    raise InputError(f"cannot build joint {joint!r} from joint set {src.name}")
 
 
 def conversion_matrix(src: str | JointSet, dst: str | JointSet) -> np.ndarray:
@@ -160,7 +162,7 @@ def convert(x, src: str | JointSet, dst: str | JointSet, *, joint_axis: int = -2
     """
     src, dst = get_joint_set(src), get_joint_set(dst)
     if x.shape[joint_axis] != len(src):
-        raise ValueError(f"expected {len(src)} joints ({src.name}) on axis {joint_axis}, got shape {x.shape}")
+        raise InputError(f"expected {len(src)} joints ({src.name}) on axis {joint_axis}, got shape {x.shape}")
     if src.name == dst.name:
         return x
     W = conversion_matrix(src, dst)

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from imusim_jax._errors import InputError
 from imusim_jax._joints import convert, get_joint_set
 
 __all__ = ["Motion", "Trajectory", "InputError", "load_motion", "load_trajectory", "stack_motions",
@@ -40,10 +41,6 @@ def _float():
     import jax
 
     return jax.dtypes.canonicalize_dtype(np.float64)
-
-
-class InputError(ValueError):
-    """Bad user input (file, array or argument). Its message is one line, fit for a command line."""
 
 
 def _check_joints(joints: np.ndarray, what: str = "joints") -> None:

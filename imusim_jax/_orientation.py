@@ -31,6 +31,7 @@ from typing import Literal, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from imusim_jax._errors import InputError
 from imusim_jax._joints import ARM_JOINTS, get_joint_set
 from imusim_jax._quaternion import safe_norm
 
@@ -81,9 +82,9 @@ def arm_rig(joint_set: str, side: str, roll: RollMode = "auto") -> ArmRig:
         elif js.has(n["thumb"]) and js.has(n["hand"]):
             hand, extra = "thumb", [js.index(n["thumb"]), js.index(n["hand"])]
         elif roll == "hand":
-            raise ValueError(f"joint set {js.name} has no hand landmarks for roll='hand' (use 'hinge')")
+            raise InputError(f"joint set {js.name} has no hand landmarks for roll='hand' (use 'hinge')")
     elif roll != "hinge":
-        raise ValueError(f"roll must be 'auto', 'hand' or 'hinge', got {roll!r}")
+        raise InputError(f"roll must be 'auto', 'hand' or 'hinge', got {roll!r}")
     return ArmRig(tuple(base + extra), side, hand)
 
 

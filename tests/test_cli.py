@@ -1,0 +1,105 @@
+"""The installed command line, as a user runs it: files in, files out, one-line errors."""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from motions import G
+
+EXE = shutil.which("imusim-jax", path=os.path.dirname(sys.executable)) or shutil.which("imusim-jax")
+
+
+def run(*args, check=True):
+    env = dict(os.environ, IMUSIM_JAX_CACHE="0")
+    r = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=300, env=env)
+    if check and r.returncode:
+        raise AssertionError(r.stderr)
+    return r
+
+
+def read_csv(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    run("sample", "-o", d / "fall.npz")
+    return d
+
+
+def test_simulate_sample_writes_csv_and_plot(sample):
+    out, png = sample / "fall.csv", sample / "fall.png"
+    r = run("simulate", sample / "fall.npz", "--mount", "watch-left", "--rate", "50", "--noise", "bmi160",
+            "--seed", "0", "-o", out, "--plot", png)
+    assert "wrote" in r.stdout
+    rows = read_csv(out)
+    assert list(rows[0]) == ["t", "ax", "ay", "az", "gx", "gy", "gz"]
+    assert len(rows) == 301  # 6 s at 50 Hz, both ends included
+    a = np.array([[float(x[k]) for k in ("ax", "ay", "az")] for x in rows])
+    # standing still at first: |a| is 1 g within the BMI160's turn-on bias (±40 mg per axis, 1 sigma) and its
+    # 1 % scale error; the fall's impact reads several g
+    assert abs(np.linalg.norm(a[:25], axis=1).mean() - G) < 1.2
+    assert np.linalg.norm(a, axis=1).max() > 3 * G
+    assert png.stat().st_size > 10_000
+
+
+def test_npz_and_parquet_outputs_and_wrist_flag(sample):
+    run("simulate", sample / "fall.npz", "--mount", "watch", "--wrist", "right", "-o", sample / "r.npz")
+    with np.load(sample / "r.npz") as z:
+        assert z["accel"].shape == (301, 3) and z["gyro"].shape == (301, 3) and z["t"].shape == (301,)
+    run("simulate", sample / "fall.npz", "-o", sample / "r.parquet", "--rate", "100")
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(sample / "r.parquet").column_names == ["t", "ax", "ay", "az", "gx", "gy", "gz"]
+
+
+def test_trajectory_input(tmp_path):
+    t = np.arange(101) / 100.0
+    rows = np.column_stack([t, 0 * t, 0 * t, 0 * t, np.ones_like(t), 0 * t, 0 * t, 0 * t])
+    np.savetxt(tmp_path / "tr.csv", rows, delimiter=",", header="t,x,y,z,qw,qx,qy,qz", comments="")
+    run("simulate", "--trajectory", tmp_path / "tr.csv", "--rate", "50", "-o", tmp_path / "o.csv")
+    a = np.array([[float(x[k]) for k in ("ax", "ay", "az")] for x in read_csv(tmp_path / "o.csv")])
+    np.testing.assert_allclose(a, np.tile([0, 0, G], (len(a), 1)), atol=1e-3)
+
+
+@pytest.mark.parametrize("args,match", [
+    (["simulate", "missing.npz", "-o", "o.csv"], "no such file"),
+    (["simulate", "{bad}", "-o", "o.csv"], "cannot read"),
+    (["simulate", "{fall}", "-o", "o.txt"], "must end in .csv, .npz or .parquet"),
+    (["simulate", "{fall}", "--noise", "bogus", "-o", "o.csv"], "unknown noise"),
+    (["simulate", "{fall}", "--mount", "hat", "-o", "o.csv"], "unknown mount"),
+    (["simulate", "{fall}", "--mount", "watch-left", "--wrist", "right", "-o", "o.csv"], "contradicts"),
+    (["simulate", "{fall}", "--rate", "-5", "-o", "o.csv"], "rate must be a positive number"),
+    (["simulate", "{nan}", "-o", "o.csv"], "NaN"),
+    (["simulate", "{short}", "-o", "o.csv"], "too few frames"),
+    (["simulate", "{fall}", "--joint-set", "smpl", "-o", "o.csv"], "unknown joint set"),
+])
+def test_bad_input_exits_nonzero_with_one_line(tmp_path, sample, args, match):
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    np.savez(tmp_path / "nan.npz", joints=np.full((20, 17, 3), np.nan), fps=30.0, joint_set="coco17")
+    np.savez(tmp_path / "short.npz", joints=np.zeros((3, 17, 3)), fps=30.0, joint_set="coco17")
+    subs = {"{bad}": tmp_path / "bad.npz", "{fall}": sample / "fall.npz", "{nan}": tmp_path / "nan.npz",
+            "{short}": tmp_path / "short.npz"}
+    args = [str(subs.get(a, a)) for a in args]
+    args = [a if not a.startswith("o.") else str(tmp_path / a) for a in args]
+    r = run(*args, check=False)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    assert match.lower() in lines[0].lower(), lines[0]
+    assert "Traceback" not in r.stderr
+
+
+def test_mounts_and_weights_commands(tmp_path):
+    r = run("mounts", "--plot", tmp_path / "m.png")
+    for name in ("watch-left", "watch-right", "band-left", "band-right", "phone-left", "phone-right"):
+        assert name in r.stdout
+    assert (tmp_path / "m.png").stat().st_size > 10_000
+    assert "vitpose-b" in run("weights", "list").stdout

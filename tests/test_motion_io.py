@@ -1,0 +1,109 @@
+"""Motion/Trajectory readers, joint-set conversion by name, signal files."""
+import numpy as np
+import pytest
+
+import imusim_jax as ij
+from imusim_jax import io as iio
+from imusim_jax._joints import COCO17, H36M17, conversion_matrix, convert
+from motions import reference_joints
+
+
+def test_joint_sets_are_named_and_converted_by_name():
+    rng = np.random.default_rng(0)
+    coco = rng.normal(size=(10, 17, 3))
+    h36 = convert(coco, "coco17", "h36m17")
+    np.testing.assert_allclose(h36[:, H36M17.index("left_wrist")], coco[:, COCO17.index("left_wrist")])
+    np.testing.assert_allclose(h36[:, H36M17.index("pelvis")],
+                               coco[:, [COCO17.index("left_hip"), COCO17.index("right_hip")]].mean(1))
+    # left stays left: H36M lists the right leg first, COCO the left
+    assert H36M17.index("right_hip") == 1 and COCO17.index("left_hip") == 11
+    np.testing.assert_allclose(conversion_matrix("ntu25", "coco17").sum(1), 1.0)
+    report = ij.conversion_report("h36m17", "coco17")
+    assert report["left_eye"].endswith("(stand-in)")
+    conf = convert(np.ones((10, 17)), "coco17", "h36m17", joint_axis=-1)
+    assert conf.shape == (10, 17)
+    with pytest.raises(ValueError, match="unknown joint set"):
+        ij.get_joint_set("smpl24")
+
+
+def test_motion_to_converts_joints_and_simulates_the_same_wrist():
+    m = ij.Motion.create(np.repeat(reference_joints()[None], 20, 0), 30.0, "coco17")
+    h = m.to("h36m17")
+    assert h.joint_set == "h36m17" and h.joints.shape == (20, 17, 3)
+    a = ij.simulate(m, "watch-left", cutoff_hz=None)
+    b = ij.simulate(h, "watch-left", cutoff_hz=None)
+    np.testing.assert_allclose(a.accel, b.accel, atol=1e-3)
+
+
+def test_npz_and_csv_round_trip(tmp_path):
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    m.save_npz(tmp_path / "m.npz")
+    m.save_csv(tmp_path / "m.csv")
+    for p in ("m.npz", "m.csv"):
+        back = ij.load_motion(tmp_path / p)
+        assert back.joint_set == "coco17" and float(back.fps) == pytest.approx(30.0)
+        np.testing.assert_allclose(back.joints, m.joints, atol=1e-6)
+
+
+@pytest.mark.parametrize("content,match", [
+    (dict(fps=30.0, joint_set="coco17"), "no array 'joints'"),
+    (dict(joints=np.zeros((20, 17, 3)), joint_set="coco17"), "no 'fps'"),
+    (dict(joints=np.zeros((20, 17, 3)), fps=30.0), "no 'joint_set'"),
+    (dict(joints=np.zeros((20, 17, 3)), fps=30.0, joint_set="smpl"), "unknown joint set"),
+    (dict(joints=np.full((20, 17, 3), np.nan), fps=30.0, joint_set="coco17"), "NaN"),
+    (dict(joints=np.zeros((2, 17, 3)), fps=30.0, joint_set="coco17"), "too few frames"),
+    (dict(joints=np.zeros((20, 15, 3)), fps=30.0, joint_set="coco17"), "has 17 joints"),
+    (dict(joints=np.zeros((20, 17, 3)), fps=0.0, joint_set="coco17"), "fps must be positive"),
+    (dict(joints=np.zeros((20, 17, 2)), fps=30.0, joint_set="coco17"), "shape"),
+])
+def test_bad_npz_input_gives_one_line_errors(tmp_path, content, match):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **content)
+    with pytest.raises(ij.InputError, match=match) as e:
+        ij.load_motion(path)
+    assert "\n" not in str(e.value)
+
+
+def test_unreadable_files(tmp_path):
+    (tmp_path / "x.npz").write_text("not a zip")
+    with pytest.raises(ij.InputError, match="cannot read"):
+        ij.load_motion(tmp_path / "x.npz")
+    with pytest.raises(ij.InputError, match="no such file"):
+        ij.load_motion(tmp_path / "missing.npz")
+    with pytest.raises(ij.InputError, match="unsupported"):
+        ij.load_motion(tmp_path / "x.bvh") if (tmp_path / "x.bvh").write_text("") is not None else None
+
+
+def test_trajectory_csv_both_layouts(tmp_path):
+    t = np.arange(50) / 100.0
+    q = np.stack([np.cos(t / 2), np.zeros_like(t), np.zeros_like(t), np.sin(t / 2)], -1)  # yaw = t rad
+    tr = ij.Trajectory.create(np.stack([t, 2 * t, 0 * t], -1), q, 100.0)
+    tr.save_csv(tmp_path / "q.csv")
+    back = ij.load_trajectory(tmp_path / "q.csv")
+    np.testing.assert_allclose(back.q_wb, tr.q_wb, atol=1e-6)
+    assert float(back.fps) == pytest.approx(100.0)
+    rows = np.column_stack([t, t, 2 * t, 0 * t, 0 * t, 0 * t, np.degrees(t)])
+    np.savetxt(tmp_path / "e.csv", rows, delimiter=",", header="time,x,y,z,roll,pitch,yaw", comments="")
+    euler = ij.load_trajectory(tmp_path / "e.csv")
+    np.testing.assert_allclose(np.abs(np.sum(np.asarray(euler.q_wb) * q, -1)), 1.0, atol=1e-6)
+    np.savetxt(tmp_path / "bad.csv", rows[:, :4], delimiter=",", header="t,x,y,z", comments="")
+    with pytest.raises(ij.InputError, match="orientation"):
+        ij.load_trajectory(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("ext", [".csv", ".npz", ".parquet"])
+def test_signal_files_round_trip(tmp_path, ext):
+    from imusim_jax.sample import load_sample
+
+    imu = ij.simulate(load_sample(), "watch-left", cutoff_hz=6.0)
+    path = tmp_path / ("out" + ext)
+    iio.write_signal(imu, path)
+    back = iio.read_signal(path)
+    np.testing.assert_allclose(back.accel, imu.accel, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(back.t, imu.t, atol=1e-9)
+    assert back.rate_hz == pytest.approx(50.0)
+    if ext == ".csv":
+        assert path.read_text().splitlines()[0] == "t,ax,ay,az,gx,gy,gz"
+    assert not list(tmp_path.glob(".tmp-*"))  # atomic writes leave nothing behind

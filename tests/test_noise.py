@@ -1,0 +1,162 @@
+"""The MEMS error model: its statistics, its gradients and its presets."""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import imusim_jax as ij
+from imusim_jax import _noise as N
+
+FS = 100.0
+
+
+def oadev(x, fs, m):
+    """Overlapping Allan deviation of rate samples ``x`` at cluster size ``m`` (tau = m / fs)."""
+    theta = np.concatenate([[0.0], np.cumsum(x)]) / fs
+    d = theta[2 * m:] - 2 * theta[m:-m] + theta[:-2 * m]
+    tau = m / fs
+    return np.sqrt(np.mean(d ** 2) / (2 * tau ** 2))
+
+
+def test_white_noise_density_is_the_allan_deviation_at_one_second(getkey):
+    nd = 0.01
+    p = ij.SensorNoise.create(noise_density=nd)
+    y = np.asarray(N.apply_sensor_noise(getkey(), jnp.zeros((200_000, 3)), p, FS))
+    np.testing.assert_allclose(y.std(0), nd * np.sqrt(FS), rtol=0.02)  # sigma = N sqrt(fs)
+    np.testing.assert_allclose([oadev(y[:, k], FS, int(FS)) for k in range(3)], nd, rtol=0.05)
+
+
+def test_bias_random_walk_grows_as_k_sqrt_t(getkey):
+    K = 0.02
+    p = ij.SensorNoise.create(random_walk=K)
+    n, clips = 1000, 400
+    keys = jax.random.split(getkey(), clips)
+    y = np.asarray(jax.vmap(lambda k: N.apply_sensor_noise(k, jnp.zeros((n, 3)), p, FS))(keys))
+    np.testing.assert_allclose(y[:, 0], 0.0)  # starts at zero
+    t_end = (n - 1) / FS
+    np.testing.assert_allclose(y[:, -1].std(), K * np.sqrt(t_end), rtol=0.1)
+
+
+def test_turn_on_bias_scale_and_misalignment_statistics(getkey):
+    p = ij.SensorNoise.create(bias=(0.1, 0.0, -0.2), bias_std=0.05)
+    keys = jax.random.split(getkey(), 2000)
+    y = np.asarray(jax.vmap(lambda k: N.apply_sensor_noise(k, jnp.zeros((4, 3)), p, FS))(keys))
+    np.testing.assert_allclose(y[:, 0].mean(0), [0.1, 0.0, -0.2], atol=0.005)
+    np.testing.assert_allclose(y[:, 0].std(0), 0.05, rtol=0.08)
+    # scale error multiplies, cross-axis terms leak one axis into the others
+    x = jnp.tile(jnp.array([[1.0, 0.0, 0.0]]), (5, 1))
+    q = ij.SensorNoise.create(scale_error=(0.02, 0.0, 0.0), misalignment=[[0, 0, 0], [0.01, 0, 0], [-0.03, 0, 0]])
+    np.testing.assert_allclose(N.apply_sensor_noise(getkey(), x, q, FS)[0], [1.02, 0.0102, -0.0306], atol=1e-6)
+
+
+def test_saturation_and_quantisation():
+    p = ij.SensorNoise.create(range=2.0, bits=8)
+    x = jnp.linspace(-5, 5, 101)[:, None] * jnp.ones((1, 3))
+    y = np.asarray(N.apply_sensor_noise(jax.random.key(0), x, p, FS))
+    lsb = 4.0 / 256
+    assert y.max() <= 2.0 and y.min() >= -2.0
+    np.testing.assert_allclose(y / lsb, np.round(y / lsb), atol=1e-4)
+    inside = np.abs(np.asarray(x)) < 1.9
+    assert np.abs(y - np.asarray(x))[inside].max() <= lsb / 2 + 1e-6
+
+
+_CONTINUOUS = ["noise_density", "random_walk", "bias", "bias_std", "scale_error", "scale_std", "misalignment",
+               "misalignment_std", "range"]
+
+
+@pytest.mark.parametrize("field", _CONTINUOUS)
+def test_gradient_of_every_noise_parameter_matches_finite_differences(field):
+    """A fixed key makes the noisy reading a deterministic function of the parameters. Clipping is
+    straight-through for the reading (a saturated sample still passes gradient upstream), so the upstream
+    parameters are checked without saturation and ``range`` with it (its own gradient is the exact one)."""
+    with jax.enable_x64(True):
+        key = jax.random.key(3)
+        rng = np.random.default_rng(0)
+        x = jnp.asarray(rng.normal(size=(64, 3)) * 2.0)
+        w = jnp.asarray(rng.normal(size=(64, 3)))
+        base = dict(noise_density=0.05, random_walk=0.02, bias=(0.1, -0.2, 0.05), bias_std=0.03,
+                    scale_error=(0.01, -0.02, 0.0), scale_std=0.01, misalignment=0.01 * rng.normal(size=(3, 3)),
+                    misalignment_std=0.005, range=3.0 if field == "range" else 50.0, bits=0.0)
+        p0 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), ij.SensorNoise.create(**base))
+
+        def loss(p):
+            return jnp.sum(w * N.apply_sensor_noise(key, x, p, FS))
+
+        g = jax.grad(loss)(p0)
+        v0 = np.asarray(getattr(p0, field))
+        gv = np.asarray(getattr(g, field))
+        assert np.isfinite(gv).all() and np.abs(gv).max() > 0
+        eps = 1e-6
+        for idx in np.ndindex(v0.shape or (1,)):
+            idx = idx if v0.shape else ()
+            if field == "misalignment" and idx[0] == idx[1]:
+                continue  # the diagonal is not used
+            d = np.zeros_like(v0)
+            d[idx] = eps
+            plus = loss(p0.replace(**{field: jnp.asarray(v0 + d)}))
+            minus = loss(p0.replace(**{field: jnp.asarray(v0 - d)}))
+            fd = (plus - minus) / (2 * eps)
+            np.testing.assert_allclose(gv[idx], fd, rtol=1e-5, atol=1e-6)
+
+
+def test_quantisation_gradient_is_straight_through_and_unbiased():
+    """For rounding, finite differences are zero or infinite; the straight-through gradient of the mean squared
+    quantisation error with respect to the LSB matches the derivative of its expectation, d(lsb^2/12)/d lsb."""
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, size=(20000, 3)))
+
+        def mse(bits):
+            p = ij.SensorNoise.create(range=1.5, bits=0.0).replace(bits=bits)
+            y = N.apply_sensor_noise(jax.random.key(0), x, p, FS)
+            return jnp.mean((y - x) ** 2)
+
+        bits = jnp.asarray(6.0)
+        lsb = 3.0 / 2 ** 6
+        dmse_dbits = jax.grad(mse)(bits)
+        dlsb_dbits = -np.log(2) * lsb
+        np.testing.assert_allclose(mse(bits), lsb ** 2 / 12, rtol=0.03)
+        np.testing.assert_allclose(dmse_dbits / dlsb_dbits, lsb / 6, rtol=0.05)
+        # and the reading's gradient with respect to the input passes straight through
+        gx = jax.grad(lambda xx: jnp.sum(N.apply_sensor_noise(jax.random.key(0), xx, ij.SensorNoise.create(
+            range=1.5, bits=6), FS)))(x)
+        np.testing.assert_allclose(gx, 1.0)
+
+
+def test_presets_follow_their_datasheets():
+    bmi = ij.NOISE_PRESETS["bmi160"]
+    np.testing.assert_allclose(bmi.accel.noise_density, 180e-6 * 9.80665, rtol=1e-5)  # 180 ug/sqrt(Hz)
+    np.testing.assert_allclose(bmi.gyro.noise_density, np.radians(0.007), rtol=1e-5)  # 0.007 deg/s/sqrt(Hz)
+    lsm = ij.NOISE_PRESETS["lsm6dso"]
+    np.testing.assert_allclose(lsm.gyro.noise_density, np.radians(3.8e-3), rtol=1e-5)
+    np.testing.assert_allclose(lsm.accel.range, 8 * 9.80665, rtol=1e-6)
+    assert set(ij.NOISE_PRESETS) >= {"bmi160", "bmi270", "lsm6dso"}
+
+
+def test_profile_json_round_trip(tmp_path):
+    path = tmp_path / "profile.json"
+    ij.save_noise_json(ij.NOISE_PRESETS["bmi270"], path)
+    d = json.loads(path.read_text())
+    assert d["accel"]["range"] == pytest.approx(8 * 9.80665, rel=1e-6)
+    back = ij.get_noise(str(path))
+    for f in ("noise_density", "bias_std", "range", "bits"):
+        np.testing.assert_allclose(getattr(back.gyro, f), getattr(ij.NOISE_PRESETS["bmi270"].gyro, f), rtol=1e-6)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"accel": {"noise": 1}, "gyro": {}}')
+    with pytest.raises(ij.InputError, match="unknown sensor noise keys"):
+        ij.get_noise(str(bad))
+    with pytest.raises(ij.InputError, match="unknown noise"):
+        ij.get_noise("bmi999")
+
+
+def test_noise_on_a_batch_is_reproducible_and_independent_per_clip(getkey):
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    batch = ij.stack_motions([m, m])
+    k = getkey()
+    a = ij.simulate(batch, "watch-left", "bmi160", key=k, cutoff_hz=6.0)
+    b = ij.simulate(batch, "watch-left", "bmi160", key=k, cutoff_hz=6.0)
+    np.testing.assert_array_equal(a.accel, b.accel)
+    assert np.abs(np.asarray(a.accel[0]) - np.asarray(a.accel[1])).max() > 1e-3  # two clips, two sensors
