@@ -222,8 +222,9 @@ def stack_noise(models: Sequence[ImuNoise | str]) -> ImuNoise:
     ns = [get_noise(n) for n in models]
     if any(n is None for n in ns):
         ns = [get_noise("ideal") if n is None else n for n in ns]
-    stacked = jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *ns)
-    return stacked.replace(name="+".join(n.name for n in ns))
+    name = "+".join(n.name for n in ns)
+    ns = [n.replace(name=name) for n in ns]  # static metadata must agree for tree.map
+    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *ns)
 
 
 def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
