@@ -45,6 +45,7 @@ class FilterCoeffs(NamedTuple):
 _IDENTITY_SECTION = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
 
 
+@functools.lru_cache(maxsize=4096)
 def design_lowpass(cutoff_hz: Optional[float], fps: float, order: int = 2, sections: Optional[int] = None
                    ) -> FilterCoeffs:
     """Butterworth low-pass in second-order sections, designed by ``scipy.signal.butter``.
@@ -56,7 +57,8 @@ def design_lowpass(cutoff_hz: Optional[float], fps: float, order: int = 2, secti
       order: filter order of one pass (2 gives the biomechanics-standard 4th-order zero-lag filter).
       sections: pad to this many sections (for batching filters of different orders).
     Returns:
-      ``FilterCoeffs`` as float64 NumPy arrays (converted by the caller).
+      ``FilterCoeffs`` as float64 NumPy arrays (converted by the caller). Cached: a batch of clips at one frame
+      rate designs its filter once. Treat the arrays as read-only.
     """
     if cutoff_hz is None or cutoff_hz >= 0.49 * fps:
         sos = _IDENTITY_SECTION[None].copy()

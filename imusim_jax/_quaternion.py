@@ -67,13 +67,16 @@ def normalize(q: Quat) -> Quat:
 
 
 def rotate(q_ab: Quat, v_b: Vec3) -> Vec3:
-    """``v_a = q_ab ⊗ v_b ⊗ q_ab*`` (computed as ``R(q) v`` for speed; identical for unit ``q``)."""
-    return jnp.einsum("...ij,...j->...i", to_matrix(q_ab), v_b)
+    """``v_a = q_ab ⊗ v_b ⊗ q_ab*`` for unit ``q``, expanded as ``v + 2 w (u × v) + 2 u × (u × v)`` with
+    ``q = (w, u)``: element-wise arithmetic that vectorises well (no 3x3 matrices)."""
+    w, u = q_ab[..., :1], q_ab[..., 1:]
+    t = 2.0 * jnp.cross(u, v_b)
+    return v_b + w * t + jnp.cross(u, t)
 
 
 def rotate_inverse(q_ab: Quat, v_a: Vec3) -> Vec3:
     """``v_b = q_ab* ⊗ v_a ⊗ q_ab``: express a frame-``a`` vector in frame ``b``."""
-    return jnp.einsum("...ji,...j->...i", to_matrix(q_ab), v_a)
+    return rotate(conjugate(q_ab), v_a)
 
 
 def to_matrix(q: Quat) -> Mat3:

@@ -4,10 +4,11 @@ For one clip (batches are ``vmap``-ped over the clip axis, and padded clips beha
 
 1. the joints the mount's arm needs (or the trajectory's position and quaternion) are edge-extended and low-pass
    filtered, zero phase (``_kinematics``), with a Butterworth filter designed by SciPy for each clip's frame rate;
-2. a natural cubic spline through them gives positions at any time; the wrist's acceleration is its closed-form
-   second derivative at the IMU sample times ``t_k = k / rate_hz``, and the forearm frame ``q_wf(t)``
-   (``_orientation``) is evaluated from the spline at ``t_k`` and ``t_k ± 5 ms``;
-3. angular velocity ``omega_w = 2 Im(dq/dt ⊗ q*)``, angular acceleration ``alpha_w = d omega_w / dt``; the sensor's
+2. at every frame, the forearm frame ``q_wf`` (``_orientation``) is built from the filtered joints (a trajectory
+   brings its own, filtered, quaternion), with sign continuity;
+3. natural cubic splines through the wrist position and the quaternion's four components give both at any
+   time, with closed-form derivatives at the IMU sample times ``t_k = k / rate_hz``: the wrist's acceleration,
+   the angular velocity ``omega_w = 2 Im(dq/dt ⊗ q*)`` and acceleration ``alpha_w = d omega_w / dt``; the sensor's
    acceleration is the wrist's plus the lever-arm terms ``alpha × r + omega × (omega × r)`` with
    ``r = q_wf ⊗ lever_f ⊗ q_wf*``;
 4. with ``q_ws = q_wf ⊗ q_fs`` (the mount), the sensor reads the specific force ``f_s = q_ws* ⊗ (a - g) ⊗ q_ws``
@@ -114,43 +115,38 @@ def num_output_samples(num_frames, fps, rate_hz: float):
 # The jitted core: one clip, vmapped
 # ---------------------------------------------------------------------------------------------------------------
 
-ORIENTATION_STEP_S = 5e-3
-"""Time step (s) of the central differences that give the orientation's rate and acceleration (see
-``_sensor_readings``)."""
-
-
-def _orientation_fn(kind: str, rig: Optional[ArmRig], roll_model: RollModel):
-    """Channels at one instant (``(C,)`` spline values) -> forearm/body orientation ``q_wf`` ``(4,)``."""
+def _knot_pose(Y, kind: str, rig: Optional[ArmRig], roll_model: RollModel):
+    """Filtered channels at the knots ``(N, C)`` -> wrist position ``(N, 3)`` and a sign-continuous orientation
+    ``q_wf`` ``(N, 4)`` (the forearm frame of each frame's filtered joints, or the trajectory's filtered
+    quaternion)."""
     if kind == "skeleton":
-        return lambda v: quat.from_matrix(forearm_frame(v.reshape(-1, 3), rig, roll_model))
-    return lambda v: quat.normalize(v[3:7])
+        q = jax.vmap(lambda v: quat.from_matrix(forearm_frame(v.reshape(-1, 3), rig, roll_model)))(Y)
+        return Y[:, 6:9], quat.make_continuous(q, axis=0)
+    return Y[:, 0:3], Y[:, 3:7]
 
 
-def _sensor_readings(spline, u, fps, mount: Mount, kind: str, rig, roll_model):
-    """Ideal readings at knot coordinates ``u`` ``(n,)``: specific force ``(n, 3)``, rate ``(n, 3)``, ``q_ws``.
+def _sensor_readings(spline, u, fps, mount: Mount):
+    """Ideal readings at knot coordinates ``u`` ``(n,)`` from a spline through ``[p_wrist, q_wf]`` (7 channels):
+    specific force ``(n, 3)``, rate ``(n, 3)`` and ``q_ws`` ``(n, 4)``.
 
-    The wrist's acceleration is the spline's second derivative (closed form). The orientation ``q(t)`` is an
-    exact function of time too, but differentiating the forearm-frame construction twice with ``jax.jvp``
-    compiles slowly (tens of seconds), so its rate and acceleration are central differences of ``q(t)`` over
-    ``ORIENTATION_STEP_S`` = 5 ms: the relative truncation error is ``(h omega)^2 / 24``, 0.1 % at 30 rad/s;
-    float32 round-off is ~3e-5 rad/s on ``omega`` and ~0.03 rad/s^2 on ``alpha`` (1 mm/s^2 through a 3.6 cm
-    lever arm).
+    Everything is in closed form: the wrist's acceleration is the spline's second derivative; the quaternion
+    spline ``q(t)`` need not have unit norm between knots, and its direction ``q / |q|`` is the orientation, so
+    with ``W = Im(dq ⊗ q*)`` and ``n = |q|^2``::
+
+        omega = 2 W / n,    alpha = d omega / dt = 2 Im(ddq ⊗ q*) / n - 4 (q · dq) W / n^2
+
+    (``Im(dq ⊗ dq*) = 0``), the exact rates of the normalised curve.
     """
-    wrist = slice(6, 9) if kind == "skeleton" else slice(0, 3)
-    h = jnp.asarray(ORIENTATION_STEP_S, u.dtype)
-    du = h * fps
+    v, d1, d2 = eval_spline_derivs(spline, u)
+    a_w = d2[:, 0:3] * fps ** 2
+    q, dq, ddq = v[:, 3:7], d1[:, 3:7] * fps, d2[:, 3:7] * fps ** 2
+    nq = jnp.sum(q * q, -1, keepdims=True)
+    W = quat.multiply(dq, quat.conjugate(q))[:, 1:]
+    omega_w = 2.0 * W / nq
+    alpha_w = (2.0 * quat.multiply(ddq, quat.conjugate(q))[:, 1:] / nq
+               - 4.0 * jnp.sum(q * dq, -1, keepdims=True) * W / (nq * nq))
+    q0 = q / jnp.sqrt(nq)
     n = u.shape[0]
-    vals, _, d2 = eval_spline_derivs(spline, jnp.concatenate([u - du, u, u + du]))
-    a_w = d2[n:2 * n, wrist] * fps ** 2
-    q_all = jax.vmap(_orientation_fn(kind, rig, roll_model))(vals)
-    qm, q0, qp = q_all[:n], q_all[n:2 * n], q_all[2 * n:]
-    align = lambda q: q * jnp.where(jnp.sum(q * q0, -1, keepdims=True) < 0, -1.0, 1.0)
-    qm, qp = align(qm), align(qp)
-    dq = (qp - qm) / (2.0 * h)
-    ddq = (qp - 2.0 * q0 + qm) / (h * h)
-    omega_w = quat.world_rate(q0, dq)
-    # d/dt [2 Im(dq ⊗ q*)] = 2 Im(ddq ⊗ q* + dq ⊗ dq*), and dq ⊗ dq* = |dq|^2 is real
-    alpha_w = 2.0 * quat.multiply(ddq, quat.conjugate(q0))[:, 1:]
     r_w = quat.rotate(q0, jnp.broadcast_to(mount.lever_f.astype(u.dtype), (n, 3)))
     a_s = a_w + jnp.cross(alpha_w, r_w) + jnp.cross(omega_w, jnp.cross(omega_w, r_w))
     q_ws = quat.multiply(q0, jnp.broadcast_to(mount.q_fs.astype(u.dtype), (n, 4)))
@@ -178,10 +174,11 @@ def _simulate_clip(X, length, fps, sos, zi, clip_pad, clip_window, mount, noise,
     X = _detrend(X, length, kind)
     X_ext = extend_edges(X, length, pad, window, clip_pad, clip_window)
     Y = filtfilt_extended(FilterCoeffs(sos, zi), X_ext, length, pad, clip_pad)
-    spline = fit_spline(Y)
+    p_w, q_wf = _knot_pose(Y, kind, rig, roll_model)
+    spline = fit_spline(jnp.concatenate([p_w, q_wf], axis=1))
     k = jnp.arange(n_out)
     u = k.astype(dtype) / rate_hz * fps + pad
-    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount, kind, rig, roll_model)
+    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount)
     n_valid = jnp.floor((length - 1).astype(dtype) / fps * rate_hz + 1e-4).astype(jnp.int32) + 1
     valid = (k < n_valid)[:, None]
     acc, gyr = jnp.where(valid, acc, 0.0), jnp.where(valid, gyr, 0.0)
@@ -286,11 +283,12 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     lengths = np.asarray(source.lengths) if src_batched else np.array([source.num_frames])
     fps = np.broadcast_to(fps, lengths.shape)
     cut = _resolve_cutoffs(cutoff_hz, Xb, lengths, fps, pos_channels)
-    designs = [design_lowpass(c, f, filter_order) for c, f in zip(cut, fps)]
-    S = max(len(d.sos) for d in designs)
-    designs = [design_lowpass(c, f, filter_order, sections=S) for c, f in zip(cut, fps)]
-    pads = np.array([pad_length(d) for d in designs], np.int32)
-    windows = np.array([edge_window(c, f) for c, f in zip(cut, fps)], np.int32)
+    pairs = [(None if c is None else float(c), float(f)) for c, f in zip(cut, fps)]
+    S = max(len(design_lowpass(c, f, filter_order).sos) for c, f in set(pairs))
+    per_pair = {cf: (design_lowpass(*cf, filter_order, sections=S), edge_window(*cf)) for cf in set(pairs)}
+    designs = [per_pair[cf][0] for cf in pairs]
+    pads = np.array([_pad_cached(per_pair[cf][0]) for cf in pairs], np.int32)
+    windows = np.array([per_pair[cf][1] for cf in pairs], np.int32)
     windows = np.minimum(windows, np.maximum(lengths, 3))
     # Static sizes are rounded up to buckets, so clips of similar length share one compiled function (and the
     # command line's persistent compilation cache hits across files).
@@ -332,6 +330,13 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     if src_batched or B is not None:
         return ImuSignal(acc, gyr, n_ok, q_ws, rate_hz)
     return ImuSignal(acc[0], gyr[0], None, q_ws[0], rate_hz)
+
+
+def _pad_cached(coeffs, _cache={}):
+    key = id(coeffs)
+    if key not in _cache:
+        _cache[key] = pad_length(coeffs)
+    return _cache[key]
 
 
 def _bucket(n: int, step: int) -> int:
