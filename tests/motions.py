@@ -13,7 +13,14 @@ from imusim_jax import Motion, Trajectory
 from imusim_jax._joints import COCO17
 
 G = 9.80665
-WATCH_LEVER = np.array([-0.02, 0.0, 0.03])  # watch-left lever arm in the forearm (= world at rest) frame
+WATCH_LEVER = np.array([-0.02, 0.0, 0.03])  # a test lever arm in the forearm (= world at rest) frame
+
+
+def watch_with_lever():
+    """The watch-left mount with ``WATCH_LEVER`` (the preset itself has none)."""
+    import imusim_jax as ij
+
+    return ij.get_mount("watch-left").replace(lever_f=WATCH_LEVER.astype(np.float32))
 
 REFERENCE_POSE = {
     "nose": (0.0, 0.1, 1.62), "left_eye": (-0.03, 0.08, 1.65), "right_eye": (0.03, 0.08, 1.65),

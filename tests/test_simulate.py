@@ -6,7 +6,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 import imusim_jax as ij
-from motions import G, WATCH_LEVER, forearm_trajectory, mirror, reference_joints, rigid_motion, spin_about_z
+from motions import (G, WATCH_LEVER, forearm_trajectory, mirror, reference_joints, rigid_motion, spin_about_z,
+                     watch_with_lever)
 
 EDGE = 0.1  # s trimmed where a test asks for interior accuracy only
 
@@ -43,7 +44,7 @@ def test_free_fall_reads_zero_specific_force(cutoff):
 @pytest.mark.parametrize("omega", [2.0, -3.0])
 def test_constant_spin_reads_its_rate_with_the_right_sign_and_the_centripetal_acceleration(omega):
     m, _ = spin_about_z(omega, 3.0, 60.0)
-    imu = ij.simulate(m, "watch-left", rate_hz=50, cutoff_hz=None)
+    imu = ij.simulate(m, watch_with_lever(), rate_hz=50, cutoff_hz=None)
     inner = (imu.t > EDGE) & (imu.t < imu.t[-1] - EDGE)
     # sensor z is world up: counter-clockwise seen from above is +omega on z
     np.testing.assert_allclose(np.asarray(imu.gyro)[inner], np.tile([0, 0, omega], (inner.sum(), 1)), atol=2e-3)
@@ -66,7 +67,7 @@ def test_lever_arm_adds_exactly_tangential_and_centripetal_terms():
     ddth = -0.8 * (2 * np.pi * 0.7) ** 2 * np.sin(2 * np.pi * 0.7 * t)
     R = Rotation.from_rotvec(theta[:, None] * n).as_matrix()
     m = rigid_motion(R, np.zeros((len(t), 3)), fps)
-    watch = ij.get_mount("watch-left")
+    watch = watch_with_lever()
     bare = watch.replace(lever_f=np.zeros(3, np.float32))
     with_lever = ij.simulate(m, watch, rate_hz=100, cutoff_hz=None)
     without = ij.simulate(m, bare, rate_hz=100, cutoff_hz=None)

@@ -1,0 +1,69 @@
+"""Synthetic videos for the Stage 1 tests (helpers the test modules import), written with ``cv2.VideoWriter``
+(MJPG in AVI: every OpenCV build with FFmpeg reads and writes it)."""
+from __future__ import annotations
+
+import pathlib
+import struct
+
+import cv2
+import numpy as np
+
+
+def write_video(path, frames_rgb, fps: float = 30.0, fourcc: str = "MJPG") -> pathlib.Path:
+    """Write RGB uint8 frames ``(T, H, W, 3)`` to ``path``."""
+    frames_rgb = np.asarray(frames_rgb)
+    h, w = frames_rgb.shape[1:3]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    assert vw.isOpened(), f"cannot write {path}"
+    for f in frames_rgb:
+        vw.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR))
+    vw.release()
+    return pathlib.Path(path)
+
+
+def set_mp4_rotation(path, degrees: int) -> None:
+    """Patch the display matrix of an mp4's first track header (``tkhd``) to a clockwise rotation, as phones
+    store portrait video."""
+    b = bytearray(pathlib.Path(path).read_bytes())
+    i = b.find(b"tkhd")
+    off = i + 4 + 4 + (20 if b[i + 4] == 0 else 32) + 8 + 8  # version/flags, times+ids, reserved, layer...volume
+    one, w = 0x10000, 0x40000000
+    m = {90: (0, one, 0, -one, 0, 0, 0, 0, w), 180: (-one, 0, 0, 0, -one, 0, 0, 0, w),
+         270: (0, -one, 0, one, 0, 0, 0, 0, w)}[degrees]
+    b[off:off + 36] = struct.pack(">9i", *m)
+    pathlib.Path(path).write_bytes(bytes(b))
+
+
+def set_avi_rate(path, rate: int, scale: int = 1, usec_per_frame: int = 0) -> None:
+    """Overwrite an AVI's frame rate fields (``avih`` microseconds per frame, ``strh`` rate/scale)."""
+    b = bytearray(pathlib.Path(path).read_bytes())
+    i = b.find(b"avih")
+    b[i + 8:i + 12] = struct.pack("<I", usec_per_frame)
+    j = b.find(b"strh")
+    b[j + 28:j + 36] = struct.pack("<II", scale, rate)
+    pathlib.Path(path).write_bytes(bytes(b))
+
+
+
+
+def astronaut_video(t: int = 20, size=(480, 360), scale: float = 0.62, shift_px=(50.0, 20.0), turn_deg: float = 8.0):
+    """A video of scikit-image's astronaut photograph moving and turning: frames ``(t, H, W, 3)`` and the affine
+    maps ``A_t`` (t, 2, 3) from photo pixels to frame pixels (``x_frame = A_t @ (x_photo, y_photo, 1)``).
+
+    The photo (512x512) is scaled by ``scale``, turned about its centre by up to ``turn_deg`` and shifted by up to
+    ``shift_px``, linearly over the clip, on a grey background.
+    """
+    import cv2
+    from skimage import data
+
+    photo = data.astronaut()
+    W, H = size
+    frames, mats = [], []
+    for i in range(t):
+        s = i / max(t - 1, 1)
+        c = (W / 2 + shift_px[0] * (s - 0.5), H / 2 + shift_px[1] * (s - 0.5))
+        A = cv2.getRotationMatrix2D((256.0, 256.0), turn_deg * (s - 0.5), scale)  # photo centre fixed
+        A[:, 2] += np.array(c) - np.array([256.0, 256.0])
+        frames.append(cv2.warpAffine(photo, A, (W, H), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)))
+        mats.append(A)
+    return np.stack(frames), np.stack(mats)

@@ -1,0 +1,67 @@
+"""The MediaPipe backend on a real photograph of a person moving with a known 2D motion."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mediapipe")
+pytest.importorskip("skimage")
+
+from pose_videos import astronaut_video, write_video  # noqa: E402
+
+from imusim_jax.pose.mediapipe_backend import BlazePose, keypoint_box  # noqa: E402
+
+pytestmark = pytest.mark.mediapipe
+# Landmarks BlazePose sees on the astronaut (a waist-up portrait; the elbows are hidden, visibility ~0.2): the
+# nose, eyes, ears and shoulders.
+UPPER = [0, 2, 5, 7, 8, 11, 12]
+
+
+@pytest.fixture(scope="module")
+def astronaut(tmp_path_factory):
+    frames, mats = astronaut_video()
+    path = write_video(tmp_path_factory.mktemp("astro") / "astronaut.avi", frames, fps=30)
+    return path, frames, mats
+
+
+def _to_photo(A, pts):
+    M = np.vstack([A, [0, 0, 1]])
+    return (np.linalg.inv(M) @ np.column_stack([pts, np.ones(len(pts))]).T).T[:, :2]
+
+
+def test_blazepose_crop_maps_back_to_frame_pixels(astronaut):
+    _, frames, _ = astronaut
+    with BlazePose(static=True) as bp:
+        full = bp(frames[0])
+        box = keypoint_box(full.keypoints)
+        side = 1.6 * max(box[2] - box[0], box[3] - box[1])
+        c = (box[:2] + box[2:]) / 2
+        crop = bp(frames[0], np.concatenate([c - side / 2, c + side / 2]))
+    assert full.keypoints.shape == (33, 3) and full.world.shape == (33, 3)
+    err = np.linalg.norm(full.keypoints[UPPER, :2] - crop.keypoints[UPPER, :2], axis=-1)
+    assert np.median(err) < 4.0
+    # world landmarks: metres around the hip centre, camera axes (y down: the nose is above the hips)
+    assert abs(full.world[[23, 24]].mean(0)).max() < 0.05 and full.world[0, 1] < -0.3
+
+
+def test_recovered_track_follows_the_known_motion(astronaut):
+    from imusim_jax.pose.pipeline import PipelineConfig, track_people
+    from imusim_jax.pose.video import Video
+
+    path, frames, mats = astronaut
+    video = Video(path)
+    people, meta = track_people(video, PipelineConfig(pose="mediapipe", progress=False))
+    assert len(people) == 1, meta["dropped_tracks"]
+    p = people[0]
+    assert p.pose_found.mean() > 0.9 and len(p.frames) >= len(frames) - 1
+    kp = p.keypoints2d
+    # Each frame's landmarks, mapped back into the photo, should land on the same photo pixels.
+    in_photo = np.stack([_to_photo(mats[f], kp[k, UPPER, :2]) for k, f in enumerate(p.frames)])
+    ref = np.median(in_photo, axis=0)
+    pred = np.stack([(mats[f] @ np.column_stack([ref, np.ones(len(ref))]).T).T for f in p.frames])
+    err = np.linalg.norm(kp[:, UPPER, :2] - pred, axis=-1)  # frame pixels
+    assert np.median(err) < 3.0 and np.percentile(err, 90) < 7.0, (np.median(err), np.percentile(err, 90))
+    assert (kp[:, UPPER, 2] > 0.5).all()
+    # and the motion is real: the landmarks travel much farther than they err
+    travel = np.linalg.norm(pred[-1] - pred[0], axis=-1)
+    assert travel.min() > 30
