@@ -94,13 +94,27 @@ def edge_window(cutoff_hz: Optional[float], fps: float) -> int:
     return int(np.clip(np.round(fps / cutoff_hz), 5, 90))
 
 
-def _quadratic_fit(x: jnp.ndarray, idx: jnp.ndarray, valid: jnp.ndarray, center, half):
-    """Least-squares quadratic through rows ``x[idx]`` (where ``valid``) in the local coordinate
-    ``tau = (idx - center) / half`` (centred on the window, so the normal equations are well conditioned even in
-    float32); returns coefficients ``(3, C)``."""
-    tau = (idx - center) / half
-    A = jnp.stack([jnp.ones_like(tau), tau, tau * tau], -1) * valid[:, None].astype(x.dtype)
-    return jnp.linalg.solve(A.T @ A, A.T @ x[idx])  # well posed: clips have at least 4 frames
+def _solve3(A: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """Solve the 3x3 system ``A c = b`` (``b`` is ``(3, C)``) by the adjugate: a handful of element-wise
+    operations, cheaper to compile and run under ``vmap`` than a general LU solve."""
+    a00, a01, a02 = A[0, 0], A[0, 1], A[0, 2]
+    a10, a11, a12 = A[1, 0], A[1, 1], A[1, 2]
+    a20, a21, a22 = A[2, 0], A[2, 1], A[2, 2]
+    c00, c01, c02 = a11 * a22 - a12 * a21, a02 * a21 - a01 * a22, a01 * a12 - a02 * a11
+    c10, c11, c12 = a12 * a20 - a10 * a22, a00 * a22 - a02 * a20, a02 * a10 - a00 * a12
+    c20, c21, c22 = a10 * a21 - a11 * a20, a01 * a20 - a00 * a21, a00 * a11 - a01 * a10
+    det = a00 * c00 + a01 * c10 + a02 * c20
+    adj = jnp.stack([jnp.stack([c00, c01, c02]), jnp.stack([c10, c11, c12]), jnp.stack([c20, c21, c22])])
+    return (adj @ b) / det
+
+
+def _quadratic_fit(x: jnp.ndarray, weights: jnp.ndarray, center, half):
+    """Least-squares quadratic through the rows of ``x`` ``(T, C)`` selected by ``weights`` ``(T,)`` (0 or 1), in
+    the local coordinate ``tau = (row - center) / half`` (centred on the window, so the normal equations are well
+    conditioned even in float32); returns coefficients ``(3, C)``. Masked sums, no gathers."""
+    tau = (jnp.arange(x.shape[0]) - center).astype(x.dtype) / half
+    A = jnp.stack([jnp.ones_like(tau), tau, tau * tau], -1) * weights[:, None].astype(x.dtype)
+    return _solve3(A.T @ A, A.T @ x)  # well posed: a window holds at least 3 frames
 
 
 def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, clip_pad=None, clip_window=None
@@ -122,11 +136,10 @@ def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, cli
     p = pad if clip_pad is None else clip_pad
     w = jnp.asarray(window if clip_window is None else clip_window)
     half = (w - 1).astype(dt) / 2.0
-    k = jnp.arange(window)
-    c_left = _quadratic_fit(x, jnp.clip(k, 0, T - 1), (k < length) & (k < w), half, half)
-    right_idx = length - w + k
+    rows = jnp.arange(T)
+    c_left = _quadratic_fit(x, (rows < w) & (rows < length), half, half)
     right_center = (length - 1).astype(dt) - half
-    c_right = _quadratic_fit(x, jnp.clip(right_idx, 0, T - 1), (right_idx >= 0) & (k < w), right_center, half)
+    c_right = _quadratic_fit(x, (rows >= length - w) & (rows < length), right_center, half)
     j = jnp.arange(T + 2 * pad) - pad
     last = length - 1
 
@@ -136,18 +149,26 @@ def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, cli
 
     left = poly(c_left, (jnp.maximum(j, -p) - half) / half)
     right = poly(c_right, (jnp.minimum(j, last + p) - right_center) / half)
-    inside = x[jnp.clip(j, 0, T - 1)]
+    inside = jnp.pad(x, ((pad, pad), (0, 0)))
     return jnp.where((j < 0)[:, None], left, jnp.where((j > last)[:, None], right, inside))
 
 
-def sosfilt(coeffs: FilterCoeffs, x: jnp.ndarray) -> jnp.ndarray:
-    """Causal IIR filtering of ``x`` ``(N, C)`` along axis 0 (direct form II transposed, as SciPy's sosfilt),
-    with the steady-state initial condition for the first sample (``zi * x[0]``)."""
+def sosfilt(coeffs: FilterCoeffs, x: jnp.ndarray, *, reverse: bool = False, start=None) -> jnp.ndarray:
+    """IIR filtering of ``x`` ``(N, C)`` along axis 0 (direct form II transposed, as SciPy's sosfilt), with the
+    steady-state initial condition ``zi * x[start]`` at the first sample processed.
+
+    ``reverse=True`` runs from the last row to the first. ``start`` (traced) is the row where filtering begins:
+    the state is reset there, and rows processed before it are filler. Default: the first row processed.
+    """
     sos, zi = coeffs.sos.astype(x.dtype), coeffs.zi.astype(x.dtype)
     b, a = sos[:, :3], sos[:, 3:]
-    state0 = zi[:, :, None] * x[0][None, None, :]  # (S, 2, C)
+    N = x.shape[0]
+    if start is None:
+        start = N - 1 if reverse else 0
 
-    def step(state, xn):
+    def step(state, inp):
+        t, xn = inp
+        state = jnp.where(t == start, zi[:, :, None] * xn[None, None, :], state)
         v, new = xn, []
         for s in range(sos.shape[0]):  # sections in series; S is small and static
             y = b[s, 0] * v + state[s, 0]
@@ -155,7 +176,8 @@ def sosfilt(coeffs: FilterCoeffs, x: jnp.ndarray) -> jnp.ndarray:
             v = y
         return jnp.stack(new), v
 
-    _, y = jax.lax.scan(step, state0, x)
+    state0 = jnp.zeros((sos.shape[0], 2, x.shape[1]), x.dtype)
+    _, y = jax.lax.scan(step, state0, (jnp.arange(N), x), reverse=reverse)
     return y
 
 
@@ -164,14 +186,11 @@ def filtfilt_extended(coeffs: FilterCoeffs, x_ext: jnp.ndarray, length: jnp.ndar
     """Zero-phase filtering of an edge-extended signal ``(T + 2 pad, C)`` (``extend_edges``) as
     ``scipy.signal.sosfiltfilt`` would filter the clip extended by its own ``clip_pad`` frames: the forward pass
     starts in the constant hold before the clip's extension, the backward pass at the end of the clip's own
-    extension, so padding after a clip never leaks in. Rows outside the clip's extension are finite filler."""
-    n = x_ext.shape[0]
+    extension (a state reset inside a reversed scan: no per-clip gathers), so padding after a clip never leaks
+    in. Rows outside the clip's extension are finite filler."""
     p = pad if clip_pad is None else clip_pad
     y = sosfilt(coeffs, x_ext)
-    end = length + pad + p - 1
-    rev = jnp.clip(end - jnp.arange(n), 0, n - 1)
-    z = sosfilt(coeffs, y[rev])
-    return z[rev]
+    return sosfilt(coeffs, y, reverse=True, start=length + pad + p - 1)
 
 
 class SplineCoeffs(NamedTuple):

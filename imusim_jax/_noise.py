@@ -133,17 +133,22 @@ _PER_CLIP = 3 + 3 + 9  # bias, scale, misalignment
 _PER_SAMPLE = 3 + 3    # random-walk step, white noise
 
 
+_BLOCK = 32  # samples per independently keyed block of draws
+
+
 def _draws(key: jax.Array, n: int, sensors: int, dtype):
     """Standard normals for ``sensors`` sensors: per clip ``(sensors, 15)`` and per sample ``(n, sensors, 6)``.
 
-    Row ``k`` of the per-sample draws depends only on ``(key, k)`` (``fold_in``), so a clip padded into a longer
-    batch draws the same noise for its samples as it does alone (``jax.random.normal(key, (n, 3))`` would not).
-    Two random calls in all keep the compiled graph small."""
+    The per-sample draws come in blocks of 32 samples, block ``b`` from ``fold_in(key, b)``: a sample's draw
+    depends only on the key and its index, so a clip padded into a longer batch draws the same noise for its
+    samples as it does alone (``jax.random.normal(key, (n, 3))`` would not). Two random calls in all keep the
+    compiled graph small."""
     k_clip, k_samp = jax.random.split(key)
     z_clip = jax.random.normal(k_clip, (sensors, _PER_CLIP), dtype)
-    z_samp = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k_samp, k), (sensors, _PER_SAMPLE), dtype))(
-        jnp.arange(n))
-    return z_clip, z_samp
+    blocks = -(-n // _BLOCK)
+    z = jax.vmap(lambda b: jax.random.normal(jax.random.fold_in(k_samp, b), (_BLOCK, sensors, _PER_SAMPLE),
+                                             dtype))(jnp.arange(blocks))
+    return z_clip, z.reshape(blocks * _BLOCK, sensors, _PER_SAMPLE)[:n]
 
 
 def _corrupt(x: jnp.ndarray, p: SensorNoise, rate_hz: float, z_clip: jnp.ndarray, z_samp: jnp.ndarray):

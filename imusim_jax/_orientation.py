@@ -58,8 +58,8 @@ class RollModel:
 class ArmRig(NamedTuple):
     """Indices (into the joint set) of the joints the forearm model reads, and how the roll is found.
 
-    ``indices`` = (shoulder, elbow, wrist, other shoulder, hand_a, hand_b); ``hand`` is ``None`` (hinge), ``"mp"``
-    (``hand_a - hand_b`` = index - pinky knuckle) or ``"thumb"`` (``hand_a - hand_b`` = thumb - hand centre).
+    ``indices`` = (shoulder, elbow, wrist, other shoulder[, hand_a, hand_b]); ``hand`` is ``None`` (hinge: four
+    joints), ``"mp"`` (``hand_a - hand_b`` = index - pinky knuckle) or ``"thumb"`` (thumb - hand centre).
     """
 
     indices: tuple[int, ...]
@@ -75,7 +75,7 @@ def arm_rig(joint_set: str, side: str, roll: RollMode = "auto") -> ArmRig:
     n = ARM_JOINTS[side]
     base = [js.index(n["shoulder"]), js.index(n["elbow"]), js.index(n["wrist"]), js.index(n["other_shoulder"])]
     hand = None
-    extra = [base[2], base[2]]
+    extra = []
     if roll in ("auto", "hand"):
         if js.has(n["index"]) and js.has(n["pinky"]):
             hand, extra = "mp", [js.index(n["index"]), js.index(n["pinky"])]
@@ -117,7 +117,7 @@ def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -
     that span the wrist) the frame depends on the joints only, so it moves rigidly with a rigid motion.
 
     Args:
-      p: ``(6, 3)`` positions (metres) of the rig's joints in ``rig.indices`` order, z-up world frame.
+      p: ``(4, 3)`` or ``(6, 3)`` positions (metres) of the rig's joints in ``rig.indices`` order, z-up world.
       rig: from ``arm_rig``.
       model: fallback widths for near-singular postures.
     Returns:
@@ -141,6 +141,6 @@ def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -
 
 
 def rig_positions(joints, rig: ArmRig):
-    """Gather the rig's joints: ``(..., J, 3) -> (..., 6, 3)`` (NumPy or JAX)."""
+    """Gather the rig's joints: ``(..., J, 3) -> (..., 4 or 6, 3)`` (NumPy or JAX)."""
     idx = np.asarray(rig.indices)
     return joints[..., idx, :]

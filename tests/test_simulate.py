@@ -232,3 +232,23 @@ def test_several_mounts_of_one_clip_in_one_call():
         np.testing.assert_allclose(out.accel[i], ij.simulate(m, name).accel, atol=5e-3)
     with pytest.raises(ij.InputError, match="one arm"):
         ij.stack_mounts(["watch-left", "watch-right"])
+
+
+def test_large_batches_run_in_chunks_with_the_same_result(monkeypatch):
+    """On a CPU, batches above a chunk size loop over vmapped chunks (lax.map): same readings as one vmap."""
+    from imusim_jax import _simulate
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    clips = [ij.Motion.create(np.asarray(m.joints)[: 97 + 5 * i], 30.0, "coco17") for i in range(5)]
+    batch = ij.stack_motions(clips)
+    keys = jax.random.split(jax.random.key(7), 5)
+    results = []
+    for chunk in (2, None):
+        monkeypatch.setitem(_simulate._CHUNK, jax.default_backend(), chunk)
+        jax.clear_caches()  # the chunk size is read while tracing
+        results.append(ij.simulate(batch, "watch-left", "bmi270", key=keys, cutoff_hz=5.5))
+    chunked, whole = results
+    np.testing.assert_array_equal(chunked.lengths, whole.lengths)
+    np.testing.assert_allclose(chunked.accel, whole.accel, atol=2.5e-3)  # one accelerometer LSB at most
+    np.testing.assert_allclose(chunked.gyro, whole.gyro, atol=1.1e-3)

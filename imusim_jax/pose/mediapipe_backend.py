@@ -196,54 +196,240 @@ class BlazePose:
         return False
 
 
+_ROI_GRAPH = """
+input_stream: "IMAGE:image"
+input_stream: "ROI:roi"
+input_side_packet: "MODEL_COMPLEXITY:model_complexity"
+output_stream: "LANDMARKS:landmarks"
+output_stream: "WORLD_LANDMARKS:world_landmarks"
+output_stream: "ROI_FROM_LANDMARKS:next_roi"
+node { calculator: "ImagePropertiesCalculator" input_stream: "IMAGE_CPU:image" output_stream: "SIZE:image_size" }
+node {
+  calculator: "PoseLandmarkByRoiCpu"
+  input_side_packet: "MODEL_COMPLEXITY:model_complexity"
+  input_stream: "IMAGE:image"
+  input_stream: "ROI:roi"
+  output_stream: "LANDMARKS:landmarks"
+  output_stream: "AUXILIARY_LANDMARKS:aux_landmarks"
+  output_stream: "WORLD_LANDMARKS:world_landmarks"
+}
+node {
+  calculator: "PoseLandmarksToRoi"
+  input_stream: "LANDMARKS:aux_landmarks"
+  input_stream: "IMAGE_SIZE:image_size"
+  output_stream: "ROI:next_roi"
+}
+"""
+"""BlazePose's own subgraphs (registered in the wheel): the landmark model on a given region, and the region
+BlazePose derives from the landmarks for the next frame (its tracking mode), without its person detector."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Roi:
+    """A square region of interest in frame pixels: centre ``(cx, cy)``, ``side``, and ``rotation`` (radians,
+    BlazePose's convention: the angle that turns the person upright in the region)."""
+
+    cx: float
+    cy: float
+    side: float
+    rotation: float = 0.0
+
+    def box(self) -> np.ndarray:
+        """Axis-aligned box (4,) xyxy around the (possibly rotated) square."""
+        h = 0.5 * self.side * (abs(np.cos(self.rotation)) + abs(np.sin(self.rotation)))
+        return np.array([self.cx - h, self.cy - h, self.cx + h, self.cy + h], np.float32)
+
+
+class RoiPose:
+    """BlazePose's landmark model (``pose_landmark_full``, as in ``BlazePose``) on a region of interest that the
+    caller gives, bypassing BlazePose's person detector.
+
+    BlazePose's detector looks for a face-and-hips layout learnt on people near a phone camera; it misses people
+    who are small, seen from above (CCTV) or blurred, even where a pedestrian detector or a moving blob has found
+    them. Its landmark model, given the region, finds them, and still says whether a person is there: its
+    pose-presence flag gates the output (no landmarks below 0.5). So tracker boxes can seed it directly, as a
+    top-down pose estimator (like ViTPose on detector boxes). Each call also returns the region BlazePose itself
+    derives from the landmarks for the next frame (``PoseLandmarksToRoi``: square, rotated upright, 1.25 times the
+    body), so a person is followed exactly as BlazePose follows them in video mode.
+    """
+
+    joint_set = JOINT_SET
+
+    def __init__(self):
+        _import_mediapipe()
+        from google.protobuf import text_format
+        from mediapipe.framework import calculator_pb2
+        from mediapipe.python.solution_base import SolutionBase
+
+        cfg = text_format.Parse(_ROI_GRAPH, calculator_pb2.CalculatorGraphConfig())
+        with _quiet_native_stderr():
+            self._graph = SolutionBase(graph_config=cfg, side_inputs={"model_complexity": 1},
+                                       outputs=["landmarks", "world_landmarks", "next_roi"])
+
+    def __call__(self, frame: np.ndarray, roi: Roi) -> Optional[tuple[PoseResult, Optional[Roi]]]:
+        """``(pose, next_roi)`` of the person in ``roi`` of ``frame`` (RGB uint8 (H, W, 3)); ``None`` when BlazePose
+        says no person is there, or when most landmarks it calls visible lie outside the region."""
+        from mediapipe.framework.formats import rect_pb2
+
+        H, W = frame.shape[:2]
+        if not (np.isfinite([roi.cx, roi.cy, roi.side, roi.rotation]).all() and roi.side >= 4):
+            return None
+        r = rect_pb2.NormalizedRect(x_center=roi.cx / W, y_center=roi.cy / H, width=roi.side / W,
+                                    height=roi.side / H, rotation=float(roi.rotation))
+        with _quiet_native_stderr():
+            out = self._graph.process({"image": np.ascontiguousarray(frame), "roi": r})
+        if out.landmarks is None or out.world_landmarks is None:
+            return None
+        lm = np.array([[p.x * W, p.y * H, p.visibility] for p in out.landmarks.landmark], np.float64)
+        wl = np.array([[p.x, p.y, p.z] for p in out.world_landmarks.landmark], np.float64)
+        if not (np.isfinite(lm).all() and np.isfinite(wl).all()):
+            return None
+        # landmarks in the region's own (upright) axes: "visible" ones outside it are a hallucination
+        c, s = np.cos(roi.rotation), np.sin(roi.rotation)
+        d = lm[:, :2] - [roi.cx, roi.cy]
+        u = np.column_stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]]) / roi.side
+        visible, inside = lm[:, 2] >= 0.5, (np.abs(u) <= 0.5).all(1)
+        if visible.any() and inside[visible].mean() < 0.5:
+            return None
+        kp = np.column_stack([lm[:, :2], np.clip(lm[:, 2], 0, 1)]).astype(np.float32)
+        nxt = None
+        n = out.next_roi
+        if n is not None and n.width > 0 and n.height > 0:
+            nxt = Roi(n.x_center * W, n.y_center * H, max(n.width * W, n.height * H), n.rotation)
+        return PoseResult(kp, wl.astype(np.float32), roi.box()), nxt
+
+    def close(self) -> None:
+        with _quiet_native_stderr():
+            self._graph.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 def _square(box: np.ndarray, margin: float) -> np.ndarray:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     side = margin * max(box[2] - box[0], box[3] - box[1], 1.0)
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], np.float32)
 
 
+def box_consistent(kbox: np.ndarray, box: np.ndarray) -> bool:
+    """Whether a pose's keypoint box ``kbox`` can be the person of a tracker's ``box`` (both (4,) xyxy): its
+    centre inside the box grown by half its size, and a diagonal within a factor 3 of the box's."""
+    c = (kbox[:2] + kbox[2:]) / 2
+    half = (box[2:] - box[:2]) / 2
+    inside = np.all(np.abs(c - (box[:2] + box[2:]) / 2) <= 1.5 * half + 1.0)
+    ratio = np.linalg.norm(kbox[2:] - kbox[:2]) / max(float(np.linalg.norm(box[2:] - box[:2])), 1.0)
+    return bool(inside and 1 / 3 <= ratio <= 3)
+
+
+def roi_from_keypoints(keypoints: np.ndarray, min_conf: float = 0.3, scale: float = 1.25) -> Optional[Roi]:
+    """BlazePose-style region around a pose (33, 3): centred on the hips, turned so that hips -> shoulders points
+    up, side ``scale`` times the diameter of the circle around the hips that holds the confident landmarks
+    (what ``PoseLandmarksToRoi`` does with BlazePose's auxiliary landmarks). ``None`` without confident hips and
+    shoulders."""
+    kp = np.asarray(keypoints, np.float64)
+    hips, shoulders = kp[[23, 24]], kp[[11, 12]]
+    ok = kp[:, 2] >= min_conf
+    if not (ok[[23, 24]].any() and ok[[11, 12]].any()) or ok.sum() < 5:
+        return None
+    h = hips[hips[:, 2] >= min_conf, :2].mean(0)
+    s = shoulders[shoulders[:, 2] >= min_conf, :2].mean(0)
+    r = float(np.linalg.norm(kp[ok, :2] - h, axis=1).max())
+    if r < 2:
+        return None
+    rot = np.pi / 2 - np.arctan2(-(s[1] - h[1]), s[0] - h[0])
+    rot = float((rot + np.pi) % (2 * np.pi) - np.pi)
+    return Roi(float(h[0]), float(h[1]), scale * 2 * r, rot)
+
+
+def seed_rois(box: np.ndarray, margins=(1.0, 1.3)) -> list[Roi]:
+    """Regions to try for a person the tracker boxed: square, ``margins`` times the box's longer side (a HOG box
+    holds the body with a margin, a moving blob is dilated); upright, and for a box wider than tall (a person
+    lying) also turned by +-90 degrees."""
+    b = np.asarray(box, np.float64)
+    w, h = b[2] - b[0], b[3] - b[1]
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    rots = (0.0, np.pi / 2, -np.pi / 2) if w > 1.2 * h else (0.0,)
+    return [Roi(cx, cy, m * max(w, h, 1.0), r) for r in rots for m in margins]
+
+
 class PersonFollower:
-    """Follow one person with their own BlazePose, keeping the crop steady.
+    """Follow one person with BlazePose's landmark model, as BlazePose follows a person in video mode, but seeded
+    by the tracker's boxes instead of its own detector.
+
+    Per frame: (1) the region BlazePose derived from the previous frame's landmarks (``RoiPose``); (2) when that
+    gives no pose, or one that does not sit on the tracker's box (``box_consistent``), regions cut from the box
+    (``seed_rois``); (3) as a last resort BlazePose with its own detector on a square crop ``margin`` times the
+    box (its detector also finds the body's rotation: a person lying in an odd pose). Steps 2-3 run on the first
+    lost frame and then every ``retry_every`` frames while the person stays lost (the cost of a box with nobody
+    in it).
 
     Args:
-      margin: crop side over the person's box's longer side. BlazePose's detector expects some context: on the
-        shared fall clip, a lying person is found with 2.5 and missed with 1.5-2.
-      recentre: the crop moves when the person's box centre is off the crop centre by more than this fraction of
-        the crop side, or when the wanted crop differs in size by more than 20 %.
+      margin: crop side over the box's longer side for step 3 (BlazePose's detector wants context: on the shared
+        fall clip a lying person is found with 2.5 and missed with 1.5-2).
       min_side: smallest crop side (pixels of the frame).
+      retry_every: frames between seeding attempts while lost.
     """
 
-    def __init__(self, *, margin: float = 2.5, recentre: float = 0.12, min_side: float = 32.0, **pose_kwargs):
-        self.pose = BlazePose(**pose_kwargs)
-        self.margin, self.recentre, self.min_side = margin, recentre, min_side
-        self.crop: Optional[np.ndarray] = None
+    def __init__(self, *, margin: float = 2.5, min_side: float = 32.0, retry_every: int = 3):
+        self.model = RoiPose()
+        self._detector: Optional[BlazePose] = None
+        self.margin, self.min_side, self.retry_every = margin, min_side, max(1, int(retry_every))
+        self.roi: Optional[Roi] = None
         self.last: Optional[PoseResult] = None
+        self.lost = 0
 
-    def _want(self, box: np.ndarray) -> np.ndarray:
-        sq = _square(box, self.margin)
-        side = sq[2] - sq[0]
-        if side < self.min_side:
-            sq = _square(sq, self.min_side / side)
-        return sq
+    def start_from(self, keypoints: np.ndarray) -> None:
+        """Follow from a known pose (33, 3) (e.g. backward in time from the first frame a person was found)."""
+        self.roi = roi_from_keypoints(keypoints)
+
+    def _accept(self, r: Optional[tuple], box: Optional[np.ndarray]) -> Optional[PoseResult]:
+        if r is None:
+            return None
+        pose, nxt = r
+        if box is not None:
+            kb = keypoint_box(pose.keypoints, pad=0.0)
+            if kb is None or not box_consistent(kb, np.asarray(box, np.float32)):
+                return None
+        self.roi = nxt if nxt is not None else roi_from_keypoints(pose.keypoints)
+        self.last, self.lost = pose, 0
+        return pose
 
     def __call__(self, frame: np.ndarray, box: Optional[np.ndarray]) -> Optional[PoseResult]:
-        """Pose of the person in ``frame``; ``box`` (4,) is the tracker's box for this frame (used when the
-        previous frame gave no landmarks), ``None`` to rely on the landmarks alone."""
-        kbox = None if self.last is None else keypoint_box(self.last.keypoints)
-        ref = kbox if kbox is not None else box
-        if ref is not None:
-            want = self._want(np.asarray(ref, np.float32))
-            if self.crop is None:
-                self.crop = want
-            else:
-                side, wside = self.crop[2] - self.crop[0], want[2] - want[0]
-                off = np.abs((want[:2] + want[2:]) / 2 - (self.crop[:2] + self.crop[2:]) / 2).max() / side
-                if off > self.recentre or not 0.8 <= wside / side <= 1.25:
-                    self.crop = want
-        if self.crop is None:
+        """Pose of the person in ``frame``; ``box`` (4,) is the tracker's box for this frame, ``None`` to rely on
+        the previous landmarks alone."""
+        if self.roi is not None:
+            p = self._accept(self.model(frame, self.roi), box)
+            if p is not None:
+                return p
+        self.roi, self.last = None, None
+        self.lost += 1
+        if box is None or (self.lost - 1) % self.retry_every:
             return None
-        self.last = self.pose(frame, self.crop)
-        return self.last
+        box = np.asarray(box, np.float32)
+        for roi in seed_rois(box):
+            p = self._accept(self.model(frame, roi), box)
+            if p is not None:
+                return p
+        if self._detector is None:
+            self._detector = BlazePose(static=True)
+        sq = _square(box, self.margin)
+        if sq[2] - sq[0] < self.min_side:
+            sq = _square(sq, self.min_side / (sq[2] - sq[0]))
+        d = self._detector(frame, sq)
+        if d is None:
+            return None
+        kb = keypoint_box(d.keypoints, pad=0.0)
+        if kb is None or not box_consistent(kb, box):
+            return None
+        self.roi, self.last, self.lost = roi_from_keypoints(d.keypoints), d, 0
+        return d
 
     def close(self) -> None:
-        self.pose.close()
+        self.model.close()
+        if self._detector is not None:
+            self._detector.close()

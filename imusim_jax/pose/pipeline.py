@@ -277,7 +277,7 @@ def _follow_backward(video: Video, people: list[PersonTrack], cfg: PipelineConfi
     at that first pose follows the person back through the frames before it (up to ``window_s``), as long as each
     pose continues the next frame's (``_continues``).
     """
-    from imusim_jax.pose.mediapipe_backend import PersonFollower, keypoint_box
+    from imusim_jax.pose.mediapipe_backend import PersonFollower
 
     back = int(round(window_s * video.info.fps))
     want = {}
@@ -295,20 +295,19 @@ def _follow_backward(video: Video, people: list[PersonTrack], cfg: PipelineConfi
         found: dict = {}
         fol = PersonFollower()
         try:
-            prev = start = None
-            for start in starts:  # a fresh BlazePose must find the person again: try the first few poses
-                prev = fol(frames[start], keypoint_box(p.keypoints2d[start - int(p.frames[0])]))
-                if prev is not None:
-                    break
+            start = starts[0]
+            fol.start_from(p.keypoints2d[start - int(p.frames[0])])
+            prev = p.keypoints2d[start - int(p.frames[0])]
             misses = 0
-            for i in range(start - 1, a - 1, -1) if prev is not None else ():
+            for i in range(start - 1, a - 1, -1):
                 if misses > 2:
                     break
                 r = fol(frames[i], None)
-                if r is None or not _continues(r.keypoints, prev.keypoints):
+                if r is None or not _continues(r.keypoints, prev):
                     misses += 1
+                    fol.start_from(prev)  # try the next earlier frame from the last pose that held
                     continue
-                found[i], prev, misses = r, r, 0
+                found[i], prev, misses = r, r.keypoints, 0
         finally:
             fol.close()
         if found:
