@@ -126,14 +126,44 @@ def num_output_samples(num_frames, fps, rate_hz: float):
 # The jitted core: one clip, vmapped
 # ---------------------------------------------------------------------------------------------------------------
 
-def _knot_pose(Y, kind: str, rig: Optional[ArmRig], roll_model: RollModel):
+def _knot_pose(Y, kind: str, rig: Optional[ArmRig], roll_model: RollModel, coeffs: FilterCoeffs, length, pad,
+               clip_pad):
     """Filtered channels at the knots ``(N, C)`` -> wrist position ``(N, 3)`` and a sign-continuous orientation
-    ``q_wf`` ``(N, 4)`` (the forearm frame of each frame's filtered joints, or the trajectory's filtered
-    quaternion)."""
+    ``q_wf`` ``(N, 4)``: the forearm frame of each frame's filtered joints (``_orientation``) with its twist
+    low-passed (``_smooth_twist``), or the trajectory's filtered quaternion."""
     if kind == "skeleton":
-        q = jax.vmap(lambda v: quat.from_matrix(forearm_frame(v.reshape(-1, 3), rig, roll_model)))(Y)
-        return Y[:, 6:9], quat.make_continuous(q, axis=0)
+        R = jax.vmap(lambda v: forearm_frame(v.reshape(-1, 3), rig, roll_model))(Y)
+        R = _smooth_twist(R, coeffs, length, pad, clip_pad)
+        return Y[:, 6:9], quat.make_continuous(quat.from_matrix(R), axis=0)
     return Y[:, 0:3], Y[:, 3:7]
+
+
+def _smooth_twist(R, coeffs: FilterCoeffs, length, pad, clip_pad):
+    """Low-pass the forearm's twist (its roll about ``x_f``) once more, with the clip's own zero-phase filter.
+
+    The forearm's direction ``x_f`` comes straight from two joints; its roll comes from a reference (the elbow
+    hinge, hand landmarks) whose direction is ill-conditioned near singular postures, where joint jitter turns
+    into fast spurious roll (a nearly straight arm in a Kinect skeleton reads 20-60 rad/s). The roll is written
+    as an angle ``psi`` about ``x_f`` from a reference carried along with ``x_f`` (projected from knot to knot),
+    unwrapped, filtered like the positions were, and the frame rebuilt. Motion within the filter's band passes,
+    so clean motion capture keeps its real twist (BROAD's gyro correlation is unchanged at 0.998), while on
+    UTD-MHAD the median |ω| correlation rises from 0.849 to 0.863 (0.3 s envelopes) and from 0.695 to 0.752
+    (sample by sample).
+    """
+    x, z = R[:, :, 0], R[:, :, 2]
+
+    def carry_reference(r_prev, xz):  # the previous reference, projected off the new forearm direction
+        xk, zk = xz
+        r = r_prev - jnp.sum(r_prev * xk) * xk
+        r = r * jax.lax.rsqrt(jnp.maximum(jnp.sum(r * r), 1e-12))
+        psi = jnp.arctan2(jnp.sum(jnp.cross(r, zk) * xk), jnp.sum(r * zk))
+        return r, (r, psi)
+
+    _, (r, psi) = jax.lax.scan(carry_reference, z[0], (x, z))
+    psi = jnp.unwrap(psi)
+    psi = filtfilt_extended(coeffs, psi[:, None], length, pad, clip_pad)[:, 0]
+    z_s = jnp.cos(psi)[:, None] * r + jnp.sin(psi)[:, None] * jnp.cross(x, r)
+    return jnp.stack([x, jnp.cross(z_s, x), z_s], axis=-1)
 
 
 # Component-wise vector algebra on tuples of (n,) arrays: the same maths as ``_quaternion``, laid out so that XLA
@@ -225,10 +255,11 @@ def _filter_clip(X, length, sos, zi, clip_pad, clip_window, *, kind, pad, window
     return filtfilt_extended(FilterCoeffs(sos, zi), X_ext, length, pad, clip_pad)
 
 
-def _sense_clip(Y, length, fps, mount, noise, key, *, kind, rig, roll_model, pad, n_out, rate_hz):
+def _sense_clip(Y, length, fps, coeffs, clip_pad, mount, noise, key, *, kind, rig, roll_model, pad, n_out,
+                rate_hz):
     """Stage 2 of one clip: orientation at the knots, splines, readings at the IMU rate, noise, masking."""
     dtype = Y.dtype
-    p_w, q_wf = _knot_pose(Y, kind, rig, roll_model)
+    p_w, q_wf = _knot_pose(Y, kind, rig, roll_model, coeffs, length, pad, clip_pad)
     spline = fit_spline(jnp.concatenate([p_w, q_wf], axis=1))
     k = jnp.arange(n_out)
     u = k.astype(dtype) / rate_hz * fps + pad
@@ -253,7 +284,7 @@ def _simulate_batch(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
                               rate_hz=rate_hz)
 
     def clip(x, l, f, s_, z, p, w, m, n, k):
-        return sense(filt(x, l, s_, z, p, w), l, f, m, n, k)
+        return sense(filt(x, l, s_, z, p, w), l, f, FilterCoeffs(s_, z), p, m, n, k)
 
     chunk = _CHUNK.get(jax.default_backend(), None)
     nb = keys.shape[0]
