@@ -346,7 +346,53 @@ def _fps_from_time(t: np.ndarray, path: str) -> float:
     return 1.0 / med
 
 
+def _load_long_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
+    """Long layout: one row per joint per frame, columns ``frame`` (or ``t``), ``joint`` (a name of the joint set
+    or its index), ``x, y, z`` (and optionally ``fps``, ``joint_set``)."""
+    with open(path, newline="") as f:
+        lines = [ln for ln in f.read().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        f.seek(0)
+        meta = {m.group(1).lower(): m.group(2) for m in (_COMMENT_KV.match(ln.strip()) for ln in f) if m}
+    rows = list(csv.DictReader(_io.StringIO("\n".join(lines))))
+    if not rows:
+        raise InputError(f"{path} has no data rows")
+    keys = {k.lower().strip(): k for k in rows[0]}
+    tkey = next((keys[k] for k in ("frame", "t", "time", "timestamp") if k in keys), None)
+    if tkey is None or not all(c in keys for c in "xyz"):
+        raise InputError(f"{path}: the long layout needs columns frame (or t), joint, x, y, z")
+    js_name = joint_set_override or rows[0].get(keys.get("joint_set", ""), None) or meta.get("joint_set")
+    if js_name is None:
+        raise InputError(f"{path}: unknown joint set (add a joint_set column or pass --joint-set)")
+    js = get_joint_set(js_name)
+    try:
+        stamps = sorted({float(r[tkey]) for r in rows})
+        index = {v: i for i, v in enumerate(stamps)}
+        joints = np.full((len(stamps), len(js), 3), np.nan)
+        for r in rows:
+            name = r[keys["joint"]].strip()
+            j = int(name) if name.isdigit() else js.index(name)
+            joints[index[float(r[tkey])], j] = [float(r[keys[c]]) for c in "xyz"]
+    except KeyError as e:
+        raise InputError(f"{path}: {e.args[0]}") from None
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
+    fps = fps_override
+    if fps is None and "fps" in keys:
+        fps = float(rows[0][keys["fps"]])
+    if fps is None and "fps" in meta:
+        fps = float(meta["fps"])
+    if fps is None and tkey.lower() != "frame":
+        fps = _fps_from_time(np.array(stamps), path)
+    if fps is None:
+        raise InputError(f"{path}: no frame rate (add an fps column, a '# fps=30' line, or pass --fps)")
+    return Motion.create(joints, fps, js.name)
+
+
 def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
+    with open(path, newline="") as f:
+        first = next((ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")), "")
+    if "joint" in [h.strip().lower() for h in first.split(",")]:
+        return _load_long_csv_motion(path, fps_override, joint_set_override)
     header, X, meta = _read_csv_table(path)
     cols = {h.lower(): i for i, h in enumerate(header)}
     fps = fps_override
@@ -393,10 +439,15 @@ def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
 def load_motion(path: str | os.PathLike, *, fps: float | None = None, joint_set: str | None = None) -> Motion:
     """Read a Motion from ``.npz`` (arrays ``joints``, ``fps``, ``joint_set``[, ``confidence``]) or ``.csv``.
 
-    CSV layout: a header with ``t`` (s) and ``<joint>_x,<joint>_y,<joint>_z`` per joint (metres, z-up world) in
-    the joint set's order or named by the set's joint names; the frame rate from ``t``, an ``fps`` column or a
-    ``# fps=30`` comment line; the joint set from a ``# joint_set=coco17`` line, a ``joint_set`` column, or the
-    column names. ``fps``/``joint_set`` arguments override the file. Errors are one-line ``InputError``s.
+    CSV layouts (metres, z-up world):
+
+    * wide: a header with ``t`` (s) and ``<joint>_x,<joint>_y,<joint>_z`` per joint, in the joint set's order or
+      named by the set's joint names (``Motion.save_csv`` writes this);
+    * long: one row per joint per frame with columns ``frame`` (or ``t``), ``joint`` (name or index), ``x,y,z``.
+
+    The frame rate comes from ``t``, an ``fps`` column or a ``# fps=30`` comment line; the joint set from a
+    ``# joint_set=coco17`` line, a ``joint_set`` column, or the column names. ``fps``/``joint_set`` arguments
+    override the file. Missing joints (NaN) are refused. Errors are one-line ``InputError``s.
     """
     path = os.fspath(path)
     if not os.path.exists(path):

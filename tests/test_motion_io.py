@@ -107,3 +107,21 @@ def test_signal_files_round_trip(tmp_path, ext):
     if ext == ".csv":
         assert path.read_text().splitlines()[0] == "t,ax,ay,az,gx,gy,gz"
     assert not list(tmp_path.glob(".tmp-*"))  # atomic writes leave nothing behind
+
+
+def test_long_csv_layout(tmp_path):
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    J = np.asarray(m.joints, np.float64)
+    names = ij.get_joint_set("coco17").joints
+    lines = ["frame,joint,x,y,z,fps,joint_set"]
+    for i in range(J.shape[0]):
+        for j, n in enumerate(names):
+            lines.append(f"{i},{n},{J[i, j, 0]:.9g},{J[i, j, 1]:.9g},{J[i, j, 2]:.9g},30,coco17")
+    (tmp_path / "long.csv").write_text("\n".join(lines) + "\n")
+    back = ij.load_motion(tmp_path / "long.csv")
+    np.testing.assert_allclose(back.joints, m.joints, atol=1e-6)
+    (tmp_path / "bad.csv").write_text("frame,joint,x,y,z\n0,left_toe,0,0,0\n")
+    with pytest.raises(ij.InputError, match="left_toe"):
+        ij.load_motion(tmp_path / "bad.csv", fps=30, joint_set="coco17")

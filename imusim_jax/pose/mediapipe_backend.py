@@ -357,7 +357,17 @@ def seed_rois(box: np.ndarray, margins=(1.0, 1.3)) -> list[Roi]:
     return [Roi(cx, cy, m * max(w, h, 1.0), r) for r in rots for m in margins]
 
 
-class PersonFollower:
+def _kbox_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ka, kb = keypoint_box(a, pad=0.0), keypoint_box(b, pad=0.0)
+    if ka is None or kb is None:
+        return 0.0
+    lt, rb = np.maximum(ka[:2], kb[:2]), np.minimum(ka[2:], kb[2:])
+    inter = float(np.prod(np.clip(rb - lt, 0, None)))
+    union = float(np.prod(ka[2:] - ka[:2]) + np.prod(kb[2:] - kb[:2]) - inter)
+    return inter / union if union > 0 else 0.0
+
+
+class CropFollower:
     """Follow one person with BlazePose's landmark model, as BlazePose follows a person in video mode, but seeded
     by the tracker's boxes instead of its own detector.
 
@@ -433,3 +443,97 @@ class PersonFollower:
         self.model.close()
         if self._detector is not None:
             self._detector.close()
+
+
+class PersonFollower:
+    """Follow one person: BlazePose on a steady crop (``CropFollower``: its detector finds the person, its
+    tracking mode follows them), and, where its detector fails, BlazePose's landmark model on regions the tracker's
+    person boxes give (``RoiPose``), followed as BlazePose follows a person in video mode.
+
+    BlazePose's detector looks for a face-and-hips layout learnt on people near a phone camera; it misses people
+    who are small, seen from above (CCTV) or half hidden, even where the pedestrian detector boxed them. Its
+    landmark model, given the region, finds them, and still says whether a person is there (its pose-presence
+    flag gates the output). But it is a lenient judge on its own (it sees "people" in a TV's flames), so only a
+    person detector's box (``person=True``: HOG, or BlazePose on the whole frame), never a moving blob alone,
+    seeds it. Per frame:
+
+    1. while following with the landmark model, the region BlazePose derives from the previous landmarks, if
+       the pose it gives sits on the tracker's box (``box_consistent``) and continues the previous frame's pose
+       (keypoint boxes overlapping by IoU >= 0.3: a region follows whatever it holds, and someone stepping in
+       as the person leaves it is someone else);
+    2. ``CropFollower`` (the first choice for a new person, and whenever step 1 fails);
+    3. with a person detector's box, regions cut from it (``seed_rois``). A box may hold two people (a HOG box
+       around two bartenders): when the regions find different people, the one that continues the person's last
+       pose (within ``recent`` frames) is kept, and none if none does.
+
+    Args:
+      recent: frames for which the last pose decides between people in an ambiguous box.
+      crop_kwargs: ``CropFollower`` settings.
+    """
+
+    def __init__(self, *, recent: int = 6, **crop_kwargs):
+        self.crop = CropFollower(**crop_kwargs)
+        self._model: Optional[RoiPose] = None
+        self.recent = recent
+        self.roi: Optional[Roi] = None  # set while following with the landmark model
+        self.last: Optional[PoseResult] = None
+        self.age = 10 ** 9  # frames since the last pose
+
+    @property
+    def model(self) -> RoiPose:
+        if self._model is None:
+            self._model = RoiPose()
+        return self._model
+
+    def start_from(self, keypoints: np.ndarray) -> None:
+        """Follow with the landmark model from a known pose (33, 3) (e.g. backward in time from the first frame a
+        person was found in)."""
+        self.roi = roi_from_keypoints(keypoints)
+
+    def _fits(self, pose: PoseResult, box: Optional[np.ndarray]) -> bool:
+        if box is None:
+            return True
+        kb = keypoint_box(pose.keypoints, pad=0.0)
+        return kb is not None and box_consistent(kb, box)
+
+    def _take(self, pose: PoseResult, roi: Optional[Roi]) -> PoseResult:
+        self.roi, self.last, self.age = roi, pose, 0
+        return pose
+
+    def __call__(self, frame: np.ndarray, box: Optional[np.ndarray], person: bool = True) -> Optional[PoseResult]:
+        """Pose of the person in ``frame``; ``box`` (4,) is the tracker's box for this frame, ``None`` to rely on
+        the previous landmarks alone; ``person``: a person detector (not only a moving blob) gave the box."""
+        self.age += 1
+        box = None if box is None else np.asarray(box, np.float32)
+        if self.roi is not None:
+            r = self.model(frame, self.roi)
+            if r is not None and self._fits(r[0], box) and (
+                    self.last is None or self.age > 1 or _kbox_iou(r[0].keypoints, self.last.keypoints) >= 0.3):
+                return self._take(r[0], r[1] if r[1] is not None else roi_from_keypoints(r[0].keypoints))
+            self.roi = None
+        p = self.crop(frame, box)
+        if p is not None:
+            return self._take(p, None)
+        if box is None or not person:
+            return None
+        found = []
+        for roi in seed_rois(box):
+            r = self.model(frame, roi)
+            if r is not None and self._fits(r[0], box):
+                found.append(r)
+        if not found:
+            return None
+        k = 0
+        if self.last is not None and self.age <= self.recent and any(
+                _kbox_iou(a[0].keypoints, b[0].keypoints) < 0.3 for a in found for b in found):
+            cont = [_kbox_iou(r[0].keypoints, self.last.keypoints) for r in found]
+            if max(cont) < 0.3:
+                return None  # the box holds someone else: do not jump to them
+            k = int(np.argmax(cont))
+        pose, nxt = found[k]
+        return self._take(pose, nxt if nxt is not None else roi_from_keypoints(pose.keypoints))
+
+    def close(self) -> None:
+        self.crop.close()
+        if self._model is not None:
+            self._model.close()

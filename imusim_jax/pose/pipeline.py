@@ -79,6 +79,10 @@ class PipelineConfig:
       detect_hz: how often (per second of video) people are detected; tracks bridge the frames between.
       max_jitter: a track is a person when the pose model followed one for 0.25 s without a break and its
         keypoints jitter by at most this fraction of the body's size per frame (``pose_jitter``).
+      landmark_error: a pose model's landmark error as a fraction of the stature of a person who fills its input
+        (``landmark_noise``: the posture noise floor, larger for people small in the picture).
+      depth_error: how well a person's apparent size tells their distance, as a fraction of it, for a person who
+        fills the pose model's input (``root_noise``: the root's along-sight noise floor).
       device: ``auto``, ``cpu`` or ``cuda`` (ONNX models).
       detector, pose2d, lifter: ONNX model names or paths (``vitpose`` backend).
       progress: show progress bars.
@@ -99,6 +103,8 @@ class PipelineConfig:
     smoothing: Optional[SmoothingConfig] = SmoothingConfig()
     detect_hz: float = 10.0
     max_jitter: float = 0.1
+    landmark_error: float = 0.005
+    depth_error: float = 0.1
     device: str = "auto"
     detector: str = "yolox-s"
     pose2d: str = "vitpose-b"
@@ -174,7 +180,7 @@ def _detect_mediapipe(video: Video, cfg: PipelineConfig, every: int) -> tuple[li
     whole = BlazePose(static=True)
     fps = video.info.fps
     tracker = IouTracker(iou_min=0.2, max_gap=max(2 * every, int(round(0.5 * fps))), min_hits=3)
-    counts = {}
+    counts, person_boxes = {}, {}
     try:
         for i, frame in _progress(video, len(video), "detecting people", cfg.progress):
             if i % every and not fg.static:
@@ -190,6 +196,7 @@ def _detect_mediapipe(video: Video, cfg: PipelineConfig, every: int) -> tuple[li
                                                                   np.float32))
             if hog is not None:
                 found["hog"] = hog(frame)
+            person_boxes[i] = np.concatenate([found["blazepose"].boxes, found["hog"].boxes]).astype(np.float32)
             B = np.concatenate([d.boxes for d in found.values()]).astype(np.float32)
             S = np.concatenate([d.scores for d in found.values()]).astype(np.float32)
             keep = nms(B, S, 0.3)
@@ -200,7 +207,21 @@ def _detect_mediapipe(video: Video, cfg: PipelineConfig, every: int) -> tuple[li
         whole.close()
     sources = ["blazepose (whole frame)"] + (["opencv-hog"] if hog is not None else []) + (
         ["moving blobs (static camera)"] if fg.static else [])
-    return tracker.tracks(), {"detector": " + ".join(sources), "detect_every_frames": every, "detections": counts}
+    tracks = [_mark_person_boxes(tr, person_boxes) for tr in tracker.tracks()]
+    return tracks, {"detector": " + ".join(sources), "detect_every_frames": every, "detections": counts}
+
+
+def _mark_person_boxes(tr: Track, person_boxes: dict, iou: float = 0.5) -> Track:
+    """``tr`` with ``person`` set: frames where a person detector's box (``person_boxes``: frame -> (N, 4)) overlaps
+    the track's box by at least ``iou`` (moving blobs alone do not count: a flickering TV moves too)."""
+    from imusim_jax.pose.tracking import box_iou
+
+    person = np.zeros(len(tr.frames), bool)
+    for k, f in enumerate(tr.frames):
+        b = person_boxes.get(int(f))
+        if b is not None and len(b):
+            person[k] = bool(box_iou(tr.boxes[k], b).max() >= iou)
+    return dataclasses.replace(tr, person=person)
 
 
 def _continues(kp: np.ndarray, prev: np.ndarray) -> bool:
@@ -229,14 +250,15 @@ def _pose_mediapipe(video: Video, tracks: list[Track], cfg: PipelineConfig) -> l
                 if s["done"] or i < tr.frames[0]:
                     continue
                 inside = i <= tr.frames[-1]
-                if s["misses"] > max_gap:  # lost for longer than a gap may be bridged: stop following
+                if s["misses"] > max_gap and not inside:  # past the boxes and lost for longer than a gap: stop
                     s["done"] = True
                     s["follower"].close()
                     continue
                 if s["follower"] is None:
                     s["follower"] = PersonFollower()
                 box = tr.boxes[i - tr.frames[0]] if inside else None
-                r = s["follower"](frame, box)
+                person = bool(tr.person[i - tr.frames[0]]) if inside and tr.person is not None else inside
+                r = s["follower"](frame, box, person)
                 prev = s["poses"].get(i - 1)
                 if r is not None and not inside and (prev is None or not _continues(r.keypoints, prev.keypoints)):
                     r = None  # past the tracker's boxes, a pose must continue the previous frame's
@@ -669,10 +691,13 @@ def _resample(person: PersonTrack, times_s: np.ndarray, fps: float) -> PersonTra
     j3[~found] = np.nan
     frames = person.frames[0] + np.arange(len(grid))
     return dataclasses.replace(person, frames=frames, keypoints2d=interp(person.keypoints2d), joints3d_cam=j3,
-                               conf3d=interp(person.conf3d), boxes=interp(person.boxes), pose_found=found)
+                               conf3d=interp(person.conf3d), boxes=interp(person.boxes), pose_found=found,
+                               has_box=None, anchored=None)
 
 
-def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, world_report: dict) -> np.ndarray:
+def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, world_report: dict,
+               stature: Optional[np.ndarray] = None, depth_error: float = 0.0,
+               lateral_floor: Optional[np.ndarray] = None) -> np.ndarray:
     """Noise covariance (m^2) of the root (hip midpoint) per frame in world axes, ``(T, 3, 3)``, from how it was
     measured.
 
@@ -683,6 +708,12 @@ def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, wo
     shape mismatch). A person 50 px tall 4 m away is placed to about 10 cm across and 40 cm along the line of
     sight. The covariance is elongated along the line of sight, not along the optical axis: a person low in the
     image who seems to move away (a posture the 3D model misjudges) must not seem to sink into the floor.
+
+    The reprojection residual sees how well one pose fits its keypoints, not how well the model judged the body's
+    size (a posture misjudged, legs hidden behind a bar counter and guessed): with ``stature`` (``stature_px``)
+    the along-sight std is at least ``depth_error * d * max(1, MODEL_INPUT_PX / stature)`` (the apparent size
+    tells the distance to ``depth_error`` for a person who fills the model's input, and less for a smaller one),
+    and the across-sight std at least ``lateral_floor`` (m, ``(T,)``: ``landmark_noise``).
     """
     from imusim_jax._joints import get_joint_set
 
@@ -702,6 +733,10 @@ def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, wo
     good = np.isfinite(spread) & (spread > 1)
     spread = np.where(good, spread, np.median(spread[good]) if good.any() else 10.0)
     lat, along = dist * sig_px / f, dist * sig_px / spread
+    if stature is not None:
+        along = np.maximum(along, depth_error * dist * np.maximum(1.0, MODEL_INPUT_PX / np.maximum(stature, 1.0)))
+    if lateral_floor is not None:
+        lat = np.maximum(lat, lateral_floor)
     rr = ray[:, :, None] * ray[:, None, :]
     cov_c = lat[:, None, None] ** 2 * (np.eye(3) - rr) + along[:, None, None] ** 2 * rr
     return R[None] @ cov_c @ R.T[None]
@@ -745,6 +780,39 @@ def blur_noise(keypoints2d: np.ndarray, joints_w: np.ndarray, joint_set: str, wo
     return v / np.sqrt(12.0) * (dist / f)[:, None]
 
 
+MODEL_INPUT_PX = 256
+"""Side of the image BlazePose's landmark model sees (ViTPose: 256x192): a person spanning fewer pixels is
+upsampled, and carries less detail than the model was trained to use."""
+
+
+def stature_px(joints_w: np.ndarray, joint_set: str, world_report: dict, subject_height_m: float) -> np.ndarray:
+    """Pixels ``(T,)`` that the subject's stature would span at their distance from the camera, ``H f / d``: the
+    person's size in the picture whatever their posture (sitting or lying people span fewer pixels, not less
+    detail)."""
+    from imusim_jax._joints import get_joint_set
+
+    js = get_joint_set(joint_set)
+    R = np.asarray(world_report["gravity"]["R_wc"], np.float64)
+    origin = np.asarray(world_report["origin_w_before_shift"], np.float64)
+    hips = [js.index("left_hip"), js.index("right_hip")] if js.has("left_hip") else [0]
+    dist = np.linalg.norm((joints_w[:, hips].mean(1) + origin) @ R, axis=-1)
+    return subject_height_m * float(world_report["focal_px"]) / np.maximum(dist, 0.1)
+
+
+def landmark_noise(stature: np.ndarray, subject_height_m: float, rel_error: float) -> np.ndarray:
+    """Least posture noise (m) per frame ``(T,)`` of a landmark for a person spanning ``stature`` pixels.
+
+    A pose model places a landmark to about a fixed fraction ``rel_error`` of what it sees: the person fills
+    its ``MODEL_INPUT_PX`` input, so a person that large or larger is placed to ``rel_error`` of their stature.
+    A smaller person is upsampled: the model still errs by the same number of its input pixels, which are now
+    ``MODEL_INPUT_PX / stature`` times fewer source pixels wide, so the error in metres grows as the person
+    shrinks: ``rel_error * H * max(1, MODEL_INPUT_PX / stature)``. At 0.5 % of a 1.70 m stature, 8.5 mm for a
+    person 256 px tall or more, 2.2 cm at 100 px, 4.4 cm at 50 px. It is a floor added in quadrature to the noise
+    measured from the data (which sees jitter, not the slow errors of a model guessing from few pixels).
+    """
+    return rel_error * subject_height_m * np.maximum(1.0, MODEL_INPUT_PX / np.maximum(np.asarray(stature), 1.0))
+
+
 def person_motion(person: PersonTrack, info: VideoInfo, cfg: PipelineConfig = PipelineConfig(),
                   times_s: Optional[np.ndarray] = None, raw_root: Optional[bool] = None
                   ) -> tuple[Motion, Optional[Motion], dict]:
@@ -773,18 +841,23 @@ def person_motion(person: PersonTrack, info: VideoInfo, cfg: PipelineConfig = Pi
         raise InputError(f"person {person.id}: fewer than {MIN_FRAMES} frames could be placed in the world")
     sl = slice(seen[0], seen[-1] + 1)
     raw = Motion.create(np.asarray(motion.joints)[sl], info.fps, motion.joint_set, confidence=conf[sl])
+    J = np.asarray(raw.joints)
+    stature = stature_px(J, raw.joint_set, wrep, cfg.subject_height_m)
     report = {"world": wrep, "first_frame": int(person.frames[sl.start]),
-              "frames": int(sl.stop - sl.start)}
+              "frames": int(sl.stop - sl.start), "stature_px": float(np.median(stature))}
     if cfg.smoothing is None:
         return raw, None, report
     from imusim_jax._joints import convert
 
-    kp, J = person.keypoints2d[sl], np.asarray(raw.joints)
+    kp = person.keypoints2d[sl]
     blur = convert(blur_noise(kp, J, raw.joint_set, wrep), person.joint_set2d, raw.joint_set, joint_axis=-1)
+    size = landmark_noise(stature, cfg.subject_height_m, cfg.landmark_error)
     x, srep = smooth_joints(J, np.asarray(raw.confidence), info.fps, raw.joint_set, cfg.smoothing,
-                            root_cov=root_noise(J, raw.joint_set, kp, wrep), joint_sigma=blur,
+                            root_cov=root_noise(J, raw.joint_set, kp, wrep, stature, cfg.depth_error, size),
+                            joint_sigma=np.hypot(blur, size[:, None]),
                             sight=line_of_sight(J, raw.joint_set, wrep))
-    report["smoothing"] = {**dataclasses.asdict(cfg.smoothing), **srep}
+    report["smoothing"] = {**dataclasses.asdict(cfg.smoothing), **srep,
+                           "landmark_noise_m_median": float(np.median(size))}
     return raw, Motion.create(x, info.fps, raw.joint_set, confidence=np.asarray(raw.confidence)), report
 
 
@@ -814,11 +887,116 @@ def _frame_quality(person: PersonTrack, first: int, n: int) -> list[dict]:
     return out
 
 
+WRITTEN_BY = "imusim-jax video2imu"
+"""``meta.json`` marker of the folders this command writes (the only ones it will replace in OUTDIR)."""
+
+MAX_WRIST_RATE_RADPS = 25.0
+"""Angular rate (rad/s) above which a watch's reading is not a human forearm's: the fastest forearm rotations
+(baseball pitching, the tennis serve) reach about 20-25 rad/s at 5-10 Hz, beyond what Stage 1's ~4 Hz smoothing
+lets through. A reconstruction above it has a garbage orientation (a hand or forearm too small to see)."""
+
+MAX_ACCEL_MPS2 = 150.0
+"""|a - g| (m/s^2) above which a reconstruction is not a human wrist's after Stage 1's smoothing (about 15 g)."""
+
+MIN_HAND_PX = 12.0
+"""Median wrist-to-knuckle distance (pixels) below which the forearm's roll is taken from the elbow hinge, not
+from the hand landmarks: BlazePose places a landmark to a pixel or two at best, so a hand 12 px long tells the
+roll to about 10 degrees and a smaller one to nothing."""
+
+MIN_STATURE_PX = 48.0
+"""A person whose stature would span fewer pixels (at their distance) is not reconstructed: their forearm is
+under 7 px long, and neither its orientation nor its motion can be told."""
+
+
+def _hand_px(person: PersonTrack, side: str) -> Optional[float]:
+    """Median distance (px) from the ``side`` wrist to its index and pinky knuckles over frames with pose, or
+    ``None`` when the 2D joint set has no hand landmarks."""
+    from imusim_jax._joints import get_joint_set
+
+    js = get_joint_set(person.joint_set2d)
+    names = [f"{side}_wrist", f"{side}_index", f"{side}_pinky"]
+    if not all(js.has(n) for n in names):
+        return None
+    w, i, p = (js.index(n) for n in names)
+    kp = person.keypoints2d[person.pose_found]
+    if len(kp) == 0:
+        return 0.0
+    d = 0.5 * (np.linalg.norm(kp[:, i, :2] - kp[:, w, :2], axis=-1) + np.linalg.norm(kp[:, p, :2] - kp[:, w, :2],
+                                                                                        axis=-1))
+    return float(np.median(d))
+
+
+def _clean_outdir(outdir: str, keep: set) -> tuple[list[str], list[str]]:
+    """Folders ``person_*`` in ``outdir``: ``(ours, foreign)`` where ``ours`` carry this command's ``meta.json``
+    (``WRITTEN_BY``, or the fields every version wrote) and are not in ``keep``."""
+    ours, foreign = [], []
+    if not os.path.isdir(outdir):
+        return ours, foreign
+    for e in sorted(os.listdir(outdir)):
+        d = os.path.join(outdir, e)
+        if not (e.startswith("person_") and os.path.isdir(d)) or e in keep:
+            continue
+        try:
+            with open(os.path.join(d, "meta.json")) as f:
+                m = json.load(f)
+        except (OSError, ValueError):
+            m = None
+        mine = isinstance(m, dict) and (m.get("written_by") == WRITTEN_BY
+                                        or {"person", "video", "backend", "imu_samples"} <= set(m))
+        (ours if mine else foreign).append(e)
+    return ours, foreign
+
+
+def _publish(outdir: str, folders: dict, summary: dict) -> None:
+    """Write ``folders`` (name -> function writing the folder's files into a given path) and ``OUTDIR/meta.json``.
+
+    Every folder is written complete in a staging folder inside ``outdir`` first, then moved into place; the
+    ``person_*`` folders an earlier run of this command left (recognised by their ``meta.json``) are moved out
+    and deleted; ``meta.json``, the summary that lists the run's folders, is written last (atomically). A folder
+    of the same name that this command did not write is never touched: the run stops with an error instead. An
+    interrupted run leaves no half-written folder.
+    """
+    import shutil
+    import tempfile
+
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise InputError(f"-o {outdir} exists and is not a folder")
+    os.makedirs(outdir, exist_ok=True)
+    stale, foreign = _clean_outdir(outdir, set())
+    clash = [e for e in foreign if e in folders]
+    if clash:
+        raise InputError(f"{os.path.join(outdir, clash[0])} exists and was not written by video2imu: remove it or "
+                         "choose another output folder")
+    stage = tempfile.mkdtemp(prefix=".video2imu-", dir=outdir)
+    try:
+        for name, write in folders.items():
+            os.makedirs(os.path.join(stage, name))
+            write(os.path.join(stage, name))
+        old = os.path.join(stage, ".replaced")
+        os.makedirs(old)
+        for e in stale:
+            os.replace(os.path.join(outdir, e), os.path.join(old, e))
+        for name in folders:
+            os.replace(os.path.join(stage, name), os.path.join(outdir, name))
+        _write_json(summary, os.path.join(outdir, "meta.json"))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def video2imu(video_path: str, outdir: str, cfg: PipelineConfig = PipelineConfig()) -> dict:
     """Run the whole pipeline; returns the summary written to ``OUTDIR/meta.json``.
 
-    Raises ``InputError`` (one line) for bad input, missing weights (naming the fetch command) or when no person
-    is found.
+    Each person found is reconstructed (``person_motion``), simulated, and checked: a person too small in the
+    picture (``MIN_STATURE_PX``) or whose watch reads beyond a human forearm (``MAX_WRIST_RATE_RADPS``,
+    ``MAX_ACCEL_MPS2``) is a failed reconstruction, listed with the reason under ``rejected_people`` in
+    ``OUTDIR/meta.json`` instead of written. The forearm's roll comes from the hand landmarks when the hand is
+    at least ``MIN_HAND_PX`` long in the picture, else from the elbow hinge (``roll`` in each person's
+    ``meta.json``); a hand-roll reconstruction that fails the rate check is retried with the hinge.
+
+    Output: ``OUTDIR/person_<id>/`` per accepted person and ``OUTDIR/meta.json``, published by ``_publish``
+    (stale ``person_*`` folders of an earlier run are removed). When the video holds no usable person, the
+    earlier run's folders are removed too and ``meta.json`` says why, and ``InputError`` is raised (one line).
+    Bad input and missing weights raise ``InputError`` before anything is written.
     """
     import jax
 
@@ -836,59 +1014,107 @@ def video2imu(video_path: str, outdir: str, cfg: PipelineConfig = PipelineConfig
         raise InputError(f"--rate must be a positive number of Hz, got {cfg.rate_hz}")
     if cfg.max_people is not None and cfg.max_people < 1:
         raise InputError(f"--max-people must be at least 1, got {cfg.max_people}")
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise InputError(f"-o {outdir} exists and is not a folder")
     video = Video(video_path, start_s=cfg.start_s, end_s=cfg.end_s, fps=cfg.fps)
     info = video.info
+    name = os.path.basename(video_path)
     if info.num_frames < MIN_FRAMES:
-        raise InputError(f"{os.path.basename(video_path)}: {info.num_frames} frames in range, need {MIN_FRAMES}")
+        raise InputError(f"{name}: {info.num_frames} frame(s) in range, need at least {MIN_FRAMES} to tell motion")
     people, meta = track_people(video, cfg)
-    if not people:
-        n = len(meta.get("dropped_tracks", []))
-        raise InputError(f"no person found in {os.path.basename(video_path)} ({meta['backend']} backend, "
-                         f"{info.num_frames} frames of {info.width}x{info.height}"
-                         + (f"; {n} candidate track(s) had no consistent pose)" if n else ")"))
     key = jax.random.key(cfg.seed)
-    summary_people = []
+    side = getattr(mount, "side", None)
+    accepted, rejected = [], []
     for p in people:
-        raw, smooth, rep = person_motion(p, info, cfg, video.times_s)
+        def reject(why, **extra):
+            rejected.append({"person": p.id, "first_frame": int(p.frames[0] + info.first_frame),
+                             "frames": int(len(p.frames)), "why": why, **extra})
+        try:
+            raw, smooth, rep = person_motion(p, info, cfg, video.times_s)
+        except InputError as e:
+            reject(str(e))
+            continue
+        stature = rep.get("stature_px")
+        if stature is not None and stature < MIN_STATURE_PX:
+            reject(f"too small in the picture: a {cfg.subject_height_m:.2f} m person would span {stature:.0f} px "
+                   f"there (need {MIN_STATURE_PX:.0f})", stature_px=stature)
+            continue
         motion = smooth if smooth is not None else raw
-        signal = simulate(motion, mount, noise, key=jax.random.fold_in(key, p.id), rate_hz=cfg.rate_hz)
-        d = os.path.join(outdir, f"person_{p.id}")
-        os.makedirs(d, exist_ok=True)
-        with atomic_path(os.path.join(d, "motion.npz")) as tmp:
-            motion.save_npz(tmp)
-        iio.write_signal(signal, os.path.join(d, "imu.csv"))
-        with atomic_path(os.path.join(d, "imu.png")) as tmp:
-            plot_imu(signal, tmp, title=f"{os.path.basename(video_path)}: person {p.id}, {mount.name}")
+        hand = _hand_px(p, side) if side in ("left", "right") else None
+        roll = "hand" if hand is not None and hand >= MIN_HAND_PX else "hinge"
+        while True:
+            signal = simulate(motion, mount, noise, key=jax.random.fold_in(key, p.id), rate_hz=cfg.rate_hz,
+                              roll=roll)
+            acc = np.asarray(signal.accel, np.float64)
+            gyr = np.asarray(signal.gyro, np.float64)
+            peak_a = float(np.max(np.abs(np.linalg.norm(acc, axis=1) - 9.80665)))
+            peak_w = float(np.max(np.linalg.norm(gyr, axis=1)))
+            if peak_w > MAX_WRIST_RATE_RADPS and roll == "hand":
+                roll = "hinge"  # the hand's landmarks may be what spins the watch
+                continue
+            break
+        if not (np.isfinite(acc).all() and np.isfinite(gyr).all()):
+            reject("the simulated signal is not finite")
+            continue
+        if peak_w > MAX_WRIST_RATE_RADPS or peak_a > MAX_ACCEL_MPS2:
+            reject(f"failed reconstruction: the watch would read {peak_w:.0f} rad/s and {peak_a:.0f} m/s^2 of "
+                   f"|a - g|, beyond a human forearm ({MAX_WRIST_RATE_RADPS:.0f} rad/s, {MAX_ACCEL_MPS2:.0f} m/s^2)",
+                   peak_gyro_radps=peak_w, peak_accel_minus_g_mps2=peak_a)
+            continue
+        accepted.append((p, motion, signal, rep, roll, hand, peak_a, peak_w))
+
+    summary = {"written_by": WRITTEN_BY, "video": info.to_dict(), "backend": meta["backend"],
+               "models": meta.get("models", {}),
+               "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "smoothing"},
+               "smoothing": None if cfg.smoothing is None else dataclasses.asdict(cfg.smoothing),
+               "people": [], "rejected_people": rejected, "dropped_tracks": meta.get("dropped_tracks", []),
+               "detector": meta.get("detector"), "detections_per_frame": meta.get("detections", {})}
+    folders = {}
+    for p, motion, signal, rep, roll, hand, peak_a, peak_w in accepted:
         first, n = rep["first_frame"], rep["frames"]
         t0 = info.start_s + (video.times_s[first] if first < len(video.times_s) else first / info.fps)
         assumptions = list(info.warnings) + list(rep["world"].get("assumptions", []))
         if meta.get("assumption"):
             assumptions.append(meta["assumption"])
-        if smooth is not None:
+        if cfg.smoothing is not None:
             assumptions.append("outliers rejected, root and posture smoothed (constant-acceleration RTS, noise "
-                               "measured from the data and scaled by 1/confidence), limb bone lengths fixed")
+                               "measured from the data, at least the landmark error of a person this size in the "
+                               "picture, and scaled by 1/confidence), limb bone lengths fixed")
+        assumptions.append("forearm roll from the " + ("hand landmarks" if roll == "hand" else
+                                                       "elbow hinge (hand landmarks too small or unusable)"))
         pmeta = {
-            "person": p.id, "video": os.path.abspath(video_path), "backend": meta["backend"],
-            "models": meta.get("models", {}), "fps": info.fps, "fps_source": info.fps_source,
-            "t0_s": float(t0), "first_frame": int(first + info.first_frame), "frames": int(n),
-            "joint_set": motion.joint_set, "mount": mount.name, "rate_hz": cfg.rate_hz, "noise": cfg.noise,
-            "seed": cfg.seed, "imu_samples": int(signal.num_samples),
-            "peak_accel_minus_g_mps2": float(np.max(np.abs(np.linalg.norm(np.asarray(signal.accel), axis=1)
-                                                            - 9.80665))),
-            "peak_gyro_radps": float(np.max(np.linalg.norm(np.asarray(signal.gyro), axis=1))),
-            "pose_found_frac": float(np.mean(p.pose_found)),
+            "written_by": WRITTEN_BY, "person": p.id, "video": os.path.abspath(video_path),
+            "backend": meta["backend"], "models": meta.get("models", {}), "fps": info.fps,
+            "fps_source": info.fps_source, "t0_s": float(t0), "first_frame": int(first + info.first_frame),
+            "frames": int(n), "joint_set": motion.joint_set, "mount": mount.name, "rate_hz": cfg.rate_hz,
+            "noise": cfg.noise, "seed": cfg.seed, "imu_samples": int(signal.num_samples),
+            "peak_accel_minus_g_mps2": peak_a, "peak_gyro_radps": peak_w,
+            "pose_found_frac": float(np.mean(p.pose_found)), "roll": roll, "hand_px": hand,
+            "stature_px": rep.get("stature_px"),
             "assumptions": assumptions, "world": rep["world"], "smoothing": rep.get("smoothing"),
             "frame_quality": _frame_quality(p, first, n),
         }
-        _write_json(pmeta, os.path.join(d, "meta.json"))
-        summary_people.append({"person": p.id, "folder": f"person_{p.id}", "t0_s": pmeta["t0_s"],
-                               "frames": int(n), "pose_found_frac": pmeta["pose_found_frac"],
-                               "peak_accel_minus_g_mps2": pmeta["peak_accel_minus_g_mps2"]})
-    summary = {"video": info.to_dict(), "backend": meta["backend"], "models": meta.get("models", {}),
-               "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "smoothing"},
-               "smoothing": None if cfg.smoothing is None else dataclasses.asdict(cfg.smoothing),
-               "people": summary_people, "dropped_tracks": meta.get("dropped_tracks", []),
-               "detector": meta.get("detector"), "detections_per_frame": meta.get("detections", {}),
-               "runtime_s": round(time.time() - t_start, 2)}
-    _write_json(summary, os.path.join(outdir, "meta.json"))
+
+        def write(d, motion=motion, signal=signal, pmeta=pmeta, pid=p.id):
+            with atomic_path(os.path.join(d, "motion.npz")) as tmp:
+                motion.save_npz(tmp)
+            iio.write_signal(signal, os.path.join(d, "imu.csv"))
+            with atomic_path(os.path.join(d, "imu.png")) as tmp:
+                plot_imu(signal, tmp, title=f"{name}: person {pid}, {mount.name}")
+            _write_json(pmeta, os.path.join(d, "meta.json"))
+
+        folders[f"person_{p.id}"] = write
+        summary["people"].append({"person": p.id, "folder": f"person_{p.id}", "t0_s": pmeta["t0_s"],
+                                  "frames": int(n), "pose_found_frac": pmeta["pose_found_frac"],
+                                  "peak_accel_minus_g_mps2": peak_a, "peak_gyro_radps": peak_w, "roll": roll})
+    summary["runtime_s"] = round(time.time() - t_start, 2)
+    if not accepted:
+        nd = len(meta.get("dropped_tracks", []))
+        why = (f"{len(rejected)} person(s) found but none reconstructed plausibly: {rejected[0]['why']}"
+               if rejected else (f"{nd} candidate track(s) had no consistent pose" if nd else "no candidate"))
+        summary["error"] = f"no person found in {name}: {why}"
+        _publish(outdir, {}, summary)
+        raise InputError(f"no person found in {name} ({meta['backend']} backend, {info.num_frames} frames of "
+                         f"{info.width}x{info.height}; {why})")
+    _publish(outdir, folders, summary)
     return summary

@@ -32,12 +32,14 @@ class Detections:
 
 @dataclasses.dataclass
 class Track:
-    """One person followed over time: frame indices ``frames`` (n,), ``boxes`` (n, 4), ``scores`` (n,)."""
+    """One person followed over time: frame indices ``frames`` (n,), ``boxes`` (n, 4), ``scores`` (n,), and
+    optionally ``person`` (n,): whether a person detector (not only a moving blob) boxed them in that frame."""
 
     id: int
     frames: np.ndarray
     boxes: np.ndarray
     scores: np.ndarray
+    person: Optional[np.ndarray] = None
 
 
 class PersonDetector(Protocol):
