@@ -78,7 +78,11 @@ def make_clips(n: int, seed: int, chunk: int = 1024) -> np.ndarray:
                            for i in range(0, n, chunk)])
 
 
-def jax_run(motion, key, noise="bmi160"):
+NOISE = "bmi160"  # set by --noise
+
+
+def jax_run(motion, key, noise=None):
+    noise = NOISE if noise is None else (None if noise == "none" else noise)
     s = ij.simulate(motion, "watch-left", noise, key=key, rate_hz=RATE_HZ, cutoff_hz=CUTOFF_HZ)
     jax.block_until_ready((s.accel, s.gyro))
     return s
@@ -101,7 +105,8 @@ def bench_numpy(clips: np.ndarray, n: int, repeats: int, seed: int) -> float:
     def loop():
         for b in range(n):
             _, a, g = simulate_numpy(clips[b], FPS, "coco17", "left", rate_hz=RATE_HZ, cutoff_hz=CUTOFF_HZ)
-            add_noise(rng, a, g, RATE_HZ)
+            if NOISE is not None:
+                add_noise(rng, a, g, RATE_HZ)
 
     return min(timed(loop)[0] for _ in range(repeats)) / n
 
@@ -167,7 +172,7 @@ def profile(clips: np.ndarray, B: int, seed: int, repeats: int) -> None:
     key = jax.random.key(seed)
     print(f"\nprofile at B={B}:")
     rbg = jax.random.key(seed, impl="rbg")
-    for label, noise, k in (("noise=None", None, key), ("noise=bmi160, threefry key (default)", "bmi160", key),
+    for label, noise, k in (("noise=None", "none", key), ("noise=bmi160, threefry key (default)", "bmi160", key),
                             ("noise=bmi160, jax.random.key(seed, impl='rbg')", "bmi160", rbg)):
         jax_run(motion, k, noise)
         t = min(timed(lambda: jax_run(motion, k, noise))[0] for _ in range(repeats))
@@ -221,7 +226,11 @@ def main(argv=None) -> int:
     ap.add_argument("--imusim-clips", type=int, default=None, help="clips x-io's imusim runs (default 3)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="break one call at the largest batch down")
+    ap.add_argument("--noise", default="bmi160", choices=["bmi160", "none"],
+                    help="noise model in both JAX and NumPy (default bmi160; none: the deterministic simulator)")
     args = ap.parse_args(argv)
+    global NOISE
+    NOISE = None if args.noise == "none" else args.noise
 
     dev = jax.devices()[0]
     gpu = dev.platform != "cpu"
@@ -237,7 +246,7 @@ def main(argv=None) -> int:
           f"numpy {np.__version__}; CPU {cpu_model()}, {usable_cores()} usable cores of {os.cpu_count()}; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"workload: {SECONDS:g} s COCO-17 clips at {FPS:g} fps -> watch-left at {RATE_HZ:g} Hz, cut-off "
-          f"{CUTOFF_HZ:g} Hz, noise bmi160")
+          f"{CUTOFF_HZ:g} Hz, noise {args.noise}")
     need = max(sizes + [n_numpy, n_imusim, 1])
     gen_s, clips = timed(lambda: make_clips(need, args.seed))
     print(f"generated {need} clips {clips.shape} in {gen_s:.1f} s")
@@ -263,7 +272,7 @@ def main(argv=None) -> int:
         print(f"x-io imusim: {xio[0] * 1e3:.0f} ms/clip for Simulator(csv) + outputs (min of {n_imusim} clips); "
               f"its noise setters add {xio[1] * 1e3:.0f} ms/clip (not counted)")
     ca, cg = agreement(rows[0]["signal"], clips[0].astype(np.float64))
-    print(f"check (same maths): clip 0, JAX (bmi160 noise) vs NumPy baseline (no noise): |a| corr {ca:.4f}, "
+    print(f"check (same maths): clip 0, JAX (noise {args.noise}) vs NumPy baseline (no noise): |a| corr {ca:.4f}, "
           f"|w| corr {cg:.4f} ({'ok' if min(ca, cg) > 0.95 else 'DIFFERENT'})")
 
     print(f"\n{'B':>6} {'clips/s':>10} {'ms/clip':>9} {'x NumPy':>9} {'x imusim':>9}")

@@ -5,9 +5,11 @@
       [--height-m 1.70] [--focal-px F] [--gravity upright|standing|ground] [--device auto|cpu|cuda] [--raw]
       [--detector NAME|PATH] [--pose2d NAME|PATH] [--lifter NAME|PATH]
 
-Writes ``OUTDIR/person_<id>/{motion.npz, imu.csv, imu.png, meta.json}`` per tracked person and
-``OUTDIR/meta.json`` (see ``imusim_jax.pose.pipeline``). Bad input, missing weights and "no person found" exit
-with status 2 and one ``error:`` line (the main CLI's ``InputError`` handling).
+Writes ``OUTDIR/person_<id>/{motion.npz, imu.csv, imu.png, meta.json}`` per person reconstructed plausibly and
+``OUTDIR/meta.json`` (see ``imusim_jax.pose.pipeline.video2imu``: people rejected as failed reconstructions are
+listed there with the reason; ``person_*`` folders an earlier run left in OUTDIR are replaced). Bad input,
+missing weights and "no person found" exit with status 2 and one ``error:`` line (the main CLI's ``InputError``
+handling).
 """
 from __future__ import annotations
 
@@ -79,5 +81,7 @@ def register(app: typer.Typer) -> None:
         for p in summary["people"]:
             typer.echo(f"person {p['person']}: {p['frames']} frames from t = {p['t0_s']:.2f} s, peak |a - g| "
                        f"{p['peak_accel_minus_g_mps2']:.1f} m/s^2 -> {output}/{p['folder']}/")
+        for p in summary["rejected_people"]:
+            typer.echo(f"person {p['person']}: not written ({p['why']})")
         typer.echo(f"wrote {len(summary['people'])} person(s) to {output} ({summary['backend']} backend, "
                    f"{summary['runtime_s']:.1f} s)")

@@ -539,7 +539,9 @@ def _gate_frames(p: PersonTrack) -> PersonTrack:
 
 
 def _same_person(p: PersonTrack, q: PersonTrack) -> bool:
-    """Two tracks follow the same person: their poses' boxes overlap (IoU >= 0.5) in most frames both have."""
+    """Two tracks follow the same person: in most frames both have a pose, their poses' boxes overlap (IoU >=
+    0.5) or their heads and torsos coincide (median distance of nose, shoulders and hips under half the
+    shoulder-to-hip length: a full-body pose and an upper-body pose of the same person have different boxes)."""
     from imusim_jax.pose.mediapipe_backend import keypoint_box
     from imusim_jax.pose.tracking import box_iou
 
@@ -550,7 +552,16 @@ def _same_person(p: PersonTrack, q: PersonTrack) -> bool:
     same = []
     for i, j in zip(a[both], b[both]):
         ka, kb = keypoint_box(p.keypoints2d[i], pad=0.0), keypoint_box(q.keypoints2d[j], pad=0.0)
-        same.append(ka is not None and kb is not None and box_iou(ka, kb)[0, 0] >= 0.5)
+        if ka is not None and kb is not None and box_iou(ka, kb)[0, 0] >= 0.5:
+            same.append(True)
+            continue
+        P, Q = p.keypoints2d[i], q.keypoints2d[j]
+        if P.shape[0] > 24:  # mediapipe33: nose 0, shoulders 11-12, hips 23-24
+            torso = np.linalg.norm(P[[11, 12], :2].mean(0) - P[[23, 24], :2].mean(0))
+            d = np.median(np.linalg.norm(P[[0, 11, 12, 23, 24], :2] - Q[[0, 11, 12, 23, 24], :2], axis=-1))
+            same.append(bool(torso > 1 and d < 0.5 * torso))
+        else:
+            same.append(False)
     return bool(np.mean(same) > 0.5)
 
 
@@ -695,6 +706,11 @@ def _resample(person: PersonTrack, times_s: np.ndarray, fps: float) -> PersonTra
                                has_box=None, anchored=None)
 
 
+MODEL_INPUT_PX = 256
+"""Side of the image BlazePose's landmark model sees (ViTPose: 256x192): a person spanning fewer pixels is
+upsampled, and carries less detail than the model was trained to use."""
+
+
 def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, world_report: dict,
                stature: Optional[np.ndarray] = None, depth_error: float = 0.0,
                lateral_floor: Optional[np.ndarray] = None) -> np.ndarray:
@@ -778,11 +794,6 @@ def blur_noise(keypoints2d: np.ndarray, joints_w: np.ndarray, joint_set: str, wo
         v[1:-1] = np.linalg.norm(xy[2:] - xy[:-2], axis=-1) / 2
         v[0], v[-1] = v[1], v[-2]
     return v / np.sqrt(12.0) * (dist / f)[:, None]
-
-
-MODEL_INPUT_PX = 256
-"""Side of the image BlazePose's landmark model sees (ViTPose: 256x192): a person spanning fewer pixels is
-upsampled, and carries less detail than the model was trained to use."""
 
 
 def stature_px(joints_w: np.ndarray, joint_set: str, world_report: dict, subject_height_m: float) -> np.ndarray:
