@@ -346,7 +346,7 @@ def roi_from_keypoints(keypoints: np.ndarray, min_conf: float = 0.3, scale: floa
     return Roi(float(h[0]), float(h[1]), scale * 2 * r, rot)
 
 
-def seed_rois(box: np.ndarray, margins=(1.0, 1.3)) -> list[Roi]:
+def seed_rois(box: np.ndarray, margins=(1.0, 1.3, 1.6)) -> list[Roi]:
     """Regions to try for a person the tracker boxed: square, ``margins`` times the box's longer side (a HOG box
     holds the body with a margin, a moving blob is dilated); upright, and for a box wider than tall (a person
     lying) also turned by +-90 degrees."""

@@ -744,7 +744,10 @@ def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, wo
     ray = root_c / dist[:, None]
     ok = keypoints2d[..., 2] >= 0.3
     xy = np.where(ok[..., None], keypoints2d[..., :2], np.nan)
-    with np.errstate(all="ignore"):
+    import warnings
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without a confident keypoint: NaN, handled below
         spread = np.sqrt(np.nanmean(np.sum((xy - np.nanmean(xy, 1, keepdims=True)) ** 2, -1), 1))
     good = np.isfinite(spread) & (spread > 1)
     spread = np.where(good, spread, np.median(spread[good]) if good.any() else 10.0)
@@ -937,6 +940,18 @@ def _hand_px(person: PersonTrack, side: str) -> Optional[float]:
     return float(np.median(d))
 
 
+def implausible(peak_accel_minus_g: float, peak_gyro: float) -> Optional[str]:
+    """Why a simulated watch signal is beyond a human forearm (``MAX_WRIST_RATE_RADPS``, ``MAX_ACCEL_MPS2``), or
+    ``None`` when it is not."""
+    if not (np.isfinite(peak_accel_minus_g) and np.isfinite(peak_gyro)):
+        return "the simulated signal is not finite"
+    if peak_gyro > MAX_WRIST_RATE_RADPS or peak_accel_minus_g > MAX_ACCEL_MPS2:
+        return (f"failed reconstruction: the watch would read {peak_gyro:.0f} rad/s and {peak_accel_minus_g:.0f} "
+                f"m/s^2 of |a - g|, beyond a human forearm ({MAX_WRIST_RATE_RADPS:.0f} rad/s, "
+                f"{MAX_ACCEL_MPS2:.0f} m/s^2)")
+    return None
+
+
 def _clean_outdir(outdir: str, keep: set) -> tuple[list[str], list[str]]:
     """Folders ``person_*`` in ``outdir``: ``(ours, foreign)`` where ``ours`` carry this command's ``meta.json``
     (``WRITTEN_BY``, or the fields every version wrote) and are not in ``keep``."""
@@ -1064,13 +1079,10 @@ def video2imu(video_path: str, outdir: str, cfg: PipelineConfig = PipelineConfig
                 roll = "hinge"  # the hand's landmarks may be what spins the watch
                 continue
             break
-        if not (np.isfinite(acc).all() and np.isfinite(gyr).all()):
-            reject("the simulated signal is not finite")
-            continue
-        if peak_w > MAX_WRIST_RATE_RADPS or peak_a > MAX_ACCEL_MPS2:
-            reject(f"failed reconstruction: the watch would read {peak_w:.0f} rad/s and {peak_a:.0f} m/s^2 of "
-                   f"|a - g|, beyond a human forearm ({MAX_WRIST_RATE_RADPS:.0f} rad/s, {MAX_ACCEL_MPS2:.0f} m/s^2)",
-                   peak_gyro_radps=peak_w, peak_accel_minus_g_mps2=peak_a)
+        why = implausible(peak_a, peak_w) if np.isfinite(acc).all() and np.isfinite(gyr).all() else \
+            implausible(float("nan"), float("nan"))
+        if why:
+            reject(why, roll=roll, peak_gyro_radps=peak_w, peak_accel_minus_g_mps2=peak_a)
             continue
         accepted.append((p, motion, signal, rep, roll, hand, peak_a, peak_w))
 
