@@ -436,28 +436,48 @@ def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
     return Motion.create(joints, fps, js.name)
 
 
-def load_motion(path: str | os.PathLike, *, fps: float | None = None, joint_set: str | None = None) -> Motion:
-    """Read a Motion from ``.npz`` (arrays ``joints``, ``fps``, ``joint_set``[, ``confidence``]) or ``.csv``.
+def load_motion(path: str | os.PathLike, *, fps: float | None = None, joint_set: str | None = None,
+                body: int | None = None) -> Motion:
+    """Read a Motion from a file; the format follows the extension. Errors are one-line ``InputError``s.
 
-    CSV layouts (metres, z-up world):
+    * ``.npz``: arrays ``joints`` (T, J, 3) in metres in the z-up world, ``fps``, ``joint_set``[, ``confidence``].
+    * ``.csv``/``.txt`` (metres, z-up world), wide: a header with ``t`` (s) and ``<joint>_x,<joint>_y,<joint>_z``
+      per joint, in the joint set's order or named by the set's joint names (``Motion.save_csv`` writes this);
+      long: one row per joint per frame with columns ``frame`` (or ``t``), ``joint`` (name or index), ``x,y,z``.
+      The frame rate comes from ``t``, an ``fps`` column or a ``# fps=30`` comment line; the joint set from a
+      ``# joint_set=coco17`` line, a ``joint_set`` column, or the column names. Missing joints (NaN) are refused.
+    * ``.skeleton``: NTU RGB+D text (Kinect v2, ``ntu25``, 30 fps). Several people: ``body`` picks one by index
+      in order of first appearance; by default the one present in the most frames. Short gaps are interpolated,
+      ``confidence`` is trackingState / 2.
+    * ``.mat``: UTD-MHAD ``*_skeleton.mat`` (``d_skel`` (20, 3, T), Kinect v1, ``kinect20``). When the inertial
+      file recorded with it exists (``Skeleton/aA_sS_tT_skeleton.mat`` -> ``Inertial/aA_sS_tT_inertial.mat``,
+      50 Hz), fps = frames / (IMU samples / 50), as both streams cover the same interval; otherwise 30.
 
-    * wide: a header with ``t`` (s) and ``<joint>_x,<joint>_y,<joint>_z`` per joint, in the joint set's order or
-      named by the set's joint names (``Motion.save_csv`` writes this);
-    * long: one row per joint per frame with columns ``frame`` (or ``t``), ``joint`` (name or index), ``x,y,z``.
-
-    The frame rate comes from ``t``, an ``fps`` column or a ``# fps=30`` comment line; the joint set from a
-    ``# joint_set=coco17`` line, a ``joint_set`` column, or the column names. ``fps``/``joint_set`` arguments
-    override the file. Missing joints (NaN) are refused. Errors are one-line ``InputError``s.
+    Kinect camera coordinates (x to the sensor's left, y up, z depth) become the world as ``(-x, z, y)``, a
+    proper rotation (``imusim_jax.datasets_io``). ``fps`` overrides the file's (or the dataset's) frame rate;
+    ``joint_set`` overrides an ``.npz``/``.csv`` file's, and for the datasets must name their own set.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"no such file: {path}")
     ext = os.path.splitext(path)[1].lower()
+    if body is not None and ext != ".skeleton":
+        raise InputError(f"body= chooses a person in an NTU RGB+D .skeleton file; {path!r} is not one")
+    if ext in (".skeleton", ".mat"):
+        from imusim_jax import datasets_io as dio
+
+        native = "ntu25" if ext == ".skeleton" else "kinect20"
+        if joint_set is not None and get_joint_set(joint_set).name != native:
+            raise InputError(f"{path!r} holds joint set {native}, not {joint_set!r}; convert after loading "
+                             f"(Motion.to)")
+        if ext == ".skeleton":
+            return dio.load_ntu_skeleton(path, body=body, fps=fps)
+        return dio.load_utd_skeleton(path, fps=fps)
     if ext == ".npz":
         return _load_npz_motion(path, fps, joint_set)
     if ext in (".csv", ".txt"):
         return _load_csv_motion(path, fps, joint_set)
-    raise InputError(f"unsupported motion file {path!r}: expected .npz or .csv")
+    raise InputError(f"unsupported motion file {path!r}: expected .npz, .csv, NTU .skeleton or UTD-MHAD .mat")
 
 
 def load_trajectory(path: str | os.PathLike, *, fps: float | None = None) -> Trajectory:

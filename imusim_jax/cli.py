@@ -45,7 +45,9 @@ def _resolve_mount(mount: str, wrist: Optional[str]):
 
 @app.command()
 def simulate(
-    input: Optional[str] = typer.Argument(None, help="Motion .npz (joints (T,J,3) m z-up, fps, joint_set) or .csv"),
+    input: Optional[str] = typer.Argument(None, help="Motion .npz (joints (T,J,3) m z-up, fps, joint_set), .csv, "
+                                          "NTU RGB+D .skeleton (30 fps, the body in most frames) or UTD-MHAD "
+                                          "*_skeleton.mat (fps from the Inertial/ file beside it, else 30)"),
     trajectory: Optional[str] = typer.Option(None, "--trajectory", help="rigid-body CSV t,x,y,z,qw,qx,qy,qz "
                                              "instead of a skeleton"),
     mount: Optional[str] = typer.Option(None, "--mount", help="watch-left (default for skeletons)|watch-right|"
