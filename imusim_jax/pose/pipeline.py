@@ -713,7 +713,7 @@ upsampled, and carries less detail than the model was trained to use."""
 
 def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, world_report: dict,
                stature: Optional[np.ndarray] = None, depth_error: float = 0.0,
-               lateral_floor: Optional[np.ndarray] = None) -> np.ndarray:
+               lateral_floor: Optional[np.ndarray] = None, fps: Optional[float] = None) -> np.ndarray:
     """Noise covariance (m^2) of the root (hip midpoint) per frame in world axes, ``(T, 3, 3)``, from how it was
     measured.
 
@@ -730,6 +730,10 @@ def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, wo
     the along-sight std is at least ``depth_error * d * max(1, MODEL_INPUT_PX / stature)`` (the apparent size
     tells the distance to ``depth_error`` for a person who fills the model's input, and less for a smaller one),
     and the across-sight std at least ``lateral_floor`` (m, ``(T,)``: ``landmark_noise``).
+
+    With ``fps``, the distance ``d`` is the running median over 0.5 s of the measured one: the noise is a property
+    of where the body is, not of the frame's own error (a frame measured too far would otherwise be trusted less,
+    one measured too near more, biasing the smoothed distance).
     """
     from imusim_jax._joints import get_joint_set
 
@@ -742,6 +746,11 @@ def root_noise(joints_w: np.ndarray, joint_set: str, keypoints2d: np.ndarray, wo
     root_c = (joints_w[:, hips].mean(1) + origin) @ R  # p_c = R^T p_w
     dist = np.maximum(np.linalg.norm(root_c, axis=-1), 0.1)
     ray = root_c / dist[:, None]
+    if fps is not None:
+        from imusim_jax.pose.smoothing import running_median
+
+        d_med = running_median(dist, max(int(round(0.5 * fps)), 1))
+        dist = np.where(np.isfinite(d_med), d_med, dist)
     ok = keypoints2d[..., 2] >= 0.3
     xy = np.where(ok[..., None], keypoints2d[..., :2], np.nan)
     import warnings
@@ -867,9 +876,12 @@ def person_motion(person: PersonTrack, info: VideoInfo, cfg: PipelineConfig = Pi
     blur = convert(blur_noise(kp, J, raw.joint_set, wrep), person.joint_set2d, raw.joint_set, joint_axis=-1)
     size = landmark_noise(stature, cfg.subject_height_m, cfg.landmark_error)
     x, srep = smooth_joints(J, np.asarray(raw.confidence), info.fps, raw.joint_set, cfg.smoothing,
-                            root_cov=root_noise(J, raw.joint_set, kp, wrep, stature, cfg.depth_error, size),
+                            root_cov=root_noise(J, raw.joint_set, kp, wrep, stature, cfg.depth_error, size,
+                                                fps=info.fps),
                             joint_sigma=np.hypot(blur, size[:, None]),
-                            sight=line_of_sight(J, raw.joint_set, wrep))
+                            sight=line_of_sight(J, raw.joint_set, wrep),
+                            camera=(np.asarray(wrep["gravity"]["R_wc"], np.float64),
+                                    np.asarray(wrep["origin_w_before_shift"], np.float64)))
     report["smoothing"] = {**dataclasses.asdict(cfg.smoothing), **srep,
                            "landmark_noise_m_median": float(np.median(size))}
     return raw, Motion.create(x, info.fps, raw.joint_set, confidence=np.asarray(raw.confidence)), report

@@ -8,7 +8,8 @@ import pytest
 from imusim_jax import Motion, simulate
 from imusim_jax._joints import COCO17
 from imusim_jax.pose.smoothing import (SmoothingConfig, constrain_bones, local_noise_std, noise_std,
-                                       reject_outliers, rts_smooth, rts_smooth_cov, smooth_joints)
+                                       reject_outliers, rts_smooth, rts_smooth_cov, smooth_joints,
+                                       smooth_root_in_camera)
 
 FPS, G = 30.0, 9.80665
 
@@ -126,3 +127,60 @@ def test_low_confidence_frames_count_less():
         sm, _ = smooth_joints(x, conf, FPS, "coco17", cfg)
         bump = sm[30, 11, 2] - x[0, 11, 2]
         assert (bump < 0.01) == expect_small
+
+
+def _fall_seen_by_a_camera(seed=0, T=40, depth=5.3):
+    """A root that drops 0.8 m and slides 1.3 m across the picture in 0.3 s, 5.3 m in front of an upright camera
+    (``p_w = R_wc p_c - origin``), measured to 2 cm across the line of sight and 1 m along it."""
+    R = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # camera x right, y down, z forward; world z up
+    o = np.array([0.0, depth, -1.4])
+    t = np.arange(T) / FPS
+    s = np.clip((t - 0.2) / 0.3, 0, 1)
+    s = s * s * (3 - 2 * s)  # smooth step
+    truth = np.stack([1.3 * s, np.zeros(T), 1.0 - 0.8 * s], -1)
+    c = (truth + o) @ R
+    ray = c / np.linalg.norm(c, axis=-1, keepdims=True)
+    cov_c = 0.02 ** 2 * (np.eye(3) - ray[:, :, None] * ray[:, None]) + 1.0 ** 2 * ray[:, :, None] * ray[:, None]
+    cov_w = R[None] @ cov_c @ R.T[None]
+    rng = np.random.default_rng(seed)
+    y = truth + np.stack([rng.multivariate_normal(np.zeros(3), cv) for cv in cov_w])
+    return truth, y, cov_w, R, o
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_root_smoothed_in_camera_keeps_its_distance_and_its_direction(seed):
+    truth, y, cov_w, R, o = _fall_seen_by_a_camera(seed)
+    out = smooth_root_in_camera(y, cov_w, FPS, (R, o))
+    c_out, c_true = (out + o) @ R, (truth + o) @ R
+    # the direction to the body (what the camera measures well) is kept: within 2 px at f = 500 px
+    px = 500 * np.linalg.norm(c_out[:, :2] / c_out[:, 2:] - c_true[:, :2] / c_true[:, 2:], axis=-1)
+    assert np.sqrt(np.mean(px ** 2)) < 2.5 and px.max() < 8.0  # measured to 2 cm = 1.9 px a frame
+    # and the distance stays what the apparent size says, on average (not pulled towards the lens; 1 m a frame)
+    assert abs(np.median(c_out[:, 2]) - 5.3) < 0.75
+    # no metres of travel along the line of sight that the data do not show
+    assert np.ptp(c_out[:, 2]) < 2.0
+
+
+def test_motion_prior_bounds_the_speed_of_a_poorly_measured_axis():
+    rng = np.random.default_rng(3)
+    T = 60
+    truth = np.zeros((T, 3))
+    sig = np.array([0.01, 1.0, 0.01])  # one axis known to a metre only
+    y = truth + rng.normal(0, 1, (T, 3)) * sig
+    cov = np.broadcast_to(np.diag(sig ** 2), (T, 1, 3, 3))
+    _, v_free, _ = rts_smooth_cov(y[:, None], cov, FPS, 3000.0, return_all=True)
+    _, v_prior, a_prior = rts_smooth_cov(y[:, None], cov, FPS, 3000.0, speed_mps=2.0, accel_mps2=5.0,
+                                         return_all=True)
+    assert np.abs(v_prior[:, 0, 1]).max() < np.abs(v_free[:, 0, 1]).max()
+    assert np.abs(v_prior[:, 0, 1]).max() < 2.0
+
+
+def test_motion_prior_leaves_a_well_measured_motion_alone():
+    t = np.arange(90) / FPS
+    a_true = np.array([1.5, -0.5, -3.0])
+    p = 0.5 * a_true * t[:, None] ** 2
+    y = p + np.random.default_rng(4).normal(0, 0.01, p.shape)
+    cov = np.broadcast_to(0.01 ** 2 * np.eye(3), (90, 1, 3, 3))
+    pos, _, acc = rts_smooth_cov(y[:, None], cov, FPS, 50.0, speed_mps=2.0, accel_mps2=5.0, return_all=True)
+    np.testing.assert_allclose(acc[15:-15, 0].mean(0), a_true, atol=0.4)
+    assert np.sqrt(np.mean((pos[:, 0] - p) ** 2)) < 0.006
