@@ -64,6 +64,8 @@ def simulate(
     fps: Optional[float] = typer.Option(None, "--fps", help="override the input's frame rate"),
     joint_set: Optional[str] = typer.Option(None, "--joint-set", help="override: coco17|h36m17|ntu25|mediapipe33"),
     roll: str = typer.Option("auto", "--roll", help="forearm roll from auto|hand|hinge"),
+    body: Optional[int] = typer.Option(None, "--body", help="NTU .skeleton with several people: the body by "
+                                       "order of appearance (0 = first; default: the one in most frames)"),
 ):
     """Simulate a wrist IMU from a 3D skeleton (or a rigid-body trajectory)."""
     import jax
@@ -82,7 +84,7 @@ def simulate(
         src = load_trajectory(trajectory, fps=fps)
         m = _resolve_mount(mount or "body", wrist)
     else:
-        src = load_motion(input, fps=fps, joint_set=joint_set)
+        src = load_motion(input, fps=fps, joint_set=joint_set, body=body)
         m = _resolve_mount(mount or "watch-left", wrist)
     key = jax.random.key(seed)
     signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)

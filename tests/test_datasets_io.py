@@ -360,3 +360,26 @@ def test_cli_simulates_a_real_utd_file_over_the_imu_interval(realdata, tmp_path)
     if os.path.exists(iner):  # the skeleton's rate makes it last as long as the real IMU recording
         n = scipy.io.loadmat(iner)["d_iner"].shape[0]
         assert abs(len(a) - n) <= 50 / 12 + 1
+
+
+def test_cli_body_option_picks_the_person(tmp_path):
+    """``imusim-jax simulate FILE.skeleton --body i``: body 0 stands still, body 1 accelerates at 2 m/s^2 sideways
+    (Kinect x); each one's watch reads its own motion, and a body that is not there is one error line."""
+    T, fps = 60, 30.0
+    still = body_joints(1)
+    t = np.arange(T) / fps
+    frames = [[(ID_A, still, np.full(25, 2)),
+               (ID_B, body_joints(2, 1.0) + np.array([1.0, 0.0, 0.0]) * t[f] ** 2, np.full(25, 2))]
+              for f in range(T)]
+    p = tmp_path / "two.skeleton"
+    p.write_text(ntu_text(frames))
+    mean_a = {}
+    for b in (0, 1):
+        out = tmp_path / f"b{b}.csv"
+        run("simulate", p, "--mount", "watch-right", "--body", b, "-o", out)
+        rows = np.loadtxt(out, delimiter=",", skiprows=1)
+        mean_a[b] = np.median(np.linalg.norm(rows[:, 1:4], axis=1))
+    assert mean_a[0] == pytest.approx(G, abs=0.05)  # at rest: gravity only
+    assert mean_a[1] == pytest.approx(np.hypot(G, 2.0), abs=0.15)  # gravity and 2 m/s^2 sideways
+    r = run("simulate", p, "--body", 2, "-o", tmp_path / "x.csv", check=False)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "body" in r.stderr
