@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import cpu_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -58,17 +60,6 @@ ACTION_NAMES = {
 TARGETS = dict(broad_gyro=0.99, broad_acc=0.99, utd_acc=0.66, utd_gyro=0.60)
 CHECK_TOL = 1e-3
 UTD_COLS = ("env|a|", "env|w|", "smp|a|", "smp|w|")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def find_realdata(arg: str | None) -> tuple[str, str]:

@@ -34,6 +34,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import cpu_model  # noqa: E402
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.fspath(REPO))
 
@@ -53,17 +56,6 @@ def _export_tiny():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def scene(t: int, h: int = 480, w: int = 640) -> tuple[list[np.ndarray], list[np.ndarray]]:

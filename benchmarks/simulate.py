@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -43,23 +42,15 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import cpu_model  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import imusim_jax as ij  # noqa: E402
 from baseline_numpy import add_noise, sensor_trajectory, simulate_numpy  # noqa: E402
 from synthetic_motion import synthetic_clips  # noqa: E402
 
 FPS, RATE_HZ, CUTOFF_HZ, SECONDS = 30.0, 50.0, 6.0, 10.0
 TARGET_NUMPY, TARGET_IMUSIM = 10.0, 1000.0
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def usable_cores() -> int:
