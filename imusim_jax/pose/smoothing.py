@@ -41,8 +41,8 @@ import numpy as np
 from imusim_jax._joints import get_joint_set
 from imusim_jax._motion import Motion
 
-__all__ = ["SmoothingConfig", "rts_smooth", "rts_smooth_cov", "smooth_root_in_camera", "running_median", "noise_std", "local_noise_std", "reject_outliers",
-           "constrain_bones", "smooth_joints", "smooth_motion", "LIMB_CHAINS"]
+__all__ = ["SmoothingConfig", "rts_smooth", "rts_smooth_cov", "smooth_root_in_camera", "running_median", "noise_std",
+           "local_noise_std", "reject_outliers", "constrain_bones", "smooth_joints", "smooth_motion", "LIMB_CHAINS"]
 
 _MAD = 0.6744897501960817  # median absolute deviation of a unit normal
 
@@ -386,8 +386,9 @@ def smooth_root_in_camera(root_w: np.ndarray, cov_w: np.ndarray, fps: float,
     apparent size says (the shared fall clip: 5.3 m away by size, 1.4 m after smoothing, 7 m of travel in 0.67 s).
     In angular coordinates and log-distance, the motion model no longer depends on how far the body is: direction
     and distance are smoothed each on its own evidence. The jerk density and the motion prior are scaled by the
-    track's median distance ``d``: ``q_root / d^2``, ``root_speed_mps / d``, and the acceleration prior mapped
-    from world axes to camera axes, so a body at a fixed distance is smoothed as in metric coordinates.
+    track's median distance ``d``: ``q_root / d^2``, ``root_speed_mps / d``, the first frame's velocity and
+    acceleration priors likewise, and the acceleration prior mapped from world axes to camera axes, so a body at a
+    fixed distance is smoothed as in metric coordinates.
 
     Args:
       root_w: ``(T, 3)`` world root positions (m); NaN rows are missing.
@@ -424,8 +425,8 @@ def smooth_root_in_camera(root_w: np.ndarray, cov_w: np.ndarray, fps: float,
     if config.root_accel_mps2 is not None:  # world-axis stds onto camera axes (variances add through R)
         sa = np.broadcast_to(np.asarray(config.root_accel_mps2, np.float64), (3,))
         accel = np.sqrt((R ** 2).T @ sa ** 2) / d
-    ys = rts_smooth_cov(y[:, None], cov[:, None], fps, config.q_root / d ** 2, speed_mps=speed, accel_mps2=accel,
-                        prior_window_s=config.prior_window_s)[:, 0]
+    ys = rts_smooth_cov(y[:, None], cov[:, None], fps, config.q_root / d ** 2, v0_mps=2.0 / d, a0_mps2=10.0 / d,
+                        speed_mps=speed, accel_mps2=accel, prior_window_s=config.prior_window_s)[:, 0]
     zs = np.exp(ys[:, 2])
     cs = np.stack([ys[:, 0] * zs, ys[:, 1] * zs, zs], -1)
     return cs @ R.T - o
