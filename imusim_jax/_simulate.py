@@ -345,8 +345,8 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
       cutoff_hz: low-pass cut-off (Hz) for the positions (and the trajectory's quaternion), ``"auto"`` for
         Winter's residual analysis per clip (``auto_cutoff``), or ``None`` for no filtering.
       filter_order: Butterworth order of one pass (zero phase doubles it).
-      roll: forearm roll source, ``"auto"`` (hand landmarks where the joint set has them, else the elbow hinge),
-        ``"hand"`` or ``"hinge"``; see ``imusim_jax._orientation``.
+      roll: forearm roll source, ``"auto"`` (hand knuckles where the joint set has them, i.e. MediaPipe's, else
+        the elbow hinge), ``"hand"`` (knuckles, or a Kinect v2 thumb) or ``"hinge"``; see ``imusim_jax._orientation``.
       roll_model: fallback weights for near-straight arms.
     Returns:
       ``ImuSignal`` with ``accel`` (m/s^2) and ``gyro`` (rad/s) in the sensor frame, ``(T', 3)`` for one clip or

@@ -383,3 +383,21 @@ def test_cli_body_option_picks_the_person(tmp_path):
     assert mean_a[1] == pytest.approx(np.hypot(G, 2.0), abs=0.15)  # gravity and 2 m/s^2 sideways
     r = run("simulate", p, "--body", 2, "-o", tmp_path / "x.csv", check=False)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "body" in r.stderr
+
+
+def test_ntu_roll_defaults_to_the_hinge_and_the_thumb_is_opt_in(realdata):
+    """Kinect v2's thumb jitters across the hand: on the real A003 clip (brushing teeth with the right hand), the
+    resting left arm's watch would read up to ~6 rad/s of spurious roll from it; from the elbow hinge (the
+    ``roll="auto"`` choice for ``ntu25``) it reads what a resting arm does."""
+    from imusim_jax._orientation import arm_rig
+
+    assert arm_rig("ntu25", "left", "auto").hand is None
+    assert arm_rig("ntu25", "left", "hand").hand == "thumb"
+    assert arm_rig("mediapipe33", "left", "auto").hand == "mp"
+    path = realdata / "ntu_skeleton" / "S002C001P003R001A003.skeleton"
+    if not path.exists():
+        pytest.skip(f"{path.name} is absent")
+    m = ij.load_motion(path)
+    w = {r: np.linalg.norm(np.asarray(ij.simulate(m, "watch-left", roll=r).gyro), axis=-1) for r in ("auto", "hand")}
+    assert w["auto"].max() < 1.0  # a resting arm
+    assert w["hand"].max() > 2 * w["auto"].max()  # what the thumb would add
