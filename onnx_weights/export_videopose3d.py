@@ -20,7 +20,6 @@ The script checks the ONNX model against torch on a random clip before it return
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from typing import Optional, Sequence
@@ -94,11 +93,9 @@ def load_checkpoint(model, path: str, trust: bool = False) -> str:
         if k.endswith("num_batches_tracked") and k not in state:
             state[k] = v
     model.load_state_dict(state, strict=True)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from imusim_jax.weights import sha256_file
+
+    return sha256_file(path)
 
 
 def export_onnx(model, output: str, opset: int = 17, metadata: Optional[dict] = None) -> str:

@@ -20,7 +20,6 @@ Usage (torch is an optional dependency: ``pip install torch==2.13.0 onnx``)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from typing import Optional, Sequence
@@ -132,11 +131,9 @@ def load_checkpoint(model, path: str, trust: bool = False) -> str:
     state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else ckpt
     state = {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}
     model.load_state_dict(state, strict=True)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from imusim_jax.weights import sha256_file
+
+    return sha256_file(path)
 
 
 def export_onnx(model, output: str, opset: int = 17, metadata: Optional[dict] = None) -> str:

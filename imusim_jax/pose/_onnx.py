@@ -163,6 +163,19 @@ class OnnxModel:
         self.run_calls += 1
         return out
 
+    def run_batched(self, x: np.ndarray, input_name: str, output_name: str, batch_size: int) -> np.ndarray:
+        """``run`` over ``x`` in batches of ``batch_size`` along axis 0, outputs concatenated. A model exported with
+        a static batch size gets its last, short batch padded with copies of its last item (cut off again)."""
+        static = next(a for a in self.inputs if a.name == input_name).static(0)
+        outs = []
+        for s in range(0, len(x), batch_size):
+            chunk = x[s:s + batch_size]
+            n = len(chunk)
+            if static and n < static:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], static - n, 0)])
+            outs.append(self.run({input_name: np.ascontiguousarray(chunk)}, [output_name])[0][:n])
+        return np.concatenate(outs)
+
     def describe_mismatch(self, what: str) -> InputError:
         """An ``InputError`` saying the model's signature is not the expected ``what``."""
         return InputError(f"{self.path.name} does not look like {what}: its signature is {self.signature()}")

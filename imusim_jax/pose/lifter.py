@@ -93,8 +93,7 @@ class VideoPose3D:
         self.receptive_field, self.pad = rf, (rf - 1) // 2
         self._static_t = t_in
         self.chunk_size = (t_in - rf + 1) if t_in else max(1, int(chunk_size))
-        self._static_batch = inp.static(0)
-        self.batch_size = self._static_batch or max(1, int(batch_size))
+        self.batch_size = inp.static(0) or max(1, int(batch_size))
         self.flip_augment, self.root_relative = bool(flip_augment), bool(root_relative)
         self._input_name, self._output_name = inp.name, out.name
 
@@ -141,18 +140,10 @@ class VideoPose3D:
                 windows.append(xp[k * L:k * L + L + 2 * p])
                 index.append((ci, k))
         win = np.stack(windows)  # (W, L + 2p, 17, 2)
-        res = []
-        for s in range(0, len(win), self.batch_size):
-            chunk = win[s:s + self.batch_size]
-            n = len(chunk)
-            if self._static_batch and n < self._static_batch:
-                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self._static_batch - n, 0)])
-            y = self.model.run({self._input_name: np.ascontiguousarray(chunk)}, [self._output_name])[0][:n]
-            if y.shape[1] != L:
-                raise InputError(f"{self.model.path.name} returned {y.shape[1]} frames for {L + 2 * p} input frames; "
-                                 f"expected {L} (receptive field {self.receptive_field})")
-            res.append(y)
-        y = np.concatenate(res)
+        y = self.model.run_batched(win, self._input_name, self._output_name, self.batch_size)
+        if y.shape[1] != L:
+            raise InputError(f"{self.model.path.name} returned {y.shape[1]} frames for {L + 2 * p} input frames; "
+                             f"expected {L} (receptive field {self.receptive_field})")
         out = []
         for ci, x in enumerate(clips):
             parts = [y[j] for j, (c, _) in enumerate(index) if c == ci]

@@ -38,7 +38,6 @@ For one video (``pose.video``):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -154,11 +153,9 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 def _sha256(path) -> Optional[str]:
     if path is None or not os.path.isfile(path):
         return None
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from imusim_jax.weights import sha256_file
+
+    return sha256_file(path)
 
 
 # ---------------------------------------------------------------------------------------------------------------

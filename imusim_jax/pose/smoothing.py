@@ -374,6 +374,12 @@ def running_median(x: np.ndarray, n: int) -> np.ndarray:
         return np.nanmedian(w, axis=-1)
 
 
+def _smooth_root_metric(root_w: np.ndarray, cov_w: np.ndarray, fps: float, config: SmoothingConfig) -> np.ndarray:
+    """``rts_smooth_cov`` of a ``(T, 3)`` root track in world metres with the config's jerk density and prior."""
+    return rts_smooth_cov(root_w[:, None], cov_w[:, None], fps, config.q_root, speed_mps=config.root_speed_mps,
+                          accel_mps2=config.root_accel_mps2, prior_window_s=config.prior_window_s)[:, 0]
+
+
 def smooth_root_in_camera(root_w: np.ndarray, cov_w: np.ndarray, fps: float,
                           camera: tuple[np.ndarray, np.ndarray], config: SmoothingConfig = SmoothingConfig()
                           ) -> np.ndarray:
@@ -404,8 +410,7 @@ def smooth_root_in_camera(root_w: np.ndarray, cov_w: np.ndarray, fps: float,
     c = (np.asarray(root_w, np.float64) + o) @ R  # (T, 3) camera coordinates
     ok = np.isfinite(c).all(1)
     if not ok.any() or not (c[ok, 2] > 0.05).all():  # behind or at the camera: not a pinhole measurement
-        return rts_smooth_cov(root_w[:, None], cov_w[:, None], fps, config.q_root, speed_mps=config.root_speed_mps,
-                              accel_mps2=config.root_accel_mps2, prior_window_s=config.prior_window_s)[:, 0]
+        return _smooth_root_metric(root_w, cov_w, fps, config)
     z = np.where(ok, c[:, 2], 1.0)
     y = np.stack([c[:, 0] / z, c[:, 1] / z, np.log(z)], -1)
     y[~ok] = np.nan
@@ -500,12 +505,8 @@ def smooth_joints(joints: np.ndarray, conf: np.ndarray, fps: float, joint_set: s
         y_root, y_rel = np.where(k_root, y_root, np.nan), np.where(k_rel, y_rel, np.nan)
     if config.rts:
         cov_root = np.where(np.isfinite(y_root).all(1)[:, None, None], cov_root, np.nan)
-        if camera is not None:
-            root_s = smooth_root_in_camera(y_root, cov_root, fps, camera, config)
-        else:
-            root_s = rts_smooth_cov(y_root[:, None], cov_root[:, None], fps, config.q_root,
-                                    speed_mps=config.root_speed_mps, accel_mps2=config.root_accel_mps2,
-                                    prior_window_s=config.prior_window_s)[:, 0]
+        root_s = (smooth_root_in_camera(y_root, cov_root, fps, camera, config) if camera is not None
+                  else _smooth_root_metric(y_root, cov_root, fps, config))
         if sight is None or config.depth_noise_factor == 1.0:
             rel_s = rts_smooth(y_rel, sig_rel, fps, config.q_body).reshape(T, J, 3)
         else:  # posture depth along the line of sight is the model's guess: noisier by depth_noise_factor

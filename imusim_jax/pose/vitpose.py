@@ -194,8 +194,7 @@ class VitPose:
                                  f"signature is {m.signature()}{hint}")
         elif out.rank != 3 or k not in (17, None) or out.static(2) not in (3, None):
             raise m.describe_mismatch("a keypoint-output pose model (output (N, 17, 3))")
-        self._static_batch = inp.static(0)
-        self.batch_size = self._static_batch or max(1, int(batch_size))
+        self.batch_size = inp.static(0) or max(1, int(batch_size))
         self._input_name, self._output_name = inp.name, out.name
         self._flip_idx = _flip_index(17, COCO_FLIP_PAIRS)
         self._scale = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)
@@ -259,14 +258,7 @@ class VitPose:
         return x
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        outs = []
-        for s in range(0, len(x), self.batch_size):
-            chunk = x[s:s + self.batch_size]
-            n = len(chunk)
-            if self._static_batch and n < self._static_batch:
-                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self._static_batch - n, 0)])
-            outs.append(self.model.run({self._input_name: chunk}, [self._output_name])[0][:n])
-        return np.concatenate(outs)
+        return self.model.run_batched(x, self._input_name, self._output_name, self.batch_size)
 
     def _infer(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crops (N, H_in, W_in, 3) uint8 -> keypoints (N, 17, 2) in crop pixels and confidences (N, 17)."""

@@ -64,3 +64,22 @@ def test_error_messages_are_one_line(tmp_path):
     with pytest.raises(InputError) as e:
         _onnx.resolve_model_path(tmp_path / "x.onnx")
     assert "\n" not in str(e.value)
+
+
+def test_run_batched_equals_one_run_and_pads_a_static_batch(tiny):
+    import dataclasses
+
+    m = OnnxModel(tiny["vitpose_tiny"], threads=1)
+    x = np.random.default_rng(0).normal(size=(5, 3, 256, 192)).astype(np.float32)
+    whole = m.run({"input": x})[0]
+    m.reset_timer()
+    np.testing.assert_allclose(m.run_batched(x, "input", "heatmaps", 2), whole, rtol=1e-5, atol=1e-6)
+    assert m.run_calls == 3
+    # a model exported with a static batch of 3: the last batch (2 items) goes in padded to 3 and comes back cut
+    m.inputs[0] = dataclasses.replace(m.inputs[0], shape=(3,) + m.inputs[0].shape[1:])
+    seen = []
+    run = m.run
+    m.run = lambda feeds, outputs=None: (seen.append(len(feeds["input"])), run(feeds, outputs))[1]
+    out = m.run_batched(x, "input", "heatmaps", 3)
+    assert seen == [3, 3] and out.shape == whole.shape
+    np.testing.assert_allclose(out, whole, rtol=1e-5, atol=1e-6)
