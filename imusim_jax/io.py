@@ -39,6 +39,9 @@ class atomic_path:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
+            mask = os.umask(0)  # mkstemp makes the file 0600; give it what open() would (0666 less the umask)
+            os.umask(mask)
+            os.chmod(self.tmp, 0o666 & ~mask)
             os.replace(self.tmp, self.path)
         elif os.path.exists(self.tmp):
             os.remove(self.tmp)

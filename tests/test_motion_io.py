@@ -125,3 +125,16 @@ def test_long_csv_layout(tmp_path):
     (tmp_path / "bad.csv").write_text("frame,joint,x,y,z\n0,left_toe,0,0,0\n")
     with pytest.raises(ij.InputError, match="left_toe"):
         ij.load_motion(tmp_path / "bad.csv", fps=30, joint_set="coco17")
+
+
+def test_atomic_writes_get_the_permissions_open_would_give(tmp_path):
+    import os
+    import stat
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with iio.atomic_path(tmp_path / "out.csv") as tmp:
+        with open(tmp, "w") as f:
+            f.write("t\n")
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "out.csv") == mode(plain)  # not mkstemp's 0600
