@@ -95,14 +95,30 @@ def arm_rig(joint_set: str, side: str, roll: RollMode = "auto") -> ArmRig:
     return ArmRig(tuple(base + extra), side, hand)
 
 
+# The vector algebra below works on arrays whose FIRST axis holds the x, y, z components (``(3, ...)``), so that a
+# whole clip's frames are computed with time as the minor, vectorised axis (``_forearm_frames_cm``); the public
+# ``forearm_frame`` is the same code on a single posture.
+
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _cross(a, b):
+    return jnp.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
+def _norm(v):
+    return safe_norm(v, axis=0, keepdims=True)
+
+
 def _unit(v):
-    n = safe_norm(v, keepdims=True)
+    n = _norm(v)
     return v / jnp.where(n > 0, n, 1.0)
 
 
 def _perp(v, x):
     """Component of ``v`` perpendicular to the unit vector ``x``."""
-    return v - jnp.sum(v * x, -1, keepdims=True) * x
+    return v - _dot(v, x)[None] * x
 
 
 def _smoothstep(x):
@@ -113,8 +129,28 @@ def _smoothstep(x):
 def _blend(primary, fallback, width):
     """``primary |primary| + width^2 (1 - smoothstep(|primary| / width)) fallback``: exactly the primary direction
     while ``|primary| >= width``, sliding smoothly (C1) into the fallback as ``|primary|`` goes to 0."""
-    n = safe_norm(primary, keepdims=True)
+    n = _norm(primary)
     return primary * n + width ** 2 * (1.0 - _smoothstep(n / width)) * fallback
+
+
+def _forearm_frames_cm(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()):
+    """``forearm_frame`` for many postures at once, component-major: ``p`` ``(J, 3, ...)`` (joint, component,
+    then any batch axes, e.g. time) -> the columns ``x_f, y_f, z_f``, each ``(3, ...)``."""
+    s = 1.0 if rig.side == "left" else -1.0
+    shoulder, elbow, wrist, other = p[0], p[1], p[2], p[3]
+    x = _unit(wrist - elbow)
+    u = _unit(shoulder - elbow)
+    hinge = s * _cross(u, x)  # |hinge| = sin(elbow angle)
+    lateral = _perp(_unit(shoulder - other), x)
+    e_z = jnp.array([0.0, 0.0, 1.0], p.dtype).reshape((3,) + (1,) * (x.ndim - 1))
+    up = _perp(jnp.broadcast_to(e_z, x.shape), x)
+    z = _blend(hinge, _unit(_blend(lateral, up, model.vertical)), model.straight_arm)
+    if rig.hand is not None:
+        k = _perp(_unit(p[4] - p[5]), x)
+        hand_z = s * _cross(k, x)  # |hand_z| = sin(angle between the across-hand line and the forearm)
+        z = _blend(hand_z, _unit(z), model.straight_arm)
+    z = _unit(_perp(z, x))
+    return x, _cross(z, x), z
 
 
 def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -> jnp.ndarray:
@@ -130,21 +166,7 @@ def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -
     Returns:
       ``(3, 3)`` proper rotation matrix.
     """
-    s = 1.0 if rig.side == "left" else -1.0
-    shoulder, elbow, wrist, other = p[0], p[1], p[2], p[3]
-    x = _unit(wrist - elbow)
-    u = _unit(shoulder - elbow)
-    hinge = s * jnp.cross(u, x)  # |hinge| = sin(elbow angle)
-    lateral = _perp(_unit(shoulder - other), x)
-    up = _perp(jnp.array([0.0, 0.0, 1.0], p.dtype), x)
-    z = _blend(hinge, _unit(_blend(lateral, up, model.vertical)), model.straight_arm)
-    if rig.hand is not None:
-        k = _perp(_unit(p[4] - p[5]), x)
-        hand_z = s * jnp.cross(k, x)  # |hand_z| = sin(angle between the across-hand line and the forearm)
-        z = _blend(hand_z, _unit(z), model.straight_arm)
-    z = _unit(_perp(z, x))
-    y = jnp.cross(z, x)
-    return jnp.stack([x, y, z], axis=-1)
+    return jnp.stack(_forearm_frames_cm(p, rig, model), axis=-1)
 
 
 def rig_positions(joints, rig: ArmRig):

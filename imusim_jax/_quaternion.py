@@ -96,20 +96,28 @@ def from_matrix(R: Mat3) -> Quat:
     diagonal entry (Shepperd's best-conditioned pivot) normalised is ``±q``: no division by a small number, finite
     gradients everywhere, and a small graph (it compiles fast under ``jit``).
     """
-    m00, m01, m02 = R[..., 0, 0], R[..., 0, 1], R[..., 0, 2]
-    m10, m11, m12 = R[..., 1, 0], R[..., 1, 1], R[..., 1, 2]
-    m20, m21, m22 = R[..., 2, 0], R[..., 2, 1], R[..., 2, 2]
-    K = jnp.stack([
-        jnp.stack([1 + m00 + m11 + m22, m21 - m12, m02 - m20, m10 - m01], -1),
-        jnp.stack([m21 - m12, 1 + m00 - m11 - m22, m10 + m01, m02 + m20], -1),
-        jnp.stack([m02 - m20, m10 + m01, 1 - m00 + m11 - m22, m21 + m12], -1),
-        jnp.stack([m10 - m01, m02 + m20, m21 + m12, 1 - m00 - m11 + m22], -1),
-    ], -1)  # K[..., :, i] is column i
-    diag = jnp.stack([K[..., 0, 0], K[..., 1, 1], K[..., 2, 2], K[..., 3, 3]], -1)
-    pick = jax.lax.stop_gradient(jax.nn.one_hot(jnp.argmax(diag, -1), 4, dtype=R.dtype))
-    q = jnp.einsum("...ij,...j->...i", K, pick)
-    q = q * jnp.where(q[..., :1] < 0, -1.0, 1.0)
-    return normalize(q)
+    q = from_matrix_elements(*(R[..., i, j] for i in range(3) for j in range(3)))
+    return jnp.stack(q, -1)
+
+
+def from_matrix_elements(m00, m01, m02, m10, m11, m12, m20, m21, m22):
+    """``from_matrix`` on the nine elements given as separate arrays of any (common) shape; returns the four
+    components ``(w, x, y, z)`` as a tuple of arrays of that shape. Element-wise throughout, so a whole clip's
+    rotations vectorise along time."""
+    K = (  # K[i] is column i of the symmetric K
+        (1 + m00 + m11 + m22, m21 - m12, m02 - m20, m10 - m01),
+        (m21 - m12, 1 + m00 - m11 - m22, m10 + m01, m02 + m20),
+        (m02 - m20, m10 + m01, 1 - m00 + m11 - m22, m21 + m12),
+        (m10 - m01, m02 + m20, m21 + m12, 1 - m00 - m11 + m22),
+    )
+    diag = jax.lax.stop_gradient(jnp.stack([K[i][i] for i in range(4)]))
+    best = jnp.argmax(diag, 0)
+    q = tuple(jnp.where(best == 0, K[0][c], jnp.where(best == 1, K[1][c], jnp.where(best == 2, K[2][c], K[3][c])))
+              for c in range(4))
+    sign = jnp.where(q[0] < 0, -1.0, 1.0).astype(q[0].dtype)
+    n = jnp.sqrt(sum(c * c for c in q))
+    inv = sign / jnp.where(n > 0, n, 1.0)
+    return tuple(c * inv for c in q)
 
 
 def from_rotvec(rotvec: Vec3) -> Quat:

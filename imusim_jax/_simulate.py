@@ -36,8 +36,8 @@ from imusim_jax._kinematics import (FilterCoeffs, design_lowpass, edge_window, e
                                     filtfilt_extended, fit_spline, pad_length)
 from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
-from imusim_jax._noise import ImuNoise, apply_noise, get_noise
-from imusim_jax._orientation import ArmRig, RollModel, arm_rig, forearm_frame
+from imusim_jax._noise import ImuNoise, apply_noise_cm, get_noise
+from imusim_jax._orientation import ArmRig, RollModel, _forearm_frames_cm, arm_rig
 from imusim_jax._signal import ImuSignal
 
 __all__ = ["simulate", "auto_cutoff", "num_output_samples", "stack_mounts", "stack_noise"]
@@ -132,14 +132,21 @@ def _knot_pose(Y, kind: str, rig: Optional[ArmRig], roll_model: RollModel, coeff
     ``q_wf`` ``(N, 4)``: the forearm frame of each frame's filtered joints (``_orientation``) with its twist
     low-passed (``_smooth_twist``), or the trajectory's filtered quaternion."""
     if kind == "skeleton":
-        R = jax.vmap(lambda v: forearm_frame(v.reshape(-1, 3), rig, roll_model))(Y)
-        R = _smooth_twist(R, coeffs, length, pad, clip_pad)
-        return Y[:, 6:9], quat.make_continuous(quat.from_matrix(R), axis=0)
+        P = Y.T.reshape(-1, 3, Y.shape[0])  # (joint, component, knot): time is the vectorised axis
+        x, _, z = _forearm_frames_cm(P, rig, roll_model)
+        x, y, z = _smooth_twist(x, z, coeffs, length, pad, clip_pad)
+        q = jnp.stack(quat.from_matrix_elements(x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]))  # (4, N)
+        dots = jnp.sum(q[:, 1:] * q[:, :-1], axis=0)  # sign continuity (quat.make_continuous, component-major)
+        signs = jnp.cumprod(jnp.concatenate([jnp.ones((1,), q.dtype), jnp.where(dots < 0, -1.0, 1.0)]))
+        return Y[:, 6:9], (q * signs[None]).T
     return Y[:, 0:3], Y[:, 3:7]
 
 
-def _smooth_twist(R, coeffs: FilterCoeffs, length, pad, clip_pad):
+def _smooth_twist(x, z, coeffs: FilterCoeffs, length, pad, clip_pad):
     """Low-pass the forearm's twist (its roll about ``x_f``) once more, with the clip's own zero-phase filter.
+
+    ``x`` and ``z`` are the forearm frame's ``x_f`` and ``z_f`` at the knots, component-major ``(3, N)``; returns
+    the smoothed frame's columns ``x_f, y_f, z_f``, each ``(3, N)``.
 
     The forearm's direction ``x_f`` comes straight from two joints; its roll comes from a reference (the elbow
     hinge, hand landmarks) whose direction is ill-conditioned near singular postures, where joint jitter turns
@@ -150,7 +157,6 @@ def _smooth_twist(R, coeffs: FilterCoeffs, length, pad, clip_pad):
     UTD-MHAD the median |ω| correlation rises from 0.849 to 0.863 (0.3 s envelopes) and from 0.695 to 0.752
     (sample by sample).
     """
-    x, z = R[:, :, 0], R[:, :, 2]
 
     def carry_reference(r_prev, xz):  # the previous reference, projected off the new forearm direction
         xk, zk = xz
@@ -159,11 +165,16 @@ def _smooth_twist(R, coeffs: FilterCoeffs, length, pad, clip_pad):
         psi = jnp.arctan2(jnp.sum(jnp.cross(r, zk) * xk), jnp.sum(r * zk))
         return r, (r, psi)
 
-    _, (r, psi) = jax.lax.scan(carry_reference, z[0], (x, z))
+    _, (r, psi) = jax.lax.scan(carry_reference, z[:, 0], (x.T, z.T))
+    r = r.T
     psi = jnp.unwrap(psi)
     psi = filtfilt_extended(coeffs, psi[:, None], length, pad, clip_pad)[:, 0]
-    z_s = jnp.cos(psi)[:, None] * r + jnp.sin(psi)[:, None] * jnp.cross(x, r)
-    return jnp.stack([x, jnp.cross(z_s, x), z_s], axis=-1)
+    z_s = jnp.cos(psi)[None] * r + jnp.sin(psi)[None] * _cross_cm(x, r)
+    return x, _cross_cm(z_s, x), z_s
+
+
+def _cross_cm(a, b):
+    return jnp.stack(_cross(a, b))
 
 
 # Component-wise vector algebra on tuples of (n,) arrays: the same maths as ``_quaternion``, laid out so that XLA
@@ -192,8 +203,8 @@ def _rotate(q, v):
 
 
 def _sensor_readings(spline, u, fps, mount: Mount):
-    """Ideal readings at knot coordinates ``u`` ``(n,)`` from a spline through ``[p_wrist, q_wf]`` (7 channels):
-    specific force ``(n, 3)``, rate ``(n, 3)`` and ``q_ws`` ``(n, 4)``.
+    """Ideal readings at knot coordinates ``u`` ``(n,)`` from a spline through ``[p_wrist, q_wf]`` (7 channels),
+    component-major: specific force ``(3, n)``, rate ``(3, n)`` and ``q_ws`` ``(4, n)``.
 
     Everything is in closed form: the wrist's acceleration is the spline's second derivative; the quaternion
     spline ``q(t)`` need not have unit norm between knots, and its direction ``q / |q|`` is the orientation, so
@@ -231,7 +242,7 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     q_sw = _conj(q_ws)
     f_s = _rotate(q_sw, spec_w)
     omega_s = _rotate(q_sw, omega_w)
-    return jnp.stack(f_s, -1), jnp.stack(omega_s, -1), jnp.stack(q_ws, -1)
+    return jnp.stack(f_s), jnp.stack(omega_s), jnp.stack(q_ws)
 
 
 def _detrend(X, length, kind: str):
@@ -263,15 +274,16 @@ def _sense_clip(Y, length, fps, coeffs, clip_pad, mount, noise, key, *, kind, ri
     spline = fit_spline(jnp.concatenate([p_w, q_wf], axis=1))
     k = jnp.arange(n_out)
     u = k.astype(dtype) / rate_hz * fps + pad
-    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount)
+    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount)  # (3, n), (3, n), (4, n)
     n_valid = jnp.floor((length - 1).astype(dtype) / fps * rate_hz + 1e-4).astype(jnp.int32) + 1
-    valid = (k < n_valid)[:, None]
+    valid = (k < n_valid)[None, :]
     acc, gyr = jnp.where(valid, acc, 0.0), jnp.where(valid, gyr, 0.0)
     if noise is not None:
-        acc, gyr = apply_noise(key, acc, gyr, noise, rate_hz)
+        acc, gyr = apply_noise_cm(key, acc, gyr, noise, rate_hz)
         acc, gyr = jnp.where(valid, acc, 0.0), jnp.where(valid, gyr, 0.0)
-    q_ws = quat.make_continuous(jnp.where(valid, q_ws, q_ws[:1]), axis=0)
-    return acc, gyr, q_ws, n_valid
+    # q_ws is sign-continuous (a spline through sign-continuous knots); padding holds the last valid sample.
+    q_ws = jnp.where(valid, q_ws, jax.lax.dynamic_index_in_dim(q_ws, n_valid - 1, axis=1))
+    return acc.T, gyr.T, q_ws.T, n_valid
 
 
 @functools.partial(jax.jit, static_argnames=("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz",

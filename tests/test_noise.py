@@ -160,3 +160,59 @@ def test_noise_on_a_batch_is_reproducible_and_independent_per_clip(getkey):
     b = ij.simulate(batch, "watch-left", "bmi160", key=k, cutoff_hz=6.0)
     np.testing.assert_array_equal(a.accel, b.accel)
     assert np.abs(np.asarray(a.accel[0]) - np.asarray(a.accel[1])).max() > 1e-3  # two clips, two sensors
+
+
+# --- the counter-based normal generator behind the per-sample noise -------------------------------------------
+
+def _seeds(key, n):
+    return np.asarray(jax.vmap(lambda k: jax.random.bits(k, (2,), jnp.uint32))(jax.random.split(key, n)))
+
+
+def test_counter_normals_are_standard_normal_and_white(getkey):
+    import scipy.stats
+
+    z = np.asarray(N.counter_normals(_seeds(getkey(), 1)[0], 12, 100_000), np.float64)  # (12, 100k): 1.2 M draws
+    flat = z.ravel()
+    assert abs(flat.mean()) < 5 / np.sqrt(flat.size)
+    assert abs(flat.std() - 1.0) < 5 / np.sqrt(2 * flat.size)
+    assert scipy.stats.kstest(flat, "norm").pvalue > 1e-4
+    assert abs(np.mean(np.abs(flat) > 3.0) - 2 * scipy.stats.norm.sf(3.0)) < 5e-4  # the tails are there
+    assert np.isfinite(flat).all() and np.abs(flat).max() < 6.0
+    tol = 5 / np.sqrt(z.shape[1])
+    corr = np.corrcoef(z)  # every pair of rows, Box-Muller partners (c, c + 6) included
+    assert np.abs(corr - np.eye(12)).max() < tol
+    for lag in (1, 2, 3, 12, 32):  # serial correlation within each row
+        r = [np.corrcoef(z[c, :-lag], z[c, lag:])[0, 1] for c in range(12)]
+        assert np.abs(r).max() < tol, (lag, r)
+
+
+def test_counter_normals_of_different_keys_are_uncorrelated(getkey):
+    seeds = _seeds(getkey(), 64)
+    near = seeds.copy()
+    near[:, 0] ^= 1  # seeds one bit apart: no shared stream
+    z = np.stack([np.asarray(N.counter_normals(s, 12, 4096)).ravel() for s in np.concatenate([seeds, near])])
+    corr = np.corrcoef(z)
+    assert np.abs(corr - np.eye(len(z))).max() < 5 / np.sqrt(z.shape[1])
+
+
+def test_counter_normals_column_depends_only_on_its_index(getkey):
+    s = _seeds(getkey(), 1)[0]
+    np.testing.assert_array_equal(N.counter_normals(s, 12, 100), N.counter_normals(s, 12, 1000)[:, :100])
+    with pytest.raises(ValueError, match="even"):
+        N.counter_normals(s, 3, 10)
+
+
+def test_blocked_cumsum_is_a_cumulative_sum():
+    x = np.random.default_rng(0).normal(size=(3, 101)).astype(np.float32)
+    np.testing.assert_allclose(N._cumsum_time(jnp.asarray(x)), np.cumsum(x, axis=1), atol=1e-5)
+
+
+def test_component_major_noise_is_the_same_noise(getkey):
+    k = getkey()
+    a = jax.random.normal(getkey(), (77, 3))
+    g = jax.random.normal(getkey(), (77, 3))
+    nz = ij.get_noise("bmi160")
+    a1, g1 = N.apply_noise(k, a, g, nz, FS)
+    a2, g2 = N.apply_noise_cm(k, a.T, g.T, nz, FS)
+    np.testing.assert_array_equal(a1, a2.T)
+    np.testing.assert_array_equal(g1, g2.T)
