@@ -252,3 +252,35 @@ def test_large_batches_run_in_chunks_with_the_same_result(monkeypatch):
     np.testing.assert_array_equal(chunked.lengths, whole.lengths)
     np.testing.assert_allclose(chunked.accel, whole.accel, atol=2.5e-3)  # one accelerometer LSB at most
     np.testing.assert_allclose(chunked.gyro, whole.gyro, atol=1.1e-3)
+
+
+def test_a_cpu_batch_split_across_threads_is_the_batch(getkey, monkeypatch):
+    """On a CPU, a batch of >= 64 clips runs as parts on a thread pool (``_run_core``): the first call (compiling,
+    parts in turn) and later calls (parts at once) give what one call over the whole batch gives, for an uneven
+    batch (the last part repeats a clip) with per-clip mounts and lengths."""
+    from imusim_jax import _simulate
+
+    rng = np.random.default_rng(1)
+    n, T = 67, 40
+    base = reference_joints()
+    joints = base[None, None] + 0.05 * np.sin(np.linspace(0, 5, T))[None, :, None, None] * rng.normal(size=(n, 1, 17, 3))
+    lengths = rng.integers(20, T + 1, n)
+    batch = ij.stack_motions([ij.Motion.create(joints[b, :lengths[b]], 30.0, "coco17") for b in range(n)])
+    mounts = ij.stack_mounts(["watch-left", "band-left", "phone-left"] * 22 + ["watch-left"])
+    key = getkey()
+    run = lambda: ij.simulate(batch, mounts, "bmi160", key=key, rate_hz=50, cutoff_hz=6.0)  # noqa: E731
+    monkeypatch.setenv("IMUSIM_CPU_THREADS", "1")
+    whole = run()
+    monkeypatch.setenv("IMUSIM_CPU_THREADS", "2")
+    calls = []
+    monkeypatch.setattr(_simulate, "_simulate_batch",
+                        lambda *a, _f=_simulate._simulate_batch, **k: calls.append(a[0].shape[0]) or _f(*a, **k))
+    _simulate._COMPILED.clear()
+    for _ in range(2):  # compiling call, then the thread pool
+        calls.clear()
+        parts = run()
+        assert calls == [34, 34]
+        np.testing.assert_array_equal(parts.lengths, whole.lengths)
+        for a, b in ((parts.accel, whole.accel), (parts.gyro, whole.gyro), (parts.q_ws, whole.q_ws)):
+            np.testing.assert_allclose(a, b, atol=5e-3, rtol=1e-4)  # round-off may flip a quantiser's last bit
+        assert np.mean(np.asarray(parts.accel) == np.asarray(whole.accel)) > 0.999
