@@ -18,7 +18,8 @@ For each batch size B it prints the first call (compile + run) apart from the ru
 
 It also checks, as a printed number and not a timing, that JAX and the NumPy baseline agree on one clip (|a| and
 |w| correlation), so the ratio compares the same maths. ``--profile`` splits one call at the largest batch into
-the host-side prelude (cProfile) and the jitted core, and times the noise model's share (and ``rbg`` keys).
+the host-side prelude (cProfile) and the jitted core run as one call (against the real call, which splits a CPU
+batch across a thread pool), and times the noise model's share.
 The machine's load average is printed at the start and the end: on a shared machine, other processes inflate
 every figure (JAX's, which uses both cores, more than the single-threaded references').
 
