@@ -16,7 +16,8 @@ For one clip (batches are ``vmap``-ped over the clip axis, and padded clips beha
 5. the noise model (``_noise``) corrupts them, as a pure function of an explicit PRNG key.
 
 Everything after the filter design is one ``jax.jit``-compiled function of arrays; a second call with the same
-shapes does not recompile. ``simulate`` is differentiable with respect to the motion's joints, the mount and the
+shapes does not recompile. On a CPU, a batch of 64 or more clips runs as equal parts of it, one per core, from a
+thread pool (``_run_core``; ``IMUSIM_CPU_THREADS`` sets the number). ``simulate`` is differentiable with respect to the motion's joints, the mount and the
 noise parameters.
 """
 from __future__ import annotations
