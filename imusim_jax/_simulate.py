@@ -17,8 +17,8 @@ For one clip (batches are ``vmap``-ped over the clip axis, and padded clips beha
 
 Everything after the filter design is one ``jax.jit``-compiled function of arrays; a second call with the same
 shapes does not recompile. On a CPU, a batch of 64 or more clips runs as equal parts of it, one per core, from a
-thread pool (``_run_core``; ``IMUSIM_CPU_THREADS`` sets the number). ``simulate`` is differentiable with respect to the motion's joints, the mount and the
-noise parameters.
+thread pool (``_run_core``; ``IMUSIM_CPU_THREADS`` sets the number). ``simulate`` is differentiable with respect
+to the motion's joints, the mount and the noise parameters.
 """
 from __future__ import annotations
 
@@ -372,20 +372,25 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     rate_hz = float(rate_hz)
     if not np.isfinite(rate_hz) or rate_hz <= 0:
         raise InputError(f"rate must be a positive number of Hz, got {rate_hz}")
+    src_batched = source.batched
     if isinstance(source, Motion):
         kind = "skeleton"
         rig = arm_rig(source.joint_set, mount.side, roll)
-        sel = source.joints[..., np.asarray(rig.indices), :]
-        X = sel.reshape(sel.shape[:-2] + (-1,))
-        pos_channels = X.shape[-1]
+        X, idx = source.joints, tuple(rig.indices)
+        pos_channels = 3 * len(idx)
     elif isinstance(source, Trajectory):
-        kind, rig = "trajectory", None
+        kind, rig, idx = "trajectory", None, None
         X = jnp.concatenate([source.positions, source.q_wb], axis=-1)
         pos_channels = 3
     else:
         raise InputError(f"simulate takes a Motion or a Trajectory, got {type(source).__name__}")
+    num_frames = X.shape[1] if src_batched else X.shape[0]
+    # The rig's joints as channels (B, T_static, C), frames padded to a bucket by repeating the last one (lengths
+    # keep the truth): static sizes are rounded up so that clips of similar length share one compiled core (and
+    # the command line's persistent compilation cache hits across files).
+    T_static = _bucket(num_frames, 32)
+    Xb = _prepare_input(X, idx=idx, batched=src_batched, num_frames=T_static)
 
-    src_batched = source.batched
     mount_batched = jnp.ndim(mount.q_fs) == 2
     noise_batched = noise is not None and jnp.ndim(noise.accel.noise_density) == 2
     sizes = {n for n, flag in ((X.shape[0] if src_batched else None, src_batched),
@@ -396,7 +401,6 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
         raise InputError(f"batch sizes disagree between motion, mount and noise: {sorted(sizes)}")
     B = sizes.pop() if sizes else None
 
-    Xb = X if src_batched else X[None]
     fps = np.atleast_1d(np.asarray(source.fps, np.float64))
     lengths = np.asarray(source.lengths) if src_batched else np.array([source.num_frames])
     fps = np.broadcast_to(fps, lengths.shape)
@@ -408,25 +412,23 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     pads = np.array([_pad_cached(per_pair[cf][0]) for cf in pairs], np.int32)
     windows = np.array([per_pair[cf][1] for cf in pairs], np.int32)
     windows = np.minimum(windows, np.maximum(lengths, 3))
-    # Static sizes are rounded up to buckets, so clips of similar length share one compiled function (and the
-    # command line's persistent compilation cache hits across files).
     pad, window = _bucket(int(pads.max()), 16), _bucket(int(windows.max()), 16)
     n_valid = num_output_samples(lengths, fps, rate_hz)
     n_keep = int(n_valid.max())
     n_out = _bucket(n_keep, 32)
-    T_static = _bucket(Xb.shape[1], 32)
-    if T_static > Xb.shape[1]:  # pad frames by repeating the last one (lengths keep the truth)
-        Xb = jnp.concatenate([Xb, jnp.repeat(Xb[:, -1:], T_static - Xb.shape[1], axis=1)], axis=1)
-    dtype = X.dtype
-    sos = jnp.asarray(np.stack([d.sos for d in designs]), dtype)
-    zi = jnp.asarray(np.stack([d.zi for d in designs]), dtype)
-    fps_j = jnp.asarray(fps, dtype)
-    len_j = jnp.asarray(lengths, jnp.int32)
-    pads_j, windows_j = jnp.asarray(pads), jnp.asarray(windows)
+    # Host-side arrays go to the compiled core as NumPy arrays (transferred in its dispatch, not one by one).
+    dtype = np.dtype(Xb.dtype)
+    sos = np.stack([d.sos for d in designs]).astype(dtype)
+    zi = np.stack([d.zi for d in designs]).astype(dtype)
+    fps_j = np.asarray(fps, dtype)
+    len_j = np.asarray(lengths, np.int32)
+    pads_j, windows_j = pads, windows
     x_ax = 0
     if not src_batched and B is not None:  # one clip, many mounts/noise models: broadcast the clip
-        Xb, len_j, fps_j, sos, zi, pads_j, windows_j = (
-            jnp.broadcast_to(a, (B,) + a.shape[1:]) for a in (Xb, len_j, fps_j, sos, zi, pads_j, windows_j))
+        Xb = jnp.broadcast_to(Xb, (B,) + Xb.shape[1:])
+        len_j, fps_j, sos, zi, pads_j, windows_j = (
+            np.ascontiguousarray(np.broadcast_to(a, (B,) + a.shape[1:]))
+            for a in (len_j, fps_j, sos, zi, pads_j, windows_j))
     nb = Xb.shape[0]
     if noise is not None:
         if key is None:
@@ -441,14 +443,41 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     else:
         keys = jnp.zeros((nb,), jnp.uint32)
     axes = (x_ax, 0 if mount_batched else None, 0 if noise_batched else None)
-    acc, gyr, q_ws, n_ok = _run_core(
+    outs = _run_core(
         (Xb, len_j, fps_j, sos, zi, pads_j, windows_j, mount, noise, keys),
         dict(kind=kind, rig=rig, roll_model=roll_model, pad=pad, window=window, n_out=n_out, rate_hz=rate_hz,
              axes=axes))
-    acc, gyr, q_ws = acc[:, :n_keep], gyr[:, :n_keep], q_ws[:, :n_keep]
-    if src_batched or B is not None:
-        return ImuSignal(acc, gyr, n_ok, q_ws, rate_hz)
-    return ImuSignal(acc[0], gyr[0], None, q_ws[0], rate_hz)
+    one = not (src_batched or B is not None)
+    acc, gyr, q_ws, n_ok = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
+    return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz)
+
+
+@functools.partial(jax.jit, static_argnames=("idx", "batched", "num_frames"))
+def _prepare_input(X, *, idx, batched, num_frames):
+    """Joints ``(B?, T, J, 3)`` -> the rig's channels ``(B, num_frames, 3 len(idx))`` (``idx`` None: ``X`` is
+    already ``(B?, T, C)``), frames padded by repeating the last one. One compiled call instead of a gather, a
+    reshape and a concatenation dispatched one by one."""
+    if not batched:
+        X = X[None]
+    if idx is not None:
+        X = X[:, :, np.asarray(idx), :]
+        X = X.reshape(X.shape[:2] + (-1,))
+    extra = num_frames - X.shape[1]
+    if extra > 0:
+        X = jnp.concatenate([X, jnp.repeat(X[:, -1:], extra, axis=1)], axis=1)
+    return X
+
+
+@functools.partial(jax.jit, static_argnames=("nb", "n_keep", "squeeze"))
+def _finish(outs, *, nb, n_keep, squeeze):
+    """Join the core's outputs (one call's, or the parts of a batch), keep ``nb`` clips and ``n_keep`` samples,
+    and drop the clip axis of a single clip: one compiled call."""
+    joined = [jnp.concatenate([o[k] for o in outs])[:nb] if len(outs) > 1 else outs[0][k][:nb] for k in range(4)]
+    acc, gyr, q_ws = (a[:, :n_keep] for a in joined[:3])
+    n_ok = joined[3]
+    if squeeze:
+        return acc[0], gyr[0], q_ws[0], n_ok[0]
+    return acc, gyr, q_ws, n_ok
 
 
 def _pad_cached(coeffs, _cache={}):
@@ -474,47 +503,58 @@ def _cpu_threads() -> int:
 
 
 _COMPILED: set = set()
+_POOL: list = []  # [(threads, ThreadPoolExecutor)]: one pool, kept between calls
+
+
+def _thread_pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
+    if not _POOL or _POOL[0][0] != threads:
+        if _POOL:
+            _POOL.pop()[1].shutdown(wait=False)
+        _POOL.append((threads, concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="imusim-jax")))
+    return _POOL[0][1]
+
+
+@functools.partial(jax.jit, static_argnames=("size", "batched", "kind", "rig", "roll_model", "pad", "window",
+                                             "n_out", "rate_hz", "axes"))
+def _simulate_part(start, args, *, size, batched, **static):
+    """``_simulate_batch`` on clips ``start .. start + size - 1`` of the batch (the last clip repeated past the
+    end); ``start`` is traced, so every part of a batch shares one compiled function."""
+    idx = jnp.minimum(start + jnp.arange(size), args[0].shape[0] - 1)
+    sub = tuple(jax.tree.map(lambda a: a[idx], a) if b else a for a, b in zip(args, batched))
+    return _simulate_batch(*sub, **static)
 
 
 def _run_core(args: tuple, static: dict):
     """``_simulate_batch(*args, **static)``; on a CPU, a batch of at least 64 clips is cut into equal parts, one
-    per core, run from a thread pool and concatenated.
+    per core, run from a thread pool. Returns the list of the calls' outputs (``_finish`` joins them).
 
     XLA's CPU backend parallelises one call within its operations only, and the simulator's operations are small
     (one chunk of clips at a time): measured on 2 cores, a call runs no faster than on one core, while two
     calls on two halves of the batch from two threads take 0.6-0.85 of the time. Every clip is independent (its
     own key, filter and length), so the parts give the batch's result up to float32 round-off (XLA may fuse a
     smaller batch differently, as it may a batch against a single clip: a quantiser's last bit can flip in about
-    one sample in 10^4). Not under a transformation (``grad``, ``jit``, ``vmap`` of ``simulate``): tracers are
+    one sample in 10^4). The parts are cut inside the compiled function (``_simulate_part``: one dispatch per
+    part, not one per array). Not under a transformation (``grad``, ``jit``, ``vmap`` of ``simulate``): tracers are
     run as one call."""
     mount_ax, noise_ax = static["axes"][1], static["axes"][2]
     nb = args[0].shape[0]
-    parts = min(_cpu_threads(), nb // _MIN_CLIPS_PER_THREAD) if jax.default_backend() == "cpu" else 1
-    leaves = jax.tree.leaves(args)
-    if parts < 2 or any(isinstance(x, jax.core.Tracer) for x in leaves):
-        return _simulate_batch(*args, **static)
+    threads = _cpu_threads()
+    parts = min(threads, nb // _MIN_CLIPS_PER_THREAD) if jax.default_backend() == "cpu" else 1
+    if parts < 2 or any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args)):
+        return [_simulate_batch(*args, **static)]
     size = -(-nb // parts)
     batched = (True,) * 7 + (mount_ax == 0, noise_ax == 0, True)
-
-    def part(i):
-        lo = i * size
-        hi = min(lo + size, nb)
-        idx = np.minimum(np.arange(lo, lo + size), nb - 1)  # the last part repeats its last clip to full size
-        take = (lambda a: a[lo:hi]) if hi - lo == size else (lambda a: a[idx])
-        return tuple(jax.tree.map(take, a) if b else a for a, b in zip(args, batched)), hi - lo
-
-    pieces = [part(i) for i in range(parts)]
-    sig = (tuple(sorted((k, repr(v)) for k, v in static.items())), jax.tree.structure(pieces[0][0]),
-           tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(pieces[0][0])))
+    run = functools.partial(_simulate_part, args=args, size=size, batched=batched, **static)
+    sig = (tuple(sorted((k, repr(v)) for k, v in static.items())), size, jax.tree.structure(args),
+           tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(args)))
     if sig not in _COMPILED:  # the first call compiles once, on this thread
-        outs = [_simulate_batch(*a, **static) for a, _ in pieces]
+        outs = [run(i * size) for i in range(parts)]
         _COMPILED.add(sig)
     else:
-        with concurrent.futures.ThreadPoolExecutor(parts) as pool:
-            futures = [pool.submit(lambda a: jax.block_until_ready(_simulate_batch(*a, **static)), a)
-                       for a, _ in pieces]
-            outs = [f.result() for f in futures]
-    return tuple(jnp.concatenate([o[k][:n] for o, (_, n) in zip(outs, pieces)]) for k in range(4))
+        pool = _thread_pool(threads)
+        futures = [pool.submit(lambda i: jax.block_until_ready(run(i * size)), i) for i in range(parts)]
+        outs = [f.result() for f in futures]
+    return outs
 
 
 def _bucket(n: int, step: int) -> int:
