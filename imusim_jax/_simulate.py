@@ -504,6 +504,8 @@ def _cpu_threads() -> int:
 
 _COMPILED: set = set()
 _POOL: list = []  # [(threads, ThreadPoolExecutor)]: one pool, kept between calls
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: it starts its own pool
+    os.register_at_fork(after_in_child=_POOL.clear)
 
 
 def _thread_pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
