@@ -43,10 +43,8 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from machine import cpu_model  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import imusim_jax as ij  # noqa: E402
+from machine import cpu_model  # noqa: E402
 from baseline_numpy import add_noise, sensor_trajectory, simulate_numpy  # noqa: E402
 from synthetic_motion import synthetic_clips  # noqa: E402
 
@@ -146,7 +144,8 @@ def agreement(signal, clip: np.ndarray) -> tuple[float, float]:
     ja, jg = np.asarray(signal.accel[0, :n_ok], np.float64), np.asarray(signal.gyro[0, :n_ok], np.float64)
     _, a, g = simulate_numpy(clip, FPS, "coco17", "left", rate_hz=RATE_HZ, cutoff_hz=CUTOFF_HZ)
     n = min(len(ja), len(a))
-    corr = lambda x, y: float(np.corrcoef(np.linalg.norm(x[:n], axis=1), np.linalg.norm(y[:n], axis=1))[0, 1])  # noqa: E731
+    def corr(x, y):
+        return float(np.corrcoef(np.linalg.norm(x[:n], axis=1), np.linalg.norm(y[:n], axis=1))[0, 1])
     return corr(ja, a), corr(jg, g)
 
 
@@ -216,7 +215,8 @@ def profile(clips: np.ndarray, B: int, seed: int, repeats: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="B = 64 only (one compile), fewer repeats and reference clips: under a minute")
+    ap.add_argument("--quick", action="store_true",
+                    help="B = 64 only (one compile), fewer repeats and reference clips: under a minute")
     ap.add_argument("--clips", default=None, help="comma-separated batch sizes (default 1,64,1024 and 10000 "
                     "when a GPU is present)")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per batch size (default 5, quick 2)")

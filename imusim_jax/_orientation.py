@@ -12,10 +12,11 @@ Forearm frame ``f`` of either arm (right-handed, in the world frame):
   across-the-hand direction ``k`` (toward the thumb side); the back of the hand is ``s (k × x_f)`` with
   ``s = +1`` on the left arm and ``-1`` on the right.
 * **the elbow hinge** (``roll="hinge"``, the only choice for COCO-17, H36M-17 and Kinect v1, which have no hand
-  landmarks, and ``roll="auto"``'s choice for NTU RGB+D, whose Kinect v2 thumb is too unreliable): the forearm is assumed in the neutral posture (thumb up when the elbow is bent at 90°), so the back
-  of the wrist faces along the elbow's hinge axis, ``z_f ∝ s (u × x_f)`` with ``u`` the elbow-to-shoulder
-  direction. Pronation and supination (the forearm's own roll) cannot be seen without hand landmarks: this is an
-  assumption, not a measurement.
+  landmarks, and ``roll="auto"``'s choice for NTU RGB+D, whose Kinect v2 thumb is too unreliable): the forearm
+  is assumed in the neutral posture (thumb up when the elbow is bent at 90°), so the back of the wrist faces
+  along the elbow's hinge axis, ``z_f ∝ s (u × x_f)`` with ``u`` the elbow-to-shoulder direction. Pronation
+  and supination (the forearm's own roll) cannot be seen without hand landmarks: this is an assumption, not a
+  measurement.
 
 Near-singular postures get smooth fallbacks instead of jumps: as the arm straightens, the hinge axis is
 undefined, and the reference blends into the outward shoulder line (the back of a hanging, relaxed wrist faces

@@ -40,6 +40,7 @@ from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, _cumsum_time, apply_noise_cm, get_noise
 from imusim_jax._orientation import ArmRig, RollModel, _forearm_frames_cm, arm_rig
+from imusim_jax._orientation import _cross as _cross_cm, _dot  # component-major (3, N) algebra
 from imusim_jax._signal import ImuSignal
 
 __all__ = ["simulate", "auto_cutoff", "num_output_samples", "stack_mounts", "stack_noise"]
@@ -137,10 +138,8 @@ def _knot_pose(Y, kind: str, rig: Optional[ArmRig], roll_model: RollModel, coeff
         P = Y.T.reshape(-1, 3, Y.shape[0])  # (joint, component, knot): time is the vectorised axis
         x, _, z = _forearm_frames_cm(P, rig, roll_model)
         x, y, z = _smooth_twist(x, z, coeffs, length, pad, clip_pad)
-        q = jnp.stack(quat.from_matrix_elements(x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]))  # (4, N)
-        dots = jnp.sum(q[:, 1:] * q[:, :-1], axis=0)  # sign continuity (quat.make_continuous, component-major)
-        signs = jnp.cumprod(jnp.concatenate([jnp.ones((1,), q.dtype), jnp.where(dots < 0, -1.0, 1.0)]))
-        return Y[:, 6:9], (q * signs[None]).T
+        q = jnp.stack(quat.from_matrix_elements(x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]), -1)
+        return Y[:, 6:9], quat.make_continuous(q, axis=0)
     return Y[:, 0:3], Y[:, 3:7]
 
 
@@ -170,14 +169,6 @@ def _smooth_twist(x, z, coeffs: FilterCoeffs, length, pad, clip_pad):
     d = smooth - psi
     z_s = jnp.cos(d)[None] * z + jnp.sin(d)[None] * _cross_cm(x, z)
     return x, _cross_cm(z_s, x), z_s
-
-
-def _dot(a, b):
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-def _cross_cm(a, b):
-    return jnp.stack(_cross(a, b))
 
 
 # Component-wise vector algebra on tuples of (n,) arrays: the same maths as ``_quaternion``, laid out so that XLA
