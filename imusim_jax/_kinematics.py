@@ -11,9 +11,10 @@ The pipeline for a signal ``x`` sampled at ``fps`` (frame ``i`` at ``t = i / fps
    ``sosfilt_zi`` steady-state initial conditions. The coefficients are data, not constants, so clips with
    different frame rates share one compiled function.
 3. **Cubic spline.** A natural cubic spline through the filtered, extended samples (uniform knots) is solved
-   with a tridiagonal solver; its value and derivatives are evaluated in closed form at any time. Velocity and
-   acceleration are the spline's first and second derivatives (``jax.jvp`` through the piecewise cubic), so
-   differentiation adds no noise beyond what the filter let through and is valid up to the edges.
+   by the band of its tridiagonal system's inverse; its value and derivatives are evaluated in closed form at
+   any time. Velocity and acceleration are the spline's first and second derivatives (``jax.jvp`` through the
+   piecewise cubic), so differentiation adds no noise beyond what the filter let through and is valid up to the
+   edges.
 
 Everything is written for one clip, ``(T, C)``; callers ``vmap`` over clips.
 """
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.signal
 
-__all__ = ["FilterCoeffs", "design_lowpass", "extend_edges", "sosfilt", "filtfilt_extended", "SplineCoeffs",
+__all__ = ["FilterCoeffs", "design_lowpass", "extend_edges", "sosfilt", "filtfilt_extended", "filtfilt_batch", "SplineCoeffs",
            "fit_spline", "eval_spline", "eval_spline_derivs", "pad_length", "edge_window"]
 
 
@@ -108,13 +109,15 @@ def _solve3(A: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
     return (adj @ b) / det
 
 
-def _quadratic_fit(x: jnp.ndarray, weights: jnp.ndarray, center, half):
-    """Least-squares quadratic through the rows of ``x`` ``(T, C)`` selected by ``weights`` ``(T,)`` (0 or 1), in
-    the local coordinate ``tau = (row - center) / half`` (centred on the window, so the normal equations are well
-    conditioned even in float32); returns coefficients ``(3, C)``. Masked sums, no gathers."""
-    tau = (jnp.arange(x.shape[0]) - center).astype(x.dtype) / half
+def _quadratic_fit(x: jnp.ndarray, rows: jnp.ndarray, weights: jnp.ndarray, center, half):
+    """Least-squares quadratic through the rows ``x`` ``(n, C)`` (at frame numbers ``rows`` ``(n,)``) selected by
+    ``weights`` ``(n,)`` (0 or 1), in the local coordinate ``tau = (row - center) / half`` (centred on the window,
+    so the normal equations are well conditioned even in float32); returns coefficients ``(3, C)``. Masked sums,
+    no gathers."""
+    tau = (rows - center).astype(x.dtype) / half
     A = jnp.stack([jnp.ones_like(tau), tau, tau * tau], -1) * weights[:, None].astype(x.dtype)
-    return _solve3(A.T @ A, A.T @ x)  # well posed: a window holds at least 3 frames
+    hi = jax.lax.Precision.HIGHEST  # GPUs default to TF32 in float32 matmuls
+    return _solve3(jnp.matmul(A.T, A, precision=hi), jnp.matmul(A.T, x, precision=hi))  # >= 3 frames: well posed
 
 
 def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, clip_pad=None, clip_window=None
@@ -136,10 +139,16 @@ def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, cli
     p = pad if clip_pad is None else clip_pad
     w = jnp.asarray(window if clip_window is None else clip_window)
     half = (w - 1).astype(dt) / 2.0
-    rows = jnp.arange(T)
-    c_left = _quadratic_fit(x, (rows < w) & (rows < length), half, half)
+    # Each fit sees only the ``window`` rows (static) that can hold its frames: the clip's first rows, and the
+    # rows ending at its last frame (a dynamic slice), not masked sums over the whole clip.
+    n = min(window, T)
+    rows = jnp.arange(n)
+    c_left = _quadratic_fit(x[:n], rows, (rows < w) & (rows < length), half, half)
     right_center = (length - 1).astype(dt) - half
-    c_right = _quadratic_fit(x, (rows >= length - w) & (rows < length), right_center, half)
+    first = jnp.clip(length - n, 0, T - n)
+    rows_r = first + rows
+    c_right = _quadratic_fit(jax.lax.dynamic_slice_in_dim(x, first, n, axis=0), rows_r,
+                             (rows_r >= length - w) & (rows_r < length), right_center, half)
     j = jnp.arange(T + 2 * pad) - pad
     last = length - 1
 
@@ -193,6 +202,49 @@ def filtfilt_extended(coeffs: FilterCoeffs, x_ext: jnp.ndarray, length: jnp.ndar
     return sosfilt(coeffs, y, reverse=True, start=length + pad + p - 1)
 
 
+def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None):
+    """``sosfilt`` on a batch laid out time-major: ``x`` ``(N, B, C)``, coefficients ``b``, ``a`` ``(S, 3, B, 1)``
+    and ``zi`` ``(S, 2, B, 1)``; ``start`` ``(B, 1)`` (traced) resets each clip's state at its own row."""
+    N = x.shape[0]
+    S = b.shape[0]
+    if start is None:
+        start = jnp.full((1, 1), N - 1 if reverse else 0, jnp.int32)
+
+    def step(state, inp):
+        t, xn = inp
+        reset = t == start
+        v, new = xn, []
+        for s in range(S):
+            # sosfilt_zi's states are for a step of the cascade's input: every section scales by xn
+            s0 = jnp.where(reset, zi[s, 0] * xn, state[s][0])
+            s1 = jnp.where(reset, zi[s, 1] * xn, state[s][1])
+            y = b[s, 0] * v + s0
+            new.append((b[s, 1] * v - a[s, 1] * y + s1, b[s, 2] * v - a[s, 2] * y))
+            v = y
+        return tuple(new), v
+
+    zero = jnp.zeros(x.shape[1:], x.dtype)
+    state0 = tuple((zero, zero) for _ in range(S))
+    _, y = jax.lax.scan(step, state0, (jnp.arange(N)[:, None, None], x), reverse=reverse)
+    return y
+
+
+def filtfilt_batch(coeffs: FilterCoeffs, x_ext: jnp.ndarray, lengths: jnp.ndarray, pad: int, clip_pads
+                   ) -> jnp.ndarray:
+    """``filtfilt_extended`` of a batch of clips at once: ``x_ext`` ``(B, N, C)``, ``coeffs`` with leaves
+    ``(B, S, 6)`` and ``(B, S, 2)``, ``lengths`` and ``clip_pads`` ``(B,)``. The same arithmetic, laid out with
+    time as the scanned axis and the clips and channels as one vectorised row per step, instead of ``vmap`` of a
+    per-clip scan (which transposes the carried state at every step): 1.3x faster on a CPU."""
+    dt = x_ext.dtype
+    sos = jnp.moveaxis(coeffs.sos.astype(dt), 0, -1)[..., None]  # (S, 6, B, 1)
+    zi = jnp.moveaxis(coeffs.zi.astype(dt), 0, -1)[..., None]
+    b, a = sos[:, :3], sos[:, 3:]
+    xt = jnp.moveaxis(x_ext, 1, 0)
+    y = _sosfilt_time_major(b, a, zi, xt, reverse=False)
+    start = (lengths + pad + clip_pads - 1).astype(jnp.int32)[:, None]
+    return jnp.moveaxis(_sosfilt_time_major(b, a, zi, y, reverse=True, start=start), 0, 1)
+
+
 class SplineCoeffs(NamedTuple):
     """Natural cubic spline on uniform knots ``u = 0, 1, ..., N-1``: values ``y`` (N, C) and second derivatives
     ``m`` (N, C) with respect to ``u``."""
@@ -201,15 +253,44 @@ class SplineCoeffs(NamedTuple):
     m: jnp.ndarray
 
 
+@functools.lru_cache(maxsize=64)
+def _natural_spline_band(n: int, half_width: int) -> np.ndarray:
+    """Band of the inverse of the ``n x n`` tridiagonal matrix ``tridiag(1, 4, 1)`` (the natural spline's system):
+    ``(2 K + 1, n)`` with row ``K + k`` holding ``inv[i, i + k]`` for every ``i`` (0 outside the matrix).
+
+    Closed form (Usmani's formula for the inverse of a tridiagonal Toeplitz matrix, written with ``r = 2 - sqrt 3``
+    and ``rho = r^2`` so that nothing overflows): for ``1 <= i <= j <= n``,
+    ``inv[i, j] = (-1)^(j - i) r^(j - i) (1 - rho^i) (1 - rho^(n - j + 1)) / (2 sqrt 3 (1 - rho^(n + 1)))``.
+    Entries fall by ``r = 0.268`` per step off the diagonal, so a band of ``K`` = 14 (float32) or 28 (float64)
+    leaves out less than the arithmetic's own rounding (``0.27^15 = 3e-9``, ``0.27^29 = 3e-17``)."""
+    r = 2.0 - np.sqrt(3.0)
+    rho = r * r
+    i = np.arange(1, n + 1)[None, :]
+    k = np.arange(-half_width, half_width + 1)[:, None]
+    j = i + k
+    lo, hi = np.clip(np.minimum(i, j), 1, n), np.clip(np.maximum(i, j), 1, n)
+    inv = ((-r) ** np.abs(k) * (1.0 - rho ** lo) * (1.0 - rho ** (n - hi + 1))
+           / (2.0 * np.sqrt(3.0) * (1.0 - rho ** (n + 1))))
+    return np.where((j >= 1) & (j <= n), inv, 0.0)
+
+
 def fit_spline(y: jnp.ndarray) -> SplineCoeffs:
-    """Natural cubic spline through ``y`` ``(N, C)`` at unit spacing (tridiagonal solve, differentiable)."""
+    """Natural cubic spline through ``y`` ``(N, C)`` at unit spacing (differentiable).
+
+    The second derivatives solve ``m[i-1] + 4 m[i] + m[i+1] = 6 (y[i+1] - 2 y[i] + y[i-1])`` with
+    ``m[0] = m[N-1] = 0``. The system's inverse decays geometrically away from its diagonal, so it is applied as a
+    band of shifted rows (``_natural_spline_band``): element-wise work that vectorises over time, where a
+    tridiagonal solver (LAPACK's, one call per clip under ``vmap``) is sequential; 3x faster on a CPU, equal to
+    rounding (``tests/test_kinematics.py`` checks it against SciPy's natural spline to 1e-10 in float64)."""
     N = y.shape[0]
-    rhs = 6.0 * (y[2:] - 2.0 * y[1:-1] + y[:-2])  # (N-2, C)
     n = N - 2
-    dl = jnp.concatenate([jnp.zeros((1,), y.dtype), jnp.ones((n - 1,), y.dtype)])
-    d = jnp.full((n,), 4.0, y.dtype)
-    du = jnp.concatenate([jnp.ones((n - 1,), y.dtype), jnp.zeros((1,), y.dtype)])
-    inner = jax.lax.linalg.tridiagonal_solve(dl, d, du, rhs)
+    rhs = 6.0 * (y[2:] - 2.0 * y[1:-1] + y[:-2])  # (n, C)
+    K = min(28 if y.dtype == jnp.float64 else 14, n - 1)
+    band = jnp.asarray(_natural_spline_band(n, K), y.dtype)
+    padded = jnp.pad(rhs, ((K, K), (0, 0)))
+    inner = band[0][:, None] * padded[0:n]
+    for k in range(1, 2 * K + 1):
+        inner = inner + band[k][:, None] * padded[k:k + n]
     zeros = jnp.zeros((1, y.shape[1]), y.dtype)
     return SplineCoeffs(y, jnp.concatenate([zeros, inner, zeros], 0))
 

@@ -68,6 +68,30 @@ def test_spline_matches_scipy_natural_cubic():
     np.testing.assert_allclose(d2, ref(np.asarray(u), 2), atol=1e-8)
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 60])
+def test_spline_band_is_the_inverse_of_the_tridiagonal_system(n):
+    T = 4 * np.eye(n) + np.eye(n, k=1) + np.eye(n, k=-1)
+    band = K._natural_spline_band(n, n)
+    full = np.zeros((n, n))
+    for k in range(-n, n + 1):
+        for i in range(n):
+            if 0 <= i + k < n:
+                full[i, i + k] = band[k + n, i]
+    np.testing.assert_allclose(full, np.linalg.inv(T), atol=1e-15)
+    assert np.isfinite(K._natural_spline_band(20_000, 28)).all()  # no overflow on hour-long clips
+
+
+@pytest.mark.parametrize("x64", [True, False])
+def test_long_spline_matches_scipy_where_the_band_is_truncated(x64):
+    """400 knots: the band (14 or 28 off-diagonals) is far narrower than the system, yet the second derivatives
+    are SciPy's to the arithmetic's rounding."""
+    y = np.cumsum(np.random.default_rng(4).normal(size=(400, 3)), axis=0)
+    with jax.enable_x64(x64):
+        m = np.asarray(K.fit_spline(jnp.asarray(y if x64 else y.astype(np.float32))).m, np.float64)
+    ref = scipy.interpolate.CubicSpline(np.arange(400.0), y, bc_type="natural")(np.arange(400.0), 2)
+    np.testing.assert_allclose(m, ref, atol=1e-11 if x64 else 2e-5 * np.abs(ref).max())
+
+
 def test_design_rejects_nonsense():
     with pytest.raises(ValueError):
         K.design_lowpass(-1.0, 30.0)
