@@ -68,6 +68,34 @@ def test_spline_matches_scipy_natural_cubic():
     np.testing.assert_allclose(d2, ref(np.asarray(u), 2), atol=1e-8)
 
 
+def test_batched_filter_is_each_clips_own_filter():
+    """filtfilt_batch (the simulator's) filters every clip of a batch with its own filter, length and extension
+    exactly as filtfilt_extended filters it alone, and that is SciPy's sosfiltfilt of the extended clip."""
+    rng = np.random.default_rng(5)
+    B, T, C, pad = 5, 90, 3, 40
+    specs = [(2, 6.0, 30.0), (4, 3.0, 100.0), (2, 20.0, 143.0), (2, None, 50.0), (2, 8.0, 60.0)]
+    designs = [K.design_lowpass(c, f, o, sections=2) for o, c, f in specs]
+    lengths = np.array([90, 61, 75, 40, 88])
+    pads = np.array([min(K.pad_length(d), pad) for d in designs])
+    windows = np.array([K.edge_window(c, f) for _, c, f in specs])
+    with jax.enable_x64(True):
+        x = np.cumsum(rng.normal(size=(B, T, C)), axis=1)
+        ext = np.stack([np.asarray(K.extend_edges(jnp.asarray(x[b]), jnp.asarray(lengths[b]), pad, 16,
+                                                  jnp.asarray(pads[b]), jnp.asarray(min(windows[b], 16))))
+                        for b in range(B)])
+        sos = jnp.asarray(np.stack([d.sos for d in designs]))
+        zi = jnp.asarray(np.stack([d.zi for d in designs]))
+        got = np.asarray(K.filtfilt_batch(K.FilterCoeffs(sos, zi), jnp.asarray(ext), jnp.asarray(lengths), pad,
+                                          jnp.asarray(pads)))
+        for b in range(B):
+            lo, hi = pad - pads[b], pad + lengths[b] + pads[b]  # the clip with its own extension
+            alone = np.asarray(K.filtfilt_extended(K.FilterCoeffs(sos[b], zi[b]), jnp.asarray(ext[b]),
+                                                   jnp.asarray(lengths[b]), pad, jnp.asarray(pads[b])))
+            np.testing.assert_allclose(got[b, lo:hi], alone[lo:hi], rtol=1e-12, atol=1e-12)
+            want = scipy.signal.sosfiltfilt(designs[b].sos, ext[b, lo:hi], axis=0, padtype=None)
+            np.testing.assert_allclose(got[b, lo:hi], want, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("n", [1, 2, 5, 60])
 def test_spline_band_is_the_inverse_of_the_tridiagonal_system(n):
     T = 4 * np.eye(n) + np.eye(n, k=1) + np.eye(n, k=-1)
