@@ -86,6 +86,7 @@ def simulate(
     else:
         src = load_motion(input, fps=fps, joint_set=joint_set, body=body)
         m = _resolve_mount(mount or "watch-left", wrist)
+        _check_forearm(src, m.side, input)
     key = jax.random.key(seed)
     signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)
     iio.write_signal(signal, output, mount=m.name, noise=noise, seed=seed)
@@ -94,6 +95,34 @@ def simulate(
 
         plot_imu(signal, plot, title=f"{os.path.basename(input or trajectory)}: {m.name}, noise {noise}")
     typer.echo(f"wrote {output} ({signal.num_samples} samples at {rate:g} Hz)" + (f" and {plot}" if plot else ""))
+
+
+MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
+"""Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's
+orientation is undefined (joints missing and set to zero, or a collapsed skeleton); longer, the joints are
+probably not in metres (millimetres, centimetres or pixels)."""
+
+
+def _check_forearm(motion, side: str, path: str) -> None:
+    """Warn (one line on stderr) when the forearm (elbow to wrist, on the mount's arm) is degenerate in most
+    frames, or far longer than a human's, which usually means the wrong units."""
+    import numpy as np
+
+    from imusim_jax._joints import ARM_JOINTS, get_joint_set
+
+    js = get_joint_set(motion.joint_set)
+    j = np.asarray(motion.joints)
+    names = ARM_JOINTS[side]
+    length = np.linalg.norm(j[:, js.index(names["wrist"])] - j[:, js.index(names["elbow"])], axis=-1)
+    med = float(np.median(length))
+    where = f"{os.path.basename(path)}: the {side} forearm (elbow to wrist)"
+    if med < MIN_FOREARM_M:  # a warning, not an error: a point-mass skeleton still has a correct |a|
+        typer.echo(f"warning: {where} is {med * 100:.1f} cm long in most frames: its orientation is undefined "
+                   f"(the device is taken as face up); are the {side} arm's joints present and in metres?",
+                   err=True)
+    elif med > MAX_FOREARM_M:
+        typer.echo(f"warning: {where} is {med:.3g} m long (a human's is about 0.25 m): are the joints in metres? "
+                   "Accelerations scale with the units.", err=True)
 
 
 def _float(text: str, what: str) -> float:

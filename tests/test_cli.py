@@ -97,6 +97,26 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, sample, args, match):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("case", ["millimetres", "point mass"])
+def test_an_implausible_forearm_is_simulated_with_a_one_line_warning(tmp_path, sample, case):
+    """Joints in millimetres, or every joint at one point (a point mass in free fall: |a| is still right, the
+    orientation is not defined): the command runs and says why the result may not be what was meant."""
+    d = np.load(sample / "fall.npz")
+    t = np.arange(30) / 30.0
+    joints = (d["joints"] * 1000.0 if case == "millimetres"
+              else np.zeros((30, 17, 3)) + np.stack([0 * t, 0 * t, -4.903325 * t ** 2], -1)[:, None])
+    np.savez(tmp_path / "odd.npz", joints=joints, fps=30.0, joint_set="coco17")
+    r = run("simulate", str(tmp_path / "odd.npz"), "-o", str(tmp_path / "odd.csv"))
+    assert r.returncode == 0 and (tmp_path / "odd.csv").exists()
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "metres" in lines[0], r.stderr
+    if case == "point mass":
+        acc = np.array([[float(r[k]) for k in ("ax", "ay", "az")] for r in read_csv(tmp_path / "odd.csv")])
+        np.testing.assert_allclose(acc, 0.0, atol=3e-2)  # free fall reads no specific force
+    r = run("simulate", str(sample / "fall.npz"), "-o", str(tmp_path / "m.csv"))
+    assert "warning" not in r.stderr
+
+
 def test_mounts_and_weights_commands(tmp_path):
     r = run("mounts", "--plot", tmp_path / "m.png")
     for name in ("watch-left", "watch-right", "band-left", "band-right", "phone-left", "phone-right"):
