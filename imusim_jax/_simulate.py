@@ -211,7 +211,7 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     ``omega_s = q_ws* ⊗ omega ⊗ q_ws``.
     """
     v, d1, d2 = eval_spline_derivs(spline, u)
-    dt = u.dtype
+    dt = v.dtype
     v, d1, d2 = v.T, d1.T, d2.T  # (7, n): components first
     a_w = tuple(d2[i] * fps ** 2 for i in range(3))
     q = tuple(v[3 + i] for i in range(4))
