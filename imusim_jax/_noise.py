@@ -42,7 +42,7 @@ from imusim_jax._ops import cumsum_last
 
 __all__ = ["SensorNoise", "ImuNoise", "NOISE_PRESETS", "get_noise", "apply_sensor_noise", "apply_noise",
            "ideal_sensor", "save_noise_json", "ste_round", "ste_clip", "counter_normals",
-           "sincos_turns"]
+           "counter_normal_rows", "sincos_turns"]
 
 _DEG = np.pi / 180.0
 _MG = 1e-3 * STANDARD_GRAVITY
@@ -164,18 +164,30 @@ def counter_normals(seed: jnp.ndarray, rows: int, n: int, dtype=jnp.float32) -> 
     serial, cross-channel and cross-key correlation, and the Allan deviation of the white noise) are in
     ``tests/test_noise.py``.
     """
+    return jnp.stack(counter_normal_rows(seed, rows, n, dtype))
+
+
+def counter_normal_rows(seed: jnp.ndarray, rows: int, n: int, dtype=jnp.float32) -> tuple:
+    """``counter_normals`` as a tuple of ``rows`` arrays ``(n,)``: the simulator's layout. Inside ``vmap``, rows
+    stacked into one array are written through a transposed layout by XLA's CPU backend (five times slower)."""
     if rows % 2:
         raise ValueError(f"counter_normals needs an even number of rows, got {rows}")
     if rows * n >= 2 ** 32:
         raise ValueError(f"counter_normals draws at most 2^32 values per seed, asked for {rows} x {n}")
     seed = jnp.asarray(seed, jnp.uint32)
-    i = jnp.arange(n, dtype=jnp.uint32)[None, :] * jnp.uint32(rows) + jnp.arange(rows, dtype=jnp.uint32)[:, None]
-    bits = _triple32(_triple32(i ^ seed[0]) + seed[1])
-    u = (bits >> 8).astype(dtype) * (2.0 ** -24)  # [0, 1 - 2^-24]
+    k = jnp.arange(n, dtype=jnp.uint32) * jnp.uint32(rows)
+
+    def uniform(c):  # 24-bit uniform in [0, 1 - 2^-24] from counter k rows + c
+        bits = _triple32(_triple32((k + jnp.uint32(c)) ^ seed[0]) + seed[1])
+        return (bits >> 8).astype(dtype) * (2.0 ** -24)
+
     h = rows // 2
-    r = jnp.sqrt(-2.0 * jnp.log(1.0 - u[:h]))
-    c, s = sincos_turns(u[h:])
-    return jnp.concatenate([r * c, r * s], axis=0)
+    out = [None] * rows
+    for c in range(h):
+        r = jnp.sqrt(-2.0 * jnp.log(1.0 - uniform(c)))
+        cos, sin = sincos_turns(uniform(c + h))
+        out[c], out[c + h] = r * cos, r * sin
+    return tuple(out)
 
 
 # Cephes' single-precision minimax polynomials for sin and cos on [-pi/4, pi/4] (sinf.c, cosf.c; S. L. Moshier).
@@ -208,11 +220,11 @@ def sincos_turns(u: jnp.ndarray):
 
 def _draws(key: jax.Array, n: int, sensors: int, dtype):
     """Standard normals for ``sensors`` sensors: per clip ``(sensors, 15)`` (``jax.random.normal``) and per sample
-    ``(sensors, 6, n)`` (``counter_normals`` seeded by ``jax.random.bits`` of the key)."""
+    ``6 sensors`` rows ``(n,)`` (``counter_normal_rows`` seeded by ``jax.random.bits`` of the key)."""
     k_clip, k_samp = jax.random.split(key)
     z_clip = jax.random.normal(k_clip, (sensors, _PER_CLIP), dtype)
     seed = jax.random.bits(k_samp, (2,), jnp.uint32)
-    return z_clip, counter_normals(seed, sensors * _PER_SAMPLE, n, dtype).reshape(sensors, _PER_SAMPLE, n)
+    return z_clip, counter_normal_rows(seed, sensors * _PER_SAMPLE, n, dtype)
 
 
 _cumsum_time = cumsum_last  # the blocked cumulative sum along time (imusim_jax._ops)
@@ -221,25 +233,51 @@ _cumsum_time = cumsum_last  # the blocked cumulative sum along time (imusim_jax.
 def _corrupt(x: jnp.ndarray, p: SensorNoise, rate_hz: float, z_clip: jnp.ndarray, z_samp: jnp.ndarray):
     """The error model of the module docstring on component-major readings ``x`` ``(3, T)``, given standard
     normals ``z_clip`` ``(15,)`` and ``z_samp`` ``(6, T)``; returns ``(3, T)``."""
-    dtype = x.dtype
+    params = _sensor_params(p, rate_hz, z_clip)
+    rows = _corrupt_batch(tuple(r[None] for r in x), jax.tree.map(lambda a: a[None], params),
+                          tuple(r[None] for r in z_samp))
+    return jnp.concatenate(rows)
+
+
+def _sensor_params(p: SensorNoise, rate_hz: float, z_clip: jnp.ndarray):
+    """One clip's error terms from its per-clip normals ``z_clip`` ``(15,)``: ``A = (I + M) diag(1 + s)`` (3, 3),
+    the offset ``b0`` (3,), the random-walk step and white-noise scales per sample (3,) each, the range, the LSB,
+    and whether to saturate and quantise (scalars)."""
+    dtype = z_clip.dtype
     sqrt_fs = jnp.sqrt(jnp.asarray(rate_hz, dtype))
     scale = 1.0 + p.scale_error + p.scale_std * z_clip[3:6]
     off = 1.0 - jnp.eye(3, dtype=dtype)
     M = jnp.eye(3, dtype=dtype) + off * (p.misalignment + p.misalignment_std * z_clip[6:15].reshape(3, 3))
-    A = M * scale[None, :]  # y = M diag(scale) x, written out: 3x3 times (3, T) as nine scaled rows
+    A = M * scale[None, :]
     b0 = p.bias + p.bias_std * z_clip[0:3]
-    steps = z_samp[0:3] * (p.random_walk / sqrt_fs)[:, None]
-    b_rw = _cumsum_time(steps) - steps[:, :1]  # starts at 0
-    white = z_samp[3:6] * (p.noise_density * sqrt_fs)[:, None]
-    y = jnp.stack([A[i, 0] * x[0] + A[i, 1] * x[1] + A[i, 2] * x[2] for i in range(3)])
-    y = y + b0[:, None] + b_rw + white
     rng = jnp.asarray(p.range, dtype)
     finite = jnp.isfinite(rng)
-    y = jnp.where(finite, ste_clip(y, -rng, rng), y)
     bits = jnp.asarray(p.bits, dtype)
     quantise = (bits > 0) & finite
     lsb = jnp.where(quantise, 2.0 * jnp.where(finite, rng, 1.0) / jnp.exp2(jnp.where(quantise, bits, 1.0)), 1.0)
-    return jnp.where(quantise, lsb * ste_round(y / lsb), y)
+    return (A, b0, p.random_walk / sqrt_fs, p.noise_density * sqrt_fs, rng, finite, lsb, quantise)
+
+
+def _corrupt_batch(x: tuple, params, z: tuple) -> tuple:
+    """The error model on a batch: ``x`` three rows ``(B, T)`` (one per axis), ``params`` from ``_sensor_params``
+    with a leading clip axis, ``z`` six rows ``(B, T)`` of standard normals (random-walk steps, then white
+    noise); returns three rows ``(B, T)``.
+
+    Written for the batch, not per clip under ``vmap``: ``y = A x`` is one batched matrix product over the
+    readings stacked as ``(B, 3, T)``, which XLA's CPU backend computes once and reads three times (an
+    element-wise sum per row would have it recompute the readings, and all that is fused into them, per row;
+    inside ``vmap``, the stack would be written through a transposed layout)."""
+    A, b0, rw, nd, rng, finite, lsb, quantise = params
+    Ax = jnp.einsum("bij,bjt->bit", A, jnp.stack(x, axis=1), precision=jax.lax.Precision.HIGHEST)
+    rng, finite, lsb, quantise = (a[:, None] for a in (rng, finite, lsb, quantise))
+    out = []
+    for i in range(3):
+        steps = z[i] * rw[:, i, None]
+        b_rw = cumsum_last(steps) - steps[:, :1]  # starts at 0
+        y = Ax[:, i] + b0[:, i, None] + b_rw + z[3 + i] * nd[:, i, None]
+        y = jnp.where(finite, ste_clip(y, -rng, rng), y)
+        out.append(jnp.where(quantise, lsb * ste_round(y / lsb), y))
+    return tuple(out)
 
 
 def apply_sensor_noise(key: jax.Array, x: jnp.ndarray, p: SensorNoise, rate_hz: float) -> jnp.ndarray:
@@ -248,7 +286,7 @@ def apply_sensor_noise(key: jax.Array, x: jnp.ndarray, p: SensorNoise, rate_hz: 
     Deterministic given ``key``; differentiable with respect to ``x`` and every field of ``p``.
     """
     z_clip, z_samp = _draws(key, x.shape[0], 1, x.dtype)
-    return _corrupt(x.T, p, rate_hz, z_clip[0], z_samp[0]).T
+    return _corrupt(x.T, p, rate_hz, z_clip[0], jnp.stack(z_samp)).T
 
 
 def apply_noise(key: jax.Array, accel: jnp.ndarray, gyro: jnp.ndarray, noise: ImuNoise, rate_hz: float):
@@ -258,10 +296,22 @@ def apply_noise(key: jax.Array, accel: jnp.ndarray, gyro: jnp.ndarray, noise: Im
 
 
 def apply_noise_cm(key: jax.Array, accel: jnp.ndarray, gyro: jnp.ndarray, noise: ImuNoise, rate_hz: float):
-    """``apply_noise`` on component-major readings ``(3, T)`` (the simulator's internal layout): the same noise."""
-    z_clip, z_samp = _draws(key, accel.shape[-1], 2, accel.dtype)
-    return (_corrupt(accel, noise.accel, rate_hz, z_clip[0], z_samp[0]),
-            _corrupt(gyro, noise.gyro, rate_hz, z_clip[1], z_samp[1]))
+    """``apply_noise`` on component-major readings ``(3, T)``: the same noise."""
+    a, g = apply_noise_rows(key[None], tuple(r[None] for r in accel), tuple(r[None] for r in gyro), noise, rate_hz)
+    return jnp.concatenate(a), jnp.concatenate(g)
+
+
+def apply_noise_rows(keys: jax.Array, accel: tuple, gyro: tuple, noise: ImuNoise, rate_hz: float,
+                     noise_batched: bool = False):
+    """``apply_noise`` on a batch of clips given as rows (three arrays ``(B, T)`` per sensor, the simulator's
+    internal layout), one key per clip ``(B,)``; ``noise_batched``: ``noise``'s leaves carry a clip axis.
+    Clip ``b`` gets exactly the noise ``apply_noise(keys[b], ...)`` gives it alone."""
+    n, dtype = accel[0].shape[-1], accel[0].dtype
+    z_clip, z = jax.vmap(lambda k: _draws(k, n, 2, dtype))(keys)  # (B, 2, 15); twelve rows (B, T)
+    ax = 0 if noise_batched else None
+    params = jax.vmap(_sensor_params, in_axes=(ax, None, 0))
+    return (_corrupt_batch(accel, params(noise.accel, rate_hz, z_clip[:, 0]), z[:_PER_SAMPLE]),
+            _corrupt_batch(gyro, params(noise.gyro, rate_hz, z_clip[:, 1]), z[_PER_SAMPLE:]))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -21,3 +21,4 @@ def cumsum_last(x: jnp.ndarray) -> jnp.ndarray:
     totals = within[..., -1]
     before = jnp.cumsum(totals, axis=-1) - totals
     return (within + before[..., None]).reshape(x.shape[:-1] + (nb * L,))[..., :n]
+

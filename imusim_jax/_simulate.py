@@ -38,7 +38,7 @@ from imusim_jax._kinematics import (FilterCoeffs, design_lowpass, edge_window, e
                                     filtfilt_batch, fit_spline, pad_length)
 from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
-from imusim_jax._noise import ImuNoise, apply_noise_cm, get_noise
+from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
 from imusim_jax._ops import cumsum_last
 from imusim_jax._orientation import ArmRig, RollModel, _forearm_frames_cm, arm_rig
 from imusim_jax._orientation import _cross as _cross_cm, _dot  # component-major (3, N) algebra
@@ -198,7 +198,7 @@ def _rotate(q, v):
 
 def _sensor_readings(spline, u, fps, mount: Mount):
     """Ideal readings at knot coordinates ``u`` ``(n,)`` from a spline through ``[p_wrist, q_wf]`` (7 channels),
-    component-major: specific force ``(3, n)``, rate ``(3, n)`` and ``q_ws`` ``(4, n)``.
+    as rows (tuples of ``(n,)`` arrays): specific force (3), rate (3) and ``q_ws`` (4).
 
     Everything is in closed form: the wrist's acceleration is the spline's second derivative; the quaternion
     spline ``q(t)`` need not have unit norm between knots, and its direction ``q / |q|`` is the orientation, so
@@ -210,9 +210,9 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     ``q_ws = q ⊗ q_fs``: ``f_s = q_ws* ⊗ (a + alpha × r + omega × (omega × r) - g) ⊗ q_ws`` and
     ``omega_s = q_ws* ⊗ omega ⊗ q_ws``.
     """
-    v, d1, d2 = eval_spline_derivs(spline, u)
+    v, d1, d2 = eval_spline_derivs(spline, u)  # (n, 7) each
     dt = v.dtype
-    v, d1, d2 = v.T, d1.T, d2.T  # (7, n): components first
+    v, d1, d2 = ([a[:, c] for c in range(7)] for a in (v, d1, d2))  # rows (n,): components first
     a_w = tuple(d2[i] * fps ** 2 for i in range(3))
     q = tuple(v[3 + i] for i in range(4))
     dq = tuple(d1[3 + i] * fps for i in range(4))
@@ -236,7 +236,7 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     q_sw = _conj(q_ws)
     f_s = _rotate(q_sw, spec_w)
     omega_s = _rotate(q_sw, omega_w)
-    return jnp.stack(f_s), jnp.stack(omega_s), jnp.stack(q_ws)
+    return f_s, omega_s, q_ws
 
 
 def _detrend(X, length, kind: str):
@@ -258,23 +258,24 @@ def _extend_clip(X, length, clip_pad, clip_window, *, kind, pad, window):
     return extend_edges(_detrend(X, length, kind), length, pad, window, clip_pad, clip_window)
 
 
-def _sense_clip(p_w, q_wf, length, fps, mount, noise, key, *, pad, n_out, rate_hz):
+def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz):
     """The last stage of one clip: splines through the knots' wrist position ``(N, 3)`` and orientation ``(N, 4)``,
-    readings at the IMU rate, noise, masking."""
+    ideal readings at the IMU rate, masking (the noise is added to the batch, ``_simulate_chunk``). Returns rows (tuples of ``(n_out,)`` arrays: three for the
+    accelerometer, three for the gyroscope, four for ``q_ws``) and the number of valid samples: the vector
+    algebra stays in rows until the batch is assembled (``_simulate_chunk``), because XLA's CPU backend writes
+    rows stacked inside ``vmap`` through a transposed layout, several times slower."""
     dtype = p_w.dtype
     spline = fit_spline(jnp.concatenate([p_w, q_wf], axis=1))
     k = jnp.arange(n_out)
     u = k.astype(dtype) / rate_hz * fps + pad
-    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount)  # (3, n), (3, n), (4, n)
+    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount)
     n_valid = jnp.floor((length - 1).astype(dtype) / fps * rate_hz + 1e-4).astype(jnp.int32) + 1
-    valid = (k < n_valid)[None, :]
-    acc, gyr = jnp.where(valid, acc, 0.0), jnp.where(valid, gyr, 0.0)
-    if noise is not None:
-        acc, gyr = apply_noise_cm(key, acc, gyr, noise, rate_hz)
-        acc, gyr = jnp.where(valid, acc, 0.0), jnp.where(valid, gyr, 0.0)
+    valid = k < n_valid
+    zero = jnp.zeros((), dtype)
+    acc, gyr = (tuple(jnp.where(valid, r, zero) for r in rows) for rows in (acc, gyr))
     # q_ws is sign-continuous (a spline through sign-continuous knots); padding holds the last valid sample.
-    q_ws = jnp.where(valid, q_ws, jax.lax.dynamic_index_in_dim(q_ws, n_valid - 1, axis=1))
-    return acc.T, gyr.T, q_ws.T, n_valid
+    q_ws = tuple(jnp.where(valid, r, jax.lax.dynamic_index_in_dim(r, n_valid - 1, keepdims=False)) for r in q_ws)
+    return acc, gyr, q_ws, n_valid
 
 
 def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys, *, kind, rig, roll_model, pad,
@@ -291,7 +292,12 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
     else:
         p_w, q_wf = Y[..., 0:3], Y[..., 3:7]
     sense = functools.partial(_sense_clip, pad=pad, n_out=n_out, rate_hz=rate_hz)
-    return jax.vmap(sense, in_axes=(0, 0, 0, 0, m_ax, n_ax, 0))(p_w, q_wf, lengths, fps, mount, noise, keys)
+    acc, gyr, q_ws, n_valid = jax.vmap(sense, in_axes=(0, 0, 0, 0, m_ax))(p_w, q_wf, lengths, fps, mount)
+    if noise is not None:
+        acc, gyr = apply_noise_rows(keys, acc, gyr, noise, rate_hz, noise_batched=n_ax == 0)
+        valid = jnp.arange(n_out)[None, :] < n_valid[:, None]
+        acc, gyr = (tuple(jnp.where(valid, r, 0.0) for r in rows) for rows in (acc, gyr))
+    return tuple(jnp.stack(rows, axis=-1) for rows in (acc, gyr, q_ws)) + (n_valid,)
 
 
 @functools.partial(jax.jit, static_argnames=("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz",
