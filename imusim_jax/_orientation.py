@@ -34,9 +34,9 @@ import numpy as np
 
 from imusim_jax._errors import InputError
 from imusim_jax._joints import ARM_JOINTS, get_joint_set
-from imusim_jax._quaternion import safe_norm
+from imusim_jax import _rows as R
 
-__all__ = ["ArmRig", "arm_rig", "forearm_frame", "RollModel"]
+__all__ = ["ArmRig", "arm_rig", "forearm_frame", "forearm_frame_rows", "RollModel"]
 
 RollMode = Literal["auto", "hand", "hinge"]
 
@@ -96,31 +96,9 @@ def arm_rig(joint_set: str, side: str, roll: RollMode = "auto") -> ArmRig:
     return ArmRig(tuple(base + extra), side, hand)
 
 
-# The vector algebra below works on arrays whose FIRST axis holds the x, y, z components (``(3, ...)``), so that a
-# whole clip's frames are computed with time as the minor, vectorised axis (``_forearm_frames_cm``); the public
-# ``forearm_frame`` is the same code on a single posture.
-
-def _dot(a, b):
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-def _cross(a, b):
-    return jnp.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
-
-
-def _norm(v):
-    return safe_norm(v, axis=0, keepdims=True)
-
-
-def _unit(v):
-    n = _norm(v)
-    return v / jnp.where(n > 0, n, 1.0)
-
-
-def _perp(v, x):
-    """Component of ``v`` perpendicular to the unit vector ``x``."""
-    return v - _dot(v, x)[None] * x
-
+# The frame is computed on rows (``imusim_jax._rows``: a vector is a tuple of three arrays), so a whole clip's
+# frames are computed with time as the vectorised axis (``forearm_frame_rows``); the public ``forearm_frame`` is
+# the same code on a single posture.
 
 def _smoothstep(x):
     x = jnp.clip(x, 0.0, 1.0)
@@ -130,28 +108,32 @@ def _smoothstep(x):
 def _blend(primary, fallback, width):
     """``primary |primary| + width^2 (1 - smoothstep(|primary| / width)) fallback``: exactly the primary direction
     while ``|primary| >= width``, sliding smoothly (C1) into the fallback as ``|primary|`` goes to 0."""
-    n = _norm(primary)
-    return primary * n + width ** 2 * (1.0 - _smoothstep(n / width)) * fallback
+    n = R.norm(primary)
+    k = width ** 2 * (1.0 - _smoothstep(n / width))
+    return tuple(primary[i] * n + k * fallback[i] for i in range(3))
 
 
-def _forearm_frames_cm(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()):
-    """``forearm_frame`` for many postures at once, component-major: ``p`` ``(J, 3, ...)`` (joint, component,
-    then any batch axes, e.g. time) -> the columns ``x_f, y_f, z_f``, each ``(3, ...)``."""
+def forearm_frame_rows(p, rig: ArmRig, model: RollModel = RollModel()):
+    """``forearm_frame`` for many postures at once, on rows: ``p`` is a sequence of the rig's joints, each a
+    3-vector of arrays (any common shape, e.g. time) -> the columns ``x_f, y_f, z_f``, each a 3-vector."""
     s = 1.0 if rig.side == "left" else -1.0
     shoulder, elbow, wrist, other = p[0], p[1], p[2], p[3]
-    x = _unit(wrist - elbow)
-    u = _unit(shoulder - elbow)
-    hinge = s * _cross(u, x)  # |hinge| = sin(elbow angle)
-    lateral = _perp(_unit(shoulder - other), x)
-    e_z = jnp.array([0.0, 0.0, 1.0], p.dtype).reshape((3,) + (1,) * (x.ndim - 1))
-    up = _perp(jnp.broadcast_to(e_z, x.shape), x)
-    z = _blend(hinge, _unit(_blend(lateral, up, model.vertical)), model.straight_arm)
+
+    def sub(a, b):
+        return tuple(a[i] - b[i] for i in range(3))
+
+    x = R.unit(sub(wrist, elbow))
+    u = R.unit(sub(shoulder, elbow))
+    hinge = tuple(s * c for c in R.cross(u, x))  # |hinge| = sin(elbow angle)
+    lateral = R.perp(R.unit(sub(shoulder, other)), x)
+    up = R.perp((jnp.zeros_like(x[0]), jnp.zeros_like(x[0]), jnp.ones_like(x[0])), x)
+    z = _blend(hinge, R.unit(_blend(lateral, up, model.vertical)), model.straight_arm)
     if rig.hand is not None:
-        k = _perp(_unit(p[4] - p[5]), x)
-        hand_z = s * _cross(k, x)  # |hand_z| = sin(angle between the across-hand line and the forearm)
-        z = _blend(hand_z, _unit(z), model.straight_arm)
-    z = _unit(_perp(z, x))
-    return x, _cross(z, x), z
+        k = R.perp(R.unit(sub(p[4], p[5])), x)
+        hand_z = tuple(s * c for c in R.cross(k, x))  # |hand_z| = sin(angle between the across-hand line and x_f)
+        z = _blend(hand_z, R.unit(z), model.straight_arm)
+    z = R.unit(R.perp(z, x))
+    return x, R.cross(z, x), z
 
 
 def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -> jnp.ndarray:
@@ -167,7 +149,9 @@ def forearm_frame(p: jnp.ndarray, rig: ArmRig, model: RollModel = RollModel()) -
     Returns:
       ``(3, 3)`` proper rotation matrix.
     """
-    return jnp.stack(_forearm_frames_cm(p, rig, model), axis=-1)
+    p = jnp.asarray(p)
+    cols = forearm_frame_rows([tuple(p[j, c] for c in range(3)) for j in range(p.shape[0])], rig, model)
+    return jnp.stack([jnp.stack(col) for col in cols], axis=-1)
 
 
 def rig_positions(joints, rig: ArmRig):

@@ -40,8 +40,8 @@ from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
 from imusim_jax._ops import cumsum_last
-from imusim_jax._orientation import ArmRig, RollModel, _forearm_frames_cm, arm_rig
-from imusim_jax._orientation import _cross as _cross_cm, _dot  # component-major (3, N) algebra
+from imusim_jax import _rows as R
+from imusim_jax._orientation import ArmRig, RollModel, arm_rig, forearm_frame_rows
 from imusim_jax._signal import ImuSignal
 
 __all__ = ["simulate", "auto_cutoff", "num_output_samples", "stack_mounts", "stack_noise"]
@@ -131,16 +131,16 @@ def num_output_samples(num_frames, fps, rate_hz: float):
 # ---------------------------------------------------------------------------------------------------------------
 
 def _forearm_roll(Y, *, rig: ArmRig, roll_model: RollModel):
-    """Filtered channels at the knots ``(N, C)`` -> the forearm frame's ``x_f`` and ``z_f`` (component-major
-    ``(3, N)``, from ``_orientation``) and its accumulated twist ``psi`` ``(N,)`` (``_twist_angle``)."""
-    P = Y.T.reshape(-1, 3, Y.shape[0])  # (joint, component, knot): time is the vectorised axis
-    x, _, z = _forearm_frames_cm(P, rig, roll_model)
+    """Filtered channels at the knots ``(N, C)`` -> the forearm frame's ``x_f`` and ``z_f`` (3-vectors of rows
+    ``(N,)``, ``imusim_jax._rows``) and its accumulated twist ``psi`` ``(N,)`` (``_twist_angle``)."""
+    P = [tuple(Y[:, 3 * j + c] for c in range(3)) for j in range(Y.shape[1] // 3)]
+    x, _, z = forearm_frame_rows(P, rig, roll_model)
     return x, z, _twist_angle(x, z)
 
 
 def _twist_angle(x, z):
     """The forearm's twist (its roll about ``x_f``) as an angle ``psi`` ``(N,)`` accumulated from knot to knot;
-    ``x`` and ``z`` are the forearm frame's ``x_f`` and ``z_f`` at the knots, component-major ``(3, N)``.
+    ``x`` and ``z`` are the forearm frame's ``x_f`` and ``z_f`` at the knots (3-vectors of rows ``(N,)``).
 
     The forearm's direction ``x_f`` comes straight from two joints; its roll comes from a reference (the elbow
     hinge, hand landmarks) whose direction is ill-conditioned near singular postures, where joint jitter turns
@@ -154,46 +154,30 @@ def _twist_angle(x, z):
     median |ω| correlation rises from 0.849 to 0.863 (0.3 s envelopes) and from 0.695 to 0.752 (sample by
     sample). Element-wise along time but for one cumulative sum, so a whole clip vectorises.
     """
-    z_prev = jnp.concatenate([z[:, :1], z[:, :-1]], axis=1)
-    carried = z_prev - _dot(z_prev, x)[None] * x
-    step = jnp.arctan2(_dot(_cross_cm(carried, z), x), _dot(carried, z))  # (N,), 0 at the first knot
+    carried = R.perp(tuple(jnp.concatenate([c[:1], c[:-1]]) for c in z), x)  # the previous z_f, carried
+    step = jnp.arctan2(R.dot(R.cross(carried, z), x), R.dot(carried, z))  # (N,), 0 at the first knot
     return cumsum_last(step)
 
 
-def _knot_orientation(Y, x, z, psi, smooth):
-    """Wrist position ``(N, 3)`` and the sign-continuous orientation ``q_wf`` ``(N, 4)`` at the knots: the
-    forearm frame ``x``, ``z`` (``(3, N)``) with ``z_f`` turned about ``x_f`` by the low-passed minus the raw
-    twist (``_twist_angle``)."""
+def _knot_orientation(x, z, psi, smooth):
+    """The sign-continuous orientation ``q_wf`` at the knots, four rows ``(N,)``: the forearm frame ``x``, ``z``
+    (3-vectors of rows) with ``z_f`` turned about ``x_f`` by the low-passed minus the raw twist
+    (``_twist_angle``)."""
     d = smooth - psi
-    z = jnp.cos(d)[None] * z + jnp.sin(d)[None] * _cross_cm(x, z)
-    y = _cross_cm(z, x)
-    q = jnp.stack(quat.from_matrix_elements(x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]), -1)
-    return Y[:, 6:9], quat.make_continuous(q, axis=0)
+    c, s = jnp.cos(d), jnp.sin(d)
+    xz = R.cross(x, z)
+    z = tuple(c * z[i] + s * xz[i] for i in range(3))
+    y = R.cross(z, x)
+    q = quat.from_matrix_elements(x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2])
+    return _continuous_rows(q)
 
 
-# Component-wise vector algebra on tuples of (n,) arrays: the same maths as ``_quaternion``, laid out so that XLA
-# vectorises along time instead of over length-3 and length-4 axes (twice as fast on a CPU).
-def _qmul(p, q):
-    pw, px, py, pz = p
-    qw, qx, qy, qz = q
-    return (pw * qw - px * qx - py * qy - pz * qz, pw * qx + px * qw + py * qz - pz * qy,
-            pw * qy - px * qz + py * qw + pz * qx, pw * qz + px * qy - py * qx + pz * qw)
-
-
-def _conj(q):
-    return (q[0], -q[1], -q[2], -q[3])
-
-
-def _cross(a, b):
-    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
-
-
-def _rotate(q, v):
-    """``q ⊗ v ⊗ q*`` for unit ``q`` (as ``quat.rotate``)."""
-    w, u = q[0], q[1:]
-    t = tuple(2.0 * c for c in _cross(u, v))
-    c = _cross(u, t)
-    return tuple(v[i] + w * t[i] + c[i] for i in range(3))
+def _continuous_rows(q):
+    """``quat.make_continuous`` along time on a quaternion given as four rows ``(N,)``."""
+    dots = sum(c[1:] * c[:-1] for c in q)
+    count = cumsum_last((dots < 0).astype(dots.dtype))  # sign flips so far: their parity is the sign
+    signs = jnp.concatenate([jnp.ones((1,), dots.dtype), 1.0 - 2.0 * (count - 2.0 * jnp.floor(0.5 * count))])
+    return tuple(c * signs for c in q)
 
 
 def _sensor_readings(spline, u, fps, mount: Mount):
@@ -218,24 +202,24 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     dq = tuple(d1[3 + i] * fps for i in range(4))
     ddq = tuple(d2[3 + i] * fps ** 2 for i in range(4))
     nq = sum(c * c for c in q)
-    W = _qmul(dq, _conj(q))[1:]
+    W = R.qmul(dq, R.conj(q))[1:]
     qdq = sum(a * b for a, b in zip(q, dq))
-    A = _qmul(ddq, _conj(q))[1:]
+    A = R.qmul(ddq, R.conj(q))[1:]
     omega_w = tuple(2.0 * w / nq for w in W)
     alpha_w = tuple(2.0 * A[i] / nq - 4.0 * qdq * W[i] / (nq * nq) for i in range(3))
     inv = jax.lax.rsqrt(nq)
     q0 = tuple(c * inv for c in q)
     lever = mount.lever_f.astype(dt)
-    r_w = _rotate(q0, tuple(jnp.broadcast_to(lever[i], nq.shape) for i in range(3)))
-    cen = _cross(omega_w, _cross(omega_w, r_w))
-    tan = _cross(alpha_w, r_w)
+    r_w = R.rotate(q0, tuple(jnp.broadcast_to(lever[i], nq.shape) for i in range(3)))
+    cen = R.cross(omega_w, R.cross(omega_w, r_w))
+    tan = R.cross(alpha_w, r_w)
     g = jnp.asarray(GRAVITY_W, dt)
     spec_w = tuple(a_w[i] + tan[i] + cen[i] - g[i] for i in range(3))
     q_fs = mount.q_fs.astype(dt)
-    q_ws = _qmul(q0, tuple(q_fs[i] for i in range(4)))
-    q_sw = _conj(q_ws)
-    f_s = _rotate(q_sw, spec_w)
-    omega_s = _rotate(q_sw, omega_w)
+    q_ws = R.qmul(q0, tuple(q_fs[i] for i in range(4)))
+    q_sw = R.conj(q_ws)
+    f_s = R.rotate(q_sw, spec_w)
+    omega_s = R.rotate(q_sw, omega_w)
     return f_s, omega_s, q_ws
 
 
@@ -288,7 +272,8 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
     if kind == "skeleton":
         x, z, psi = jax.vmap(functools.partial(_forearm_roll, rig=rig, roll_model=roll_model))(Y)
         smooth = filtfilt_batch(coeffs, psi[..., None], lengths, pad, pads)[..., 0]
-        p_w, q_wf = jax.vmap(_knot_orientation)(Y, x, z, psi, smooth)
+        q = jax.vmap(_knot_orientation)(x, z, psi, smooth)  # four rows (B, N)
+        p_w, q_wf = Y[..., 6:9], jnp.stack(q, axis=-1)  # stacked outside vmap: (B, N, 4)
     else:
         p_w, q_wf = Y[..., 0:3], Y[..., 3:7]
     sense = functools.partial(_sense_clip, pad=pad, n_out=n_out, rate_hz=rate_hz)
@@ -496,7 +481,7 @@ def _pad_cached(coeffs, _cache={}):
     return _cache[key]
 
 
-_CHUNK = {"cpu": int(os.environ.get("IMUSIM_CPU_CHUNK", "64"))}
+_CHUNK = {"cpu": int(os.environ.get("IMUSIM_CPU_CHUNK", "32"))}
 """Clips per vmapped chunk on each backend (``None``: one vmap over the whole batch)."""
 
 _MIN_CLIPS_PER_THREAD = 32
