@@ -291,8 +291,8 @@ def main(argv=None) -> int:
     print(f"\nRESULT on {dev.platform} ({dev.device_kind}), best batch B={best['B']}: "
           f"{best['clips_per_s']:.0f} clips/s; {best['x_numpy']:.1f}x NumPy (target >= {TARGET_NUMPY:g}x: "
           f"{'met' if ok_np else 'NOT met'}), "
-          + (f"{best['x_imusim']:.0f}x imusim (target >= {TARGET_IMUSIM:g}x: {'met' if ok_xio else 'NOT met'}; "
-             f"{best['x_imusim_noise']:.0f}x with imusim's noise setters counted too)"
+          + (f"{best['x_imusim']:.0f}x imusim (target >= {TARGET_IMUSIM:g}x: {'met' if ok_xio else 'NOT met'}"
+             + (f"; {best['x_imusim_noise']:.0f}x with imusim's noise setters counted too)" if NOISE else ")")
              if xio else "imusim not measured")
           + f"; load average {os.getloadavg()[0]:.2f}")
     return 0
