@@ -125,3 +125,25 @@ def test_float64_identities():
         q = jnp.asarray(random_quats(np.random.default_rng(3), (50,)), jnp.float64)
         assert Q.multiply(q, Q.conjugate(q)).dtype == jnp.float64
         np.testing.assert_allclose(Q.from_matrix(Q.to_matrix(q)) * jnp.sign(q[:, :1]), q, atol=1e-12)
+
+
+def test_row_algebra_is_the_array_algebra():
+    """imusim_jax._rows (the simulator's layout: one array per component) computes what the array functions do."""
+    from imusim_jax import _rows as R
+
+    rng = np.random.default_rng(7)
+    p, q = (jnp.asarray(random_quats(rng, (50,))) for _ in range(2))
+    a, b = (jnp.asarray(rng.normal(size=(50, 3))) for _ in range(2))
+    rows = lambda x: tuple(x[..., i] for i in range(x.shape[-1]))  # noqa: E731
+    back = lambda t: jnp.stack(t, -1)  # noqa: E731
+    np.testing.assert_allclose(back(R.qmul(rows(p), rows(q))), Q.multiply(p, q), atol=1e-6)
+    np.testing.assert_allclose(back(R.conj(rows(q))), Q.conjugate(q), atol=0)
+    np.testing.assert_allclose(back(R.rotate(rows(q), rows(a))), Q.rotate(q, a), atol=1e-5)
+    np.testing.assert_allclose(back(R.cross(rows(a), rows(b))), jnp.cross(a, b), atol=1e-6)
+    np.testing.assert_allclose(R.dot(rows(a), rows(b)), jnp.sum(a * b, -1), atol=1e-6)
+    np.testing.assert_allclose(R.norm(rows(a)), jnp.linalg.norm(a, axis=-1), rtol=1e-6)
+    u = back(R.unit(rows(a)))
+    np.testing.assert_allclose(jnp.linalg.norm(u, axis=-1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(jnp.sum(back(R.perp(rows(b), rows(u))) * u, -1), 0.0, atol=1e-6)
+    grad = jax.grad(lambda v: R.norm(tuple(v)))(jnp.zeros(3))
+    np.testing.assert_array_equal(grad, 0.0)  # finite (zero) at the zero vector, as safe_norm
