@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.signal
 
-__all__ = ["FilterCoeffs", "design_lowpass", "extend_edges", "sosfilt", "filtfilt_extended", "filtfilt_batch", "SplineCoeffs",
-           "fit_spline", "eval_spline", "eval_spline_derivs", "pad_length", "edge_window"]
+__all__ = ["FilterCoeffs", "design_lowpass", "extend_edges", "sosfilt", "filtfilt_extended", "filtfilt_batch",
+           "SplineCoeffs", "fit_spline", "eval_spline", "eval_spline_derivs", "pad_length", "edge_window"]
 
 
 class FilterCoeffs(NamedTuple):

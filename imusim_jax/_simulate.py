@@ -1,6 +1,7 @@
 """``simulate``: Motion or Trajectory in, ImuSignal out.
 
-For one clip (batches are ``vmap``-ped over the clip axis, and padded clips behave like the clips alone):
+For one clip (a batch runs in chunks of clips: per-clip stages ``vmap``-ped, the filters and the noise written for
+the chunk; padded clips behave like the clips alone):
 
 1. the joints the mount's arm needs (or the trajectory's position and quaternion) are edge-extended and low-pass
    filtered, zero phase (``_kinematics``), with a Butterworth filter designed by SciPy for each clip's frame rate;
@@ -33,6 +34,7 @@ import numpy as np
 import scipy.signal
 
 from imusim_jax import _quaternion as quat
+from imusim_jax import _rows as R
 from imusim_jax._constants import DEFAULT_RATE_HZ, GRAVITY_W
 from imusim_jax._kinematics import (FilterCoeffs, design_lowpass, edge_window, eval_spline_derivs, extend_edges,
                                     filtfilt_batch, fit_spline, pad_length)
@@ -40,7 +42,6 @@ from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
 from imusim_jax._ops import cumsum_last
-from imusim_jax import _rows as R
 from imusim_jax._orientation import ArmRig, RollModel, arm_rig, forearm_frame_rows
 from imusim_jax._signal import ImuSignal
 
@@ -127,7 +128,7 @@ def num_output_samples(num_frames, fps, rate_hz: float):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The jitted core: one clip, vmapped
+# The jitted core: per-clip stages vmapped over a chunk of clips, the filters and the noise on the chunk
 # ---------------------------------------------------------------------------------------------------------------
 
 def _forearm_roll(Y, *, rig: ArmRig, roll_model: RollModel):
@@ -244,10 +245,12 @@ def _extend_clip(X, length, clip_pad, clip_window, *, kind, pad, window):
 
 def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz):
     """The last stage of one clip: splines through the knots' wrist position ``(N, 3)`` and orientation ``(N, 4)``,
-    ideal readings at the IMU rate, masking (the noise is added to the batch, ``_simulate_chunk``). Returns rows (tuples of ``(n_out,)`` arrays: three for the
-    accelerometer, three for the gyroscope, four for ``q_ws``) and the number of valid samples: the vector
-    algebra stays in rows until the batch is assembled (``_simulate_chunk``), because XLA's CPU backend writes
-    rows stacked inside ``vmap`` through a transposed layout, several times slower."""
+    ideal readings at the IMU rate, masking (the noise is added to the whole chunk, ``_simulate_chunk``).
+
+    Returns rows (tuples of ``(n_out,)`` arrays: three for the accelerometer, three for the gyroscope, four for
+    ``q_ws``) and the number of valid samples. The vector algebra stays in rows until the chunk is assembled,
+    because XLA's CPU backend writes rows stacked inside ``vmap`` through a transposed layout, several times
+    slower (``imusim_jax._rows``)."""
     dtype = p_w.dtype
     spline = fit_spline(jnp.concatenate([p_w, q_wf], axis=1))
     k = jnp.arange(n_out)
