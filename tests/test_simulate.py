@@ -286,3 +286,37 @@ def test_a_cpu_batch_split_across_threads_is_the_batch(getkey, monkeypatch):
         for a, b in ((parts.accel, whole.accel), (parts.gyro, whole.gyro), (parts.q_ws, whole.q_ws)):
             np.testing.assert_allclose(a, b, atol=5e-3, rtol=1e-4)  # round-off may flip a quantiser's last bit
         assert np.mean(np.asarray(parts.accel) == np.asarray(whole.accel)) > 0.999
+
+
+def test_simulated_noise_is_the_public_noise_model_applied_to_the_ideal_signal(getkey):
+    """simulate(..., noise, key=keys) equals apply_noise(keys[b], ideal clip b) for every clip of a batch with
+    different lengths and one noise model per clip: the noise a user calibrates with the public function is the
+    noise the simulator adds."""
+    rng = np.random.default_rng(3)
+    clips = [ij.Motion.create(reference_joints()[None] + 0.01 * rng.normal(size=(T, 17, 3)).cumsum(0) / 10, 30.0,
+                              "coco17") for T in (40, 90, 64)]
+    batch = ij.stack_motions(clips)
+    keys = jax.random.split(getkey(), 3)
+    noises = ij.stack_noise(["bmi160", "lsm6dso", "bmi270"])
+    ideal = ij.simulate(batch, "watch-right", None, rate_hz=50, cutoff_hz=6.0)
+    noisy = ij.simulate(batch, "watch-right", noises, key=keys, rate_hz=50, cutoff_hz=6.0)
+    for b, name in enumerate(["bmi160", "lsm6dso", "bmi270"]):
+        n = int(ideal.lengths[b])
+        a, g = ij.apply_noise(keys[b], ideal.accel[b, :n], ideal.gyro[b, :n], ij.get_noise(name), 50.0)
+        np.testing.assert_allclose(noisy.accel[b, :n], a, atol=5e-3)  # one 16-bit LSB at most
+        np.testing.assert_allclose(noisy.gyro[b, :n], g, atol=1.2e-3)
+        assert float(np.abs(np.asarray(noisy.accel[b, :n]) - np.asarray(ideal.accel[b, :n])).max()) > 0.01
+
+
+def test_white_noise_of_a_resting_sensor_has_the_density_times_root_rate(getkey):
+    """A resting watch with white noise only: each axis scatters about its ideal reading with sigma = N sqrt(fs)."""
+    N_acc, N_gyr, fs = 2e-3, 1e-3, 100.0
+    noise = ij.ImuNoise(ij.SensorNoise.create(noise_density=N_acc), ij.SensorNoise.create(noise_density=N_gyr))
+    rest = ij.Motion.create(np.repeat(reference_joints()[None], 3000, 0), 30.0, "coco17")
+    ideal = ij.simulate(rest, "watch-left", None, rate_hz=fs)
+    imu = ij.simulate(rest, "watch-left", noise, key=getkey(), rate_hz=fs)
+    da, dg = np.asarray(imu.accel) - np.asarray(ideal.accel), np.asarray(imu.gyro) - np.asarray(ideal.gyro)
+    n = len(da)  # 10,000 samples: the standard deviation is known to 1.4 % (2 sigma)
+    np.testing.assert_allclose(da.std(0), N_acc * np.sqrt(fs), rtol=0.03)
+    np.testing.assert_allclose(dg.std(0), N_gyr * np.sqrt(fs), rtol=0.03)
+    np.testing.assert_allclose(da.mean(0), 0.0, atol=4 * N_acc * np.sqrt(fs) / np.sqrt(n))
