@@ -158,7 +158,7 @@ def counter_normals(seed: jnp.ndarray, rows: int, n: int, dtype=jnp.float32) -> 
 
     Why not ``jax.random.normal``: the noise model needs 12 normals per IMU sample (6,144 per 10 s clip at 50 Hz),
     and threefry's 20 rounds plus ``erf_inv`` cost 0.19 ms per clip on a 2-core CPU, about half of the whole
-    simulator; this costs 0.04 ms. The seed still comes from ``jax.random`` (``jax.random.bits`` of the clip's
+    simulator; this costs 0.02 ms. The seed still comes from ``jax.random`` (``jax.random.bits`` of the clip's
     key), so keys, ``split`` and ``fold_in`` keep their meaning and a key gives the same noise on every platform
     (integer arithmetic; the float transform to within rounding). Statistical checks (mean, variance, normality,
     serial, cross-channel and cross-key correlation, and the Allan deviation of the white noise) are in
