@@ -88,6 +88,7 @@ def auto_cutoff(x: np.ndarray, fps: float, *, lo_hz: float = 1.0, hi_hz: Optiona
 
 _AUTO_PADLEN = 9  # odd extension, frames: sosfiltfilt's default for one second-order section, 3 * 3
 _AUTO_CHUNK = 8  # clips per compiled call of the residual analysis (4-8 fastest on a 2-core CPU)
+_AUTO_JAX_MIN_CLIPS = 8  # fewer clips at one rate: SciPy, 19 ms a clip, rather than a 0.4 s compilation
 
 
 def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float = 1.0,
@@ -95,13 +96,15 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
                  max_hz: float = MAX_AUTO_CUTOFF_HZ) -> list[float]:
     """``auto_cutoff`` of many clips (``xs[b]`` ``(T_b, C)``, valid frames only, at ``fps[b]``) at once.
 
-    The residuals of every clip at every cut-off of the grid come from one compiled JAX call per 32 clips: the
-    forward-backward filters of all (clip, cut-off, channel) lanes run as one vectorised recurrence, with SciPy's
-    ``sosfiltfilt`` conventions (odd extension of ``min(T - 1, 9)`` frames, steady-state initial conditions),
-    and the filters designed once per (cut-off, rate). A clip at a time with SciPy took 19 ms per ten-second
-    clip, 130 times the simulation itself; this takes about 0.65 ms on two cores. The residuals agree with SciPy's to float32
-    rounding, so the chosen cut-offs are SciPy's (``tests/test_simulate.py`` checks them on real UTD-MHAD and
-    synthetic clips)."""
+    Clips are grouped by frame rate. For a group of 8 or more, the residuals of every clip at every cut-off of
+    the grid come from one compiled JAX call per 8 clips (calls on the CPU thread pool): the forward-backward
+    filters of all (clip, cut-off, channel) lanes run as one vectorised recurrence with SciPy's ``sosfiltfilt``
+    conventions (odd extension of ``min(T - 1, 9)`` frames, steady-state initial conditions). A smaller group
+    (the command line's single clip) uses SciPy's ``sosfiltfilt`` itself, which needs no compilation. Either way
+    the filters are designed once per (cut-off, rate). Clip by clip in SciPy, with a design per trial cut-off,
+    the analysis took 19 ms per ten-second clip, 130 times the simulation; batched it takes about 0.5 ms. The
+    JAX residuals agree with SciPy's to float32 rounding and the chosen cut-offs are SciPy's
+    (``tests/test_simulate.py`` checks both paths on real UTD-MHAD and synthetic clips)."""
     if len(xs) != len(fps):
         raise ValueError(f"got {len(xs)} clips and {len(fps)} frame rates")
     out: list = [None] * len(xs)
@@ -116,11 +119,15 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
     for (f, hi), members in groups.items():
         grid = np.arange(lo_hz, hi + 1e-9, step_hz)
         designs = [design_lowpass(float(fc), f, order) for fc in grid]
-        sos = np.stack([d.sos for d in designs])
-        zi = np.stack([d.zi for d in designs])
-        res = _residual_curves([np.asarray(xs[b], np.float64) for b in members], sos, zi)
+        clips = [np.asarray(xs[b], np.float64) for b in members]
+        if len(clips) >= _AUTO_JAX_MIN_CLIPS:
+            res = _residual_curves(clips, np.stack([d.sos for d in designs]), np.stack([d.zi for d in designs]))
+        else:  # a few clips (the command line's one): SciPy, without compiling anything
+            res = [[np.sqrt(np.mean((x - scipy.signal.sosfiltfilt(d.sos, x, axis=0, padlen=min(len(x) - 1,
+                                                                                              _AUTO_PADLEN))) ** 2))
+                    for d in designs] for x in (c - c.mean(0) for c in clips)]
         for b, r in zip(members, res):
-            out[b] = _winter_choice(grid, r, max_hz)
+            out[b] = _winter_choice(grid, np.asarray(r), max_hz)
     return out
 
 

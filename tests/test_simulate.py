@@ -340,9 +340,10 @@ def _winter_cutoff_scipy(x, fps, lo_hz=1.0, step_hz=0.25, max_hz=15.0):
     return float(min(grid[below[0]] if len(below) else grid[-1], max_hz))
 
 
-def test_batched_auto_cutoffs_are_scipys_residual_analysis(realdata):
-    """auto_cutoffs (one vectorised JAX recurrence over clips x cut-offs x channels) chooses exactly the cut-offs
-    that SciPy's sosfiltfilt, one clip and one cut-off at a time, gives: on jittery synthetic arms at mixed
+@pytest.mark.parametrize("path", ["jax", "scipy"])
+def test_batched_auto_cutoffs_are_scipys_residual_analysis(realdata, monkeypatch, path):
+    """auto_cutoffs (one vectorised JAX recurrence over clips x cut-offs x channels, or SciPy for a few clips)
+    chooses exactly the cut-offs that SciPy's sosfiltfilt, one clip and one cut-off at a time, gives: on jittery synthetic arms at mixed
     lengths and rates (a 12-frame clip takes the short-clip rule) and on real UTD-MHAD Kinect skeletons."""
     import scipy.io
 
@@ -359,6 +360,9 @@ def test_batched_auto_cutoffs_are_scipys_residual_analysis(realdata):
         world = np.stack([-sk[:, 0].T, sk[:, 2].T, sk[:, 1].T], -1)
         xs.append(world[:, K].reshape(len(world), 12))
         fps.append(float(rng.uniform(15.0, 30.0)))
+    from imusim_jax import _simulate
+
+    monkeypatch.setattr(_simulate, "_AUTO_JAX_MIN_CLIPS", 1 if path == "jax" else 10 ** 9)
     got = ij.auto_cutoffs(xs, fps)
     want = [_winter_cutoff_scipy(x, f) for x, f in zip(xs, fps)]
     assert got == want
