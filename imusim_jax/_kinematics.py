@@ -202,9 +202,10 @@ def filtfilt_extended(coeffs: FilterCoeffs, x_ext: jnp.ndarray, length: jnp.ndar
     return sosfilt(coeffs, y, reverse=True, start=length + pad + p - 1)
 
 
-def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None):
+def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None, lanes=None):
     """``sosfilt`` on a batch laid out time-major: ``x`` ``(N, B, C)``, coefficients ``b``, ``a`` ``(S, 3, B, 1)``
-    and ``zi`` ``(S, 2, B, 1)``; ``start`` ``(B, 1)`` (traced) resets each clip's state at its own row."""
+    and ``zi`` ``(S, 2, B, 1)``; ``start`` ``(B, 1)`` (traced) resets each clip's state at its own row. Any shapes
+    that broadcast work: ``lanes`` is then the shape of one step's output (default ``x.shape[1:]``)."""
     N = x.shape[0]
     S = b.shape[0]
     if start is None:
@@ -223,9 +224,10 @@ def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None):
             v = y
         return tuple(new), v
 
-    zero = jnp.zeros(x.shape[1:], x.dtype)
+    zero = jnp.zeros(x.shape[1:] if lanes is None else lanes, x.dtype)
     state0 = tuple((zero, zero) for _ in range(S))
-    _, y = jax.lax.scan(step, state0, (jnp.arange(N)[:, None, None], x), reverse=reverse)
+    t = jnp.arange(N).reshape((N,) + (1,) * (x.ndim - 1))
+    _, y = jax.lax.scan(step, state0, (t, x), reverse=reverse)
     return y
 
 

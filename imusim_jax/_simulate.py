@@ -36,8 +36,8 @@ import scipy.signal
 from imusim_jax import _quaternion as quat
 from imusim_jax import _rows as R
 from imusim_jax._constants import DEFAULT_RATE_HZ, GRAVITY_W
-from imusim_jax._kinematics import (FilterCoeffs, design_lowpass, edge_window, eval_spline_derivs, extend_edges,
-                                    filtfilt_batch, fit_spline, pad_length)
+from imusim_jax._kinematics import (FilterCoeffs, _sosfilt_time_major, design_lowpass, edge_window,
+                                    eval_spline_derivs, extend_edges, filtfilt_batch, fit_spline, pad_length)
 from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
@@ -182,34 +182,14 @@ def _residual_batch(E, ends, lo, n_valid, sos, zi):
     """``(K, G)`` RMS residuals of ``K`` extended clips ``E`` ``(K, N, C)`` (rows ``lo .. lo + n_valid - 1`` are the
     clip, row ``ends`` its extension's last) after forward-backward filtering by each of ``G`` filters ``sos``
     ``(G, S, 6)`` with steady-state starts ``zi`` ``(G, S, 2)``: one scan each way over ``(K, G, C)`` lanes."""
-    S = sos.shape[1]
-    b = [[sos[:, s, i][None, :, None] for i in range(3)] for s in range(S)]  # (1, G, 1) each
-    a = [[sos[:, s, 3 + i][None, :, None] for i in range(3)] for s in range(S)]
-    z = [[zi[:, s, i][None, :, None] for i in range(2)] for s in range(S)]
+    coef = jnp.moveaxis(sos, 0, -1)[:, :, None, :, None]  # (S, 6, 1, G, 1): broadcasts over (K, G, C) lanes
+    z = jnp.moveaxis(zi, 0, -1)[:, :, None, :, None]
+    b, a = coef[:, :3], coef[:, 3:]
     xt = jnp.moveaxis(E, 1, 0)[:, :, None, :]  # (N, K, 1, C)
     N = xt.shape[0]
-
-    def run(x, reverse, start):
-        def step(state, inp):
-            t, xn = inp
-            reset = (t == start)[:, None, None]
-            v, new = xn, []
-            for s in range(S):
-                s0 = jnp.where(reset, z[s][0] * xn, state[s][0])
-                s1 = jnp.where(reset, z[s][1] * xn, state[s][1])
-                y = b[s][0] * v + s0
-                new.append((b[s][1] * v - a[s][1] * y + s1, b[s][2] * v - a[s][2] * y))
-                v = y
-            return tuple(new), v
-
-        shape = (x.shape[1], sos.shape[0], x.shape[-1])
-        zero = jnp.zeros(shape, x.dtype)
-        state0 = tuple((zero, zero) for _ in range(S))
-        _, y = jax.lax.scan(step, state0, (jnp.arange(N), x), reverse=reverse)
-        return y
-
-    y = run(xt, False, jnp.zeros_like(ends))  # (N, K, G, C)
-    y = run(y, True, ends)
+    lanes = (E.shape[0], sos.shape[0], E.shape[-1])
+    y = _sosfilt_time_major(b, a, z, xt, reverse=False, lanes=lanes)  # (N, K, G, C)
+    y = _sosfilt_time_major(b, a, z, y, reverse=True, start=ends[:, None, None])
     rows = jnp.arange(N)[:, None]
     valid = ((rows >= lo[None]) & (rows < (lo + n_valid)[None])).astype(E.dtype)[:, :, None, None]
     r2 = jnp.sum(valid * (xt - y) ** 2, axis=(0, 3))  # (K, G)
