@@ -169,25 +169,8 @@ def sosfilt(coeffs: FilterCoeffs, x: jnp.ndarray, *, reverse: bool = False, star
     ``reverse=True`` runs from the last row to the first. ``start`` (traced) is the row where filtering begins:
     the state is reset there, and rows processed before it are filler. Default: the first row processed.
     """
-    sos, zi = coeffs.sos.astype(x.dtype), coeffs.zi.astype(x.dtype)
-    b, a = sos[:, :3], sos[:, 3:]
-    N = x.shape[0]
-    if start is None:
-        start = N - 1 if reverse else 0
-
-    def step(state, inp):
-        t, xn = inp
-        state = jnp.where(t == start, zi[:, :, None] * xn[None, None, :], state)
-        v, new = xn, []
-        for s in range(sos.shape[0]):  # sections in series; S is small and static
-            y = b[s, 0] * v + state[s, 0]
-            new.append(jnp.stack([b[s, 1] * v - a[s, 1] * y + state[s, 1], b[s, 2] * v - a[s, 2] * y]))
-            v = y
-        return jnp.stack(new), v
-
-    state0 = jnp.zeros((sos.shape[0], 2, x.shape[1]), x.dtype)
-    _, y = jax.lax.scan(step, state0, (jnp.arange(N), x), reverse=reverse)
-    return y
+    sos, zi = coeffs.sos.astype(x.dtype)[..., None], coeffs.zi.astype(x.dtype)[..., None]  # broadcast over C
+    return _sosfilt_time_major(sos[:, :3], sos[:, 3:], zi, x, reverse=reverse, start=start)
 
 
 def filtfilt_extended(coeffs: FilterCoeffs, x_ext: jnp.ndarray, length: jnp.ndarray, pad: int, clip_pad=None
@@ -209,7 +192,7 @@ def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None, lanes=None):
     N = x.shape[0]
     S = b.shape[0]
     if start is None:
-        start = jnp.full((1, 1), N - 1 if reverse else 0, jnp.int32)
+        start = N - 1 if reverse else 0
 
     def step(state, inp):
         t, xn = inp
@@ -236,7 +219,7 @@ def filtfilt_batch(coeffs: FilterCoeffs, x_ext: jnp.ndarray, lengths: jnp.ndarra
     """``filtfilt_extended`` of a batch of clips at once: ``x_ext`` ``(B, N, C)``, ``coeffs`` with leaves
     ``(B, S, 6)`` and ``(B, S, 2)``, ``lengths`` and ``clip_pads`` ``(B,)``. The same arithmetic, laid out with
     time as the scanned axis and the clips and channels as one vectorised row per step, instead of ``vmap`` of a
-    per-clip scan (which transposes the carried state at every step): 1.3x faster on a CPU."""
+    per-clip scan (which transposes the carried state at every step): 2x faster on a CPU (12 channels)."""
     dt = x_ext.dtype
     sos = jnp.moveaxis(coeffs.sos.astype(dt), 0, -1)[..., None]  # (S, 6, B, 1)
     zi = jnp.moveaxis(coeffs.zi.astype(dt), 0, -1)[..., None]

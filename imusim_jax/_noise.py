@@ -227,9 +227,6 @@ def _draws(key: jax.Array, n: int, sensors: int, dtype):
     return z_clip, counter_normal_rows(seed, sensors * _PER_SAMPLE, n, dtype)
 
 
-_cumsum_time = cumsum_last  # the blocked cumulative sum along time (imusim_jax._ops)
-
-
 def _corrupt(x: jnp.ndarray, p: SensorNoise, rate_hz: float, z_clip: jnp.ndarray, z_samp: jnp.ndarray):
     """The error model of the module docstring on component-major readings ``x`` ``(3, T)``, given standard
     normals ``z_clip`` ``(15,)`` and ``z_samp`` ``(6, T)``; returns ``(3, T)``."""

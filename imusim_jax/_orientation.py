@@ -32,9 +32,9 @@ from typing import Literal, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from imusim_jax import _rows as R
 from imusim_jax._errors import InputError
 from imusim_jax._joints import ARM_JOINTS, get_joint_set
-from imusim_jax import _rows as R
 
 __all__ = ["ArmRig", "arm_rig", "forearm_frame", "forearm_frame_rows", "RollModel"]
 

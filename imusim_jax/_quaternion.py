@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from imusim_jax._ops import cumsum_last
+from imusim_jax._ops import continuity_signs
 from imusim_jax._typing import Array, Mat3, Quat, Vec3
 
 __all__ = [
@@ -162,13 +162,7 @@ def make_continuous(q: Quat, axis: int = -2) -> Quat:
     ``q`` and ``-q`` are the same rotation; sign jumps break interpolation and finite differences.
     """
     q = jnp.moveaxis(q, axis, -2)
-    dots = jnp.sum(q[..., 1:, :] * q[..., :-1, :], axis=-1)
-    # The sign of sample k is (-1)^(flips before it): the parity of a running count (a blocked cumulative sum,
-    # exact in floating point below 2^24 samples), not jnp.cumprod, which XLA's CPU backend runs as a windowed
-    # reduction with quadratic cost.
-    count = cumsum_last((dots < 0).astype(q.dtype))
-    signs = 1.0 - 2.0 * (count - 2.0 * jnp.floor(0.5 * count))
-    signs = jnp.concatenate([jnp.ones_like(signs[..., :1]), signs], axis=-1)
+    signs = continuity_signs(jnp.sum(q[..., 1:, :] * q[..., :-1, :], axis=-1))
     return jnp.moveaxis(q * signs[..., None], -2, axis)
 
 

@@ -41,7 +41,7 @@ from imusim_jax._kinematics import (FilterCoeffs, _sosfilt_time_major, design_lo
 from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
-from imusim_jax._ops import cumsum_last
+from imusim_jax._ops import continuity_signs, cumsum_last
 from imusim_jax._orientation import ArmRig, RollModel, arm_rig, forearm_frame_rows
 from imusim_jax._signal import ImuSignal
 
@@ -271,9 +271,7 @@ def _knot_orientation(x, z, psi, smooth):
 
 def _continuous_rows(q):
     """``quat.make_continuous`` along time on a quaternion given as four rows ``(N,)``."""
-    dots = sum(c[1:] * c[:-1] for c in q)
-    count = cumsum_last((dots < 0).astype(dots.dtype))  # sign flips so far: their parity is the sign
-    signs = jnp.concatenate([jnp.ones((1,), dots.dtype), 1.0 - 2.0 * (count - 2.0 * jnp.floor(0.5 * count))])
+    signs = continuity_signs(sum(c[1:] * c[:-1] for c in q))
     return tuple(c * signs for c in q)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import imusim_jax as ij
 from imusim_jax import _noise as N
+from imusim_jax._ops import cumsum_last
 
 FS = 100.0
 
@@ -204,7 +205,7 @@ def test_counter_normals_column_depends_only_on_its_index(getkey):
 
 def test_blocked_cumsum_is_a_cumulative_sum():
     x = np.random.default_rng(0).normal(size=(3, 101)).astype(np.float32)
-    np.testing.assert_allclose(N._cumsum_time(jnp.asarray(x)), np.cumsum(x, axis=1), atol=1e-5)
+    np.testing.assert_allclose(cumsum_last(jnp.asarray(x)), np.cumsum(x, axis=1), atol=1e-5)
 
 
 def test_component_major_noise_is_the_same_noise(getkey):
