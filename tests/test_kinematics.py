@@ -31,15 +31,35 @@ def test_no_filter_is_identity():
     np.testing.assert_allclose(K.sosfilt(K.FilterCoeffs(jnp.asarray(c.sos), jnp.asarray(c.zi)), x), x, atol=1e-6)
 
 
-def test_edge_extension_continues_a_parabola_exactly():
-    """Zero-jerk extrapolation: constant acceleration (free fall) is kept across both edges."""
+@pytest.mark.parametrize("window", [4, 7])
+def test_edge_extension_continues_any_cubic_exactly(window):
+    """Odd reflection plus the edge's own acceleration: constant acceleration (free fall) and constant jerk
+    are kept across both edges, and a longer clip's padding rows hold the last extrapolated value."""
     t = np.arange(40.0)
-    x = np.stack([0.5 * 0.3 * t ** 2 - 2 * t + 1, 3 - 0.1 * t], -1)
+    cubic = lambda t: 0.5 * 0.3 * t ** 2 - 2 * t + 1 + 0.01 * (t - 15) ** 3  # noqa: E731
+    x = np.stack([cubic(t), 3 - 0.1 * t], -1)
+    padded = np.concatenate([x, np.full((7, 2), 1e3)])
     with jax.enable_x64(True):
-        xe = np.asarray(K.extend_edges(jnp.asarray(x), jnp.asarray(40), 10, 7))
+        xe = np.asarray(K.extend_edges(jnp.asarray(padded), jnp.asarray(40), 10, window))
     tt = np.arange(-10, 50.0)
-    want = np.stack([0.5 * 0.3 * tt ** 2 - 2 * tt + 1, 3 - 0.1 * tt], -1)
-    np.testing.assert_allclose(xe, want, atol=1e-6)
+    want = np.stack([cubic(tt), 3 - 0.1 * tt], -1)
+    np.testing.assert_allclose(xe[:60], want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(xe[60:], np.tile(want[-1], (7, 1)), rtol=1e-9)
+
+
+def test_edge_curvature_weights_are_savitzky_golay_end_points():
+    """The edge estimator's weights: exact second derivative at frame 0 of any cubic sampled on 4..40 frames,
+    and SciPy's Savitzky-Golay end-point fit (polyorder 3) on a noisy signal."""
+    W = K._edge_curvature_weights(40)
+    rng = np.random.default_rng(4)
+    for w in range(4, 41):
+        c = rng.normal(size=4)
+        x = np.polyval(c[::-1], np.arange(w, dtype=float))
+        np.testing.assert_allclose(W[w, :w] @ x, 2 * c[2], rtol=1e-8, atol=1e-8)
+        assert not W[w, w:].any()
+    y = rng.normal(size=11)
+    sg = scipy.signal.savgol_filter(y, 11, 3, deriv=2, mode="interp")[0]
+    np.testing.assert_allclose(W[11, :11] @ y, sg, rtol=1e-9)
 
 
 def test_edge_extension_respects_each_clips_length():
