@@ -388,12 +388,70 @@ def _load_long_csv_motion(path: str, fps_override, joint_set_override) -> Motion
     return Motion.create(joints, fps, js.name)
 
 
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _joint_set_by_count(n: int, path: str) -> str:
+    from imusim_jax._joints import JOINT_SETS
+
+    sets = [js.name for js in JOINT_SETS.values() if len(js) == n]
+    if len(sets) != 1:
+        raise InputError(f"{path}: {n} joints could be " + (" or ".join(sets) if sets else "no known joint set")
+                         + " (add a '# joint_set=coco17' line or pass --joint-set)")
+    return sets[0]
+
+
+def _load_headerless_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
+    """Numbers only: ``J * 3`` columns per frame (``x, y, z`` of each joint in the joint set's order), or a time
+    column (s) and then those (``numpy.savetxt`` of ``joints.reshape(T, -1)``)."""
+    meta = {}
+    with open(path, newline="") as f:
+        for ln in f:
+            m = _COMMENT_KV.match(ln.strip())
+            if m:
+                meta[m.group(1).lower()] = m.group(2)
+    try:
+        X = np.atleast_2d(np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64))
+    except ValueError as e:
+        raise InputError(f"{path}: {e}") from None
+    t = None
+    if X.shape[1] % 3 == 1:
+        t, X = X[:, 0], X[:, 1:]
+    elif X.shape[1] % 3:
+        raise InputError(f"{path}: {X.shape[1]} numeric columns, expected 3 per joint (and an optional time "
+                         f"column first)")
+    js_name = joint_set_override or meta.get("joint_set") or _joint_set_by_count(X.shape[1] // 3, path)
+    fps = fps_override if fps_override is not None else (float(meta["fps"]) if "fps" in meta else None)
+    if fps is None and t is not None:
+        fps = _fps_from_time(t, path)
+    if fps is None:
+        raise InputError(f"{path}: no frame rate (add a time column first, a '# fps=30' line, or pass --fps)")
+    js = get_joint_set(js_name)
+    if X.shape[1] != 3 * len(js):
+        raise InputError(f"{path}: found {X.shape[1] // 3} joints in the columns, {js.name} has {len(js)}")
+    return Motion.create(X.reshape(len(X), len(js), 3), fps, js.name)
+
+
 def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
     with open(path, newline="") as f:
         first = next((ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")), "")
-    if "joint" in [h.strip().lower() for h in first.split(",")]:
+    fields = [h.strip().lower() for h in first.split(",")]
+    if "joint" in fields:
         return _load_long_csv_motion(path, fps_override, joint_set_override)
+    if fields and all(_is_number(h) for h in fields):
+        return _load_headerless_csv_motion(path, fps_override, joint_set_override)
     header, X, meta = _read_csv_table(path)
+    axis_first = [re.fullmatch(r"([xyz])[_.]?(\d+)", h.strip(), re.I) for h in header]
+    if any(axis_first):  # x0, y0, z0, x1, ... (joint index after the axis)
+        J = 1 + max(int(m.group(2)) for m in axis_first if m)
+        header = [f"{m.group(2)}_{m.group(1).lower()}" if m else h for h, m in zip(header, axis_first)]
+        if joint_set_override is None and "joint_set" not in meta:
+            meta["joint_set"] = _joint_set_by_count(J, path)
     cols = {h.lower(): i for i, h in enumerate(header)}
     fps = fps_override
     if fps is None and "fps" in cols:
@@ -406,12 +464,15 @@ def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
     if fps is None:
         raise InputError(f"{path}: no frame rate (add a 't' column, a '# fps=30' line, or pass --fps)")
     js_name = joint_set_override or meta.get("joint_set")
-    coord = [h for h in header if re.search(r"[_.]?[xyz]$", h, re.I) and h.lower() not in ("t", "x", "y", "z")]
+    not_joints = ("t", "x", "y", "z", "index", "idx", "frame_idx", "frame_index")  # pandas' and counters' columns
+    coord = [h for h in header if re.search(r"[_.]?[xyz]$", h, re.I) and h.lower() not in not_joints]
     names = []
     for h in coord:
         base = re.sub(r"[_.]?[xyz]$", "", h, flags=re.I)
         if base not in names:
             names.append(base)
+    if names and all(n.isdigit() for n in names):  # joints by index: x0, y0, z0 / 0_x, ...
+        names.sort(key=int)
     if js_name is None:  # infer the joint set from the column names
         from imusim_jax._joints import JOINT_SETS
 
@@ -443,6 +504,8 @@ def load_motion(path: str | os.PathLike, *, fps: float | None = None, joint_set:
     * ``.npz``: arrays ``joints`` (T, J, 3) in metres in the z-up world, ``fps``, ``joint_set``[, ``confidence``].
     * ``.csv``/``.txt`` (metres, z-up world), wide: a header with ``t`` (s) and ``<joint>_x,<joint>_y,<joint>_z``
       per joint, in the joint set's order or named by the set's joint names (``Motion.save_csv`` writes this);
+      ``x0,y0,z0,x1,..`` (joint index after the axis) works too, and so does a file of numbers only, ``J * 3``
+      columns with an optional time column first (``numpy.savetxt`` of ``joints.reshape(T, -1)``);
       long: one row per joint per frame with columns ``frame`` (or ``t``), ``joint`` (name or index), ``x,y,z``.
       The frame rate comes from ``t``, an ``fps`` column or a ``# fps=30`` comment line; the joint set from a
       ``# joint_set=coco17`` line, a ``joint_set`` column, or the column names. Missing joints (NaN) are refused.

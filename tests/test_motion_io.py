@@ -138,3 +138,36 @@ def test_atomic_writes_get_the_permissions_open_would_give(tmp_path):
             f.write("t\n")
     mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
     assert mode(tmp_path / "out.csv") == mode(plain)  # not mkstemp's 0600
+
+
+def test_numbers_only_and_axis_first_csv_layouts(tmp_path):
+    """``numpy.savetxt`` of ``joints.reshape(T, -1)`` (with or without a time column first), ``x0,y0,z0,..``
+    headers, and a pandas-style index column all read back the same joints; an ambiguous joint count asks for
+    the joint set in one line."""
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    J = np.asarray(m.joints, np.float64)
+    T = len(J)
+    t = np.arange(T) / float(m.fps)
+    flat = J.reshape(T, -1)
+    np.savetxt(tmp_path / "plain.csv", flat, delimiter=",")
+    np.savetxt(tmp_path / "timed.csv", np.column_stack([t, flat]), delimiter=",", header="joint_set=coco17",
+               comments="# ")
+    axes = ",".join(f"{a}{j}" for j in range(17) for a in "xyz")
+    np.savetxt(tmp_path / "axes.csv", np.column_stack([t, flat]), delimiter=",", header="t," + axes, comments="")
+    named = ",".join(f"{n}_{a}" for n in COCO17.joints for a in "xyz")
+    np.savetxt(tmp_path / "indexed.csv", np.column_stack([np.arange(T), t, flat]), delimiter=",",
+               header=",t," + named, comments="")
+    for name, kw in [("plain.csv", dict(fps=float(m.fps), joint_set="coco17")), ("timed.csv", {}),
+                     ("axes.csv", dict(joint_set="coco17")), ("indexed.csv", {})]:
+        back = ij.load_motion(tmp_path / name, **kw)
+        assert back.joint_set == "coco17", name
+        np.testing.assert_allclose(back.joints, m.joints, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(float(back.fps), float(m.fps), rtol=1e-6, err_msg=name)
+    for name in ("plain.csv", "axes.csv"):
+        with pytest.raises(ij.InputError, match="coco17 or h36m17"):
+            ij.load_motion(tmp_path / name, fps=30.0)
+    np.savetxt(tmp_path / "odd.csv", flat[:, :-1], delimiter=",")
+    with pytest.raises(ij.InputError, match="3 per joint"):
+        ij.load_motion(tmp_path / "odd.csv", fps=30.0, joint_set="coco17")
