@@ -406,9 +406,9 @@ def _joint_set_by_count(n: int, path: str) -> str:
     return sets[0]
 
 
-def _load_headerless_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
+def _load_headerless_csv_motion(path: str, fps_override, joint_set_override, delimiter) -> Motion:
     """Numbers only: ``J * 3`` columns per frame (``x, y, z`` of each joint in the joint set's order), or a time
-    column (s) and then those (``numpy.savetxt`` of ``joints.reshape(T, -1)``)."""
+    column (s) and then those (``numpy.savetxt`` of ``joints.reshape(T, -1)``); commas or whitespace between."""
     meta = {}
     with open(path, newline="") as f:
         for ln in f:
@@ -416,9 +416,9 @@ def _load_headerless_csv_motion(path: str, fps_override, joint_set_override) -> 
             if m:
                 meta[m.group(1).lower()] = m.group(2)
     try:
-        X = np.atleast_2d(np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64))
+        X = np.atleast_2d(np.loadtxt(path, delimiter=delimiter, comments="#", dtype=np.float64))
     except ValueError as e:
-        raise InputError(f"{path}: {e}") from None
+        raise InputError(f"{path}: {str(e).split(';')[0]}") from None  # NumPy's hint about usecols: not ours
     t = None
     if X.shape[1] % 3 == 1:
         t, X = X[:, 0], X[:, 1:]
@@ -443,8 +443,10 @@ def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
     fields = [h.strip().lower() for h in first.split(",")]
     if "joint" in fields:
         return _load_long_csv_motion(path, fps_override, joint_set_override)
-    if fields and all(_is_number(h) for h in fields):
-        return _load_headerless_csv_motion(path, fps_override, joint_set_override)
+    delimiter = "," if "," in first else None
+    numbers = first.split(delimiter)
+    if numbers and all(_is_number(h) for h in numbers):
+        return _load_headerless_csv_motion(path, fps_override, joint_set_override, delimiter)
     header, X, meta = _read_csv_table(path)
     axis_first = [re.fullmatch(r"([xyz])[_.]?(\d+)", h.strip(), re.I) for h in header]
     if any(axis_first):  # x0, y0, z0, x1, ... (joint index after the axis)

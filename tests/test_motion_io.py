@@ -152,6 +152,7 @@ def test_numbers_only_and_axis_first_csv_layouts(tmp_path):
     t = np.arange(T) / float(m.fps)
     flat = J.reshape(T, -1)
     np.savetxt(tmp_path / "plain.csv", flat, delimiter=",")
+    np.savetxt(tmp_path / "spaces.txt", np.column_stack([t, flat]), header="joint_set=coco17")
     np.savetxt(tmp_path / "timed.csv", np.column_stack([t, flat]), delimiter=",", header="joint_set=coco17",
                comments="# ")
     axes = ",".join(f"{a}{j}" for j in range(17) for a in "xyz")
@@ -159,7 +160,7 @@ def test_numbers_only_and_axis_first_csv_layouts(tmp_path):
     named = ",".join(f"{n}_{a}" for n in COCO17.joints for a in "xyz")
     np.savetxt(tmp_path / "indexed.csv", np.column_stack([np.arange(T), t, flat]), delimiter=",",
                header=",t," + named, comments="")
-    for name, kw in [("plain.csv", dict(fps=float(m.fps), joint_set="coco17")), ("timed.csv", {}),
+    for name, kw in [("plain.csv", dict(fps=float(m.fps), joint_set="coco17")), ("timed.csv", {}), ("spaces.txt", {}),
                      ("axes.csv", dict(joint_set="coco17")), ("indexed.csv", {})]:
         back = ij.load_motion(tmp_path / name, **kw)
         assert back.joint_set == "coco17", name
