@@ -275,7 +275,7 @@ def _continuous_rows(q):
     return tuple(c * signs for c in q)
 
 
-def _sensor_readings(spline, u, fps, mount: Mount):
+def _sensor_readings(spline, u, fps, mount: Mount, live):
     """Ideal readings at knot coordinates ``u`` ``(n,)`` from a spline through ``[p_wrist, q_wf]`` (7 channels),
     as rows (tuples of ``(n,)`` arrays): specific force (3), rate (3) and ``q_ws`` (4).
 
@@ -287,7 +287,7 @@ def _sensor_readings(spline, u, fps, mount: Mount):
 
     (``Im(dq ⊗ dq*) = 0``), the exact rates of the normalised curve. Then, with ``r = q ⊗ lever_f ⊗ q*`` and
     ``q_ws = q ⊗ q_fs``: ``f_s = q_ws* ⊗ (a + alpha × r + omega × (omega × r) - g) ⊗ q_ws`` and
-    ``omega_s = q_ws* ⊗ omega ⊗ q_ws``.
+    ``omega_s = q_ws* ⊗ omega ⊗ q_ws``. ``live`` is ``_materialise``'s predicate.
     """
     v, d1, d2 = eval_spline_derivs(spline, u)  # (n, 7) each
     dt = v.dtype
@@ -296,6 +296,7 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     q = tuple(v[3 + i] for i in range(4))
     dq = tuple(d1[3 + i] * fps for i in range(4))
     ddq = tuple(d2[3 + i] * fps ** 2 for i in range(4))
+    a_w, q, dq, ddq = _materialise(live, (a_w, q, dq, ddq))
     nq = sum(c * c for c in q)
     W = R.qmul(dq, R.conj(q))[1:]
     qdq = sum(a * b for a, b in zip(q, dq))
@@ -304,6 +305,7 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     alpha_w = tuple(2.0 * A[i] / nq - 4.0 * qdq * W[i] / (nq * nq) for i in range(3))
     inv = jax.lax.rsqrt(nq)
     q0 = tuple(c * inv for c in q)
+    a_w, omega_w, alpha_w, q0 = _materialise(live, (a_w, omega_w, alpha_w, q0))
     lever = mount.lever_f.astype(dt)
     r_w = R.rotate(q0, tuple(jnp.broadcast_to(lever[i], nq.shape) for i in range(3)))
     cen = R.cross(omega_w, R.cross(omega_w, r_w))
@@ -316,6 +318,23 @@ def _sensor_readings(spline, u, fps, mount: Mount):
     f_s = R.rotate(q_sw, spec_w)
     omega_s = R.rotate(q_sw, omega_w)
     return f_s, omega_s, q_ws
+
+
+def _materialise(live, rows):
+    """``rows`` (a pytree of arrays), handed on as stored arrays rather than as expressions, on a CPU.
+
+    XLA's CPU backend fuses cheap element-wise producers into every consumer, so each of the readings' outputs
+    recomputed the whole quaternion algebra behind it (one fusion of 358 operations per output element), and
+    each rate component the spline evaluation. Operands and results of a conditional are buffers, so passing
+    the shared intermediates through one stores them once: 0.105 -> 0.081 ms per clip at B = 1024
+    (``benchmarks/README.md``). ``live`` is true for every real input (a clip's length is positive), so the
+    other branch never runs; it is a traced value outside ``vmap``, so XLA cannot fold the conditional away.
+    (``jax.lax.optimization_barrier`` is dropped before fusion on this backend.) Other backends fuse without
+    this duplication cost (a GPU would also pay a host round trip per conditional): identity there. Under a
+    user's ``vmap`` of ``simulate`` the conditional becomes a select; results are the same either way."""
+    if jax.default_backend() != "cpu":
+        return rows
+    return jax.lax.cond(live, lambda t: t, lambda t: jax.tree.map(jnp.zeros_like, t), rows)
 
 
 def _detrend(X, length, kind: str):
@@ -337,7 +356,7 @@ def _extend_clip(X, length, clip_pad, clip_window, *, kind, pad, window):
     return extend_edges(_detrend(X, length, kind), length, pad, window, clip_pad, clip_window)
 
 
-def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz):
+def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz, live):
     """The last stage of one clip: splines through the knots' wrist position ``(N, 3)`` and orientation ``(N, 4)``,
     ideal readings at the IMU rate, masking (the noise is added to the whole chunk, ``_simulate_chunk``).
 
@@ -349,7 +368,7 @@ def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz):
     spline = fit_spline(jnp.concatenate([p_w, q_wf], axis=1))
     k = jnp.arange(n_out)
     u = k.astype(dtype) / rate_hz * fps + pad
-    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount)
+    acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount, live)
     n_valid = jnp.floor((length - 1).astype(dtype) / fps * rate_hz + 1e-4).astype(jnp.int32) + 1
     valid = k < n_valid
     zero = jnp.zeros((), dtype)
@@ -373,7 +392,8 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
         p_w, q_wf = Y[..., 6:9], jnp.stack(q, axis=-1)  # stacked outside vmap: (B, N, 4)
     else:
         p_w, q_wf = Y[..., 0:3], Y[..., 3:7]
-    sense = functools.partial(_sense_clip, pad=pad, n_out=n_out, rate_hz=rate_hz)
+    # every clip's length is positive: the conditionals of _materialise always take their first branch
+    sense = functools.partial(_sense_clip, pad=pad, n_out=n_out, rate_hz=rate_hz, live=lengths[0] > 0)
     acc, gyr, q_ws, n_valid = jax.vmap(sense, in_axes=(0, 0, 0, 0, m_ax))(p_w, q_wf, lengths, fps, mount)
     if noise is not None:
         acc, gyr = apply_noise_rows(keys, acc, gyr, noise, rate_hz, noise_batched=n_ax == 0)
