@@ -96,7 +96,8 @@ def spline_reference(fps: float, f: float) -> tuple[float, float]:
     for ph in PHASES:
         a = scipy.interpolate.CubicSpline(t, SWING_M * np.sin(w * t + ph))(tt, 2)
         e = np.abs(a + SWING_M * w * w * np.sin(w * tt + ph)) / (SWING_M * w * w)
-        edge, inner = max(edge, e[:EDGE_SAMPLES].max(), e[-EDGE_SAMPLES:].max()), max(inner, e[EDGE_SAMPLES:-EDGE_SAMPLES].max())
+        edge = max(edge, e[:EDGE_SAMPLES].max(), e[-EDGE_SAMPLES:].max())
+        inner = max(inner, e[EDGE_SAMPLES:-EDGE_SAMPLES].max())
     return edge, inner
 
 

@@ -659,7 +659,7 @@ def _run_core(args: tuple, static: dict):
     batched = (True,) * 7 + (mount_ax == 0, noise_ax == 0, True)
     run = functools.partial(_simulate_part, args=args, size=size, batched=batched, **static)
     sig = (tuple(sorted((k, repr(v)) for k, v in static.items())), size, jax.tree.structure(args),
-           tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(args)))
+           tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in jax.tree.leaves(args)))  # str(dtype) is slow
     if sig not in _COMPILED:  # the first call compiles once, on this thread
         outs = [run(i * size) for i in range(parts)]
         _COMPILED.add(sig)
