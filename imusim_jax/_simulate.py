@@ -326,7 +326,7 @@ def _materialise(live, rows):
     XLA's CPU backend fuses cheap element-wise producers into every consumer, so each of the readings' outputs
     recomputed the whole quaternion algebra behind it (one fusion of 358 operations per output element), and
     each rate component the spline evaluation. Operands and results of a conditional are buffers, so passing
-    the shared intermediates through one stores them once: 0.105 -> 0.081 ms per clip at B = 1024
+    the shared intermediates through one stores them once: 0.102 -> 0.081 ms per clip at B = 1024
     (``benchmarks/README.md``). ``live`` is true for every real input (a clip's length is positive), so the
     other branch never runs; it is a traced value outside ``vmap``, so XLA cannot fold the conditional away.
     (``jax.lax.optimization_barrier`` is dropped before fusion on this backend.) Other backends fuse without
