@@ -118,18 +118,14 @@ def forearm_frame_rows(p, rig: ArmRig, model: RollModel = RollModel()):
     3-vector of arrays (any common shape, e.g. time) -> the columns ``x_f, y_f, z_f``, each a 3-vector."""
     s = 1.0 if rig.side == "left" else -1.0
     shoulder, elbow, wrist, other = p[0], p[1], p[2], p[3]
-
-    def sub(a, b):
-        return tuple(a[i] - b[i] for i in range(3))
-
-    x = R.unit(sub(wrist, elbow))
-    u = R.unit(sub(shoulder, elbow))
+    x = R.unit(R.sub(wrist, elbow))
+    u = R.unit(R.sub(shoulder, elbow))
     hinge = tuple(s * c for c in R.cross(u, x))  # |hinge| = sin(elbow angle)
-    lateral = R.perp(R.unit(sub(shoulder, other)), x)
+    lateral = R.perp(R.unit(R.sub(shoulder, other)), x)
     up = R.perp((jnp.zeros_like(x[0]), jnp.zeros_like(x[0]), jnp.ones_like(x[0])), x)
     z = _blend(hinge, R.unit(_blend(lateral, up, model.vertical)), model.straight_arm)
     if rig.hand is not None:
-        k = R.perp(R.unit(sub(p[4], p[5])), x)
+        k = R.perp(R.unit(R.sub(p[4], p[5])), x)
         hand_z = tuple(s * c for c in R.cross(k, x))  # |hand_z| = sin(angle between the across-hand line and x_f)
         z = _blend(hand_z, R.unit(z), model.straight_arm)
     z = R.unit(R.perp(z, x))

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["dot", "cross", "norm", "unit", "perp", "qmul", "conj", "rotate"]
+from imusim_jax._quaternion import _eps
+
+__all__ = ["sub", "dot", "cross", "norm", "unit", "perp", "qmul", "conj", "rotate"]
+
+
+def sub(a, b):
+    return tuple(a[i] - b[i] for i in range(3))
 
 
 def dot(a, b):
@@ -23,8 +29,7 @@ def cross(a, b):
 def norm(v):
     """Euclidean norm with a finite (zero) gradient at the zero vector (as ``_quaternion.safe_norm``)."""
     sq = dot(v, v)
-    eps = 1e-12 if jnp.result_type(sq) == jnp.float64 else 1e-6  # _quaternion._eps
-    nonzero = sq > eps * eps
+    nonzero = sq > _eps(sq) ** 2
     return jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq, 1.0)), 0.0)
 
 

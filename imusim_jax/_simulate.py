@@ -329,8 +329,8 @@ def _materialise(live, rows):
     the shared intermediates through one stores them once: 0.102 -> 0.081 ms per clip at B = 1024
     (``benchmarks/README.md``). ``live`` is true for every real input (a clip's length is positive), so the
     other branch never runs; it is a traced value outside ``vmap``, so XLA cannot fold the conditional away.
-    (``jax.lax.optimization_barrier`` is dropped before fusion on this backend.) Other backends fuse without
-    this duplication cost (a GPU would also pay a host round trip per conditional): identity there. Under a
+    (``jax.lax.optimization_barrier`` is dropped before fusion on this backend.) Identity on other backends:
+    not measured there (no GPU was lent), and a GPU conditional may wait on the host for its predicate. Under a
     user's ``vmap`` of ``simulate`` the conditional becomes a select; results are the same either way."""
     if jax.default_backend() != "cpu":
         return rows
