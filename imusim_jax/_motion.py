@@ -286,7 +286,10 @@ def _load_npz_motion(path: str, fps_override, joint_set_override) -> Motion:
     js = joint_set_override or (_as_str(data["joint_set"]) if "joint_set" in data else None)
     if js is None:
         raise InputError(f"{path} has no 'joint_set' (add the array or pass --joint-set)")
-    fps = np.asarray(fps, np.float64)
+    try:
+        fps = np.asarray(fps, np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"'fps' must be a number of frames per second, got {np.asarray(fps)!r}") from None
     if fps.size != 1:
         raise InputError(f"'fps' must be a scalar, got shape {fps.shape}")
     joints = np.asarray(data["joints"])

@@ -56,6 +56,8 @@ def test_npz_and_csv_round_trip(tmp_path):
     (dict(joints=np.zeros((2, 17, 3)), fps=30.0, joint_set="coco17"), "too few frames"),
     (dict(joints=np.zeros((20, 15, 3)), fps=30.0, joint_set="coco17"), "has 17 joints"),
     (dict(joints=np.zeros((20, 17, 3)), fps=0.0, joint_set="coco17"), "fps must be positive"),
+    (dict(joints=np.zeros((20, 17, 3)), fps="thirty", joint_set="coco17"), "'fps' must be a number"),
+    (dict(joints=np.zeros((20, 17, 3)), fps=[30.0, 25.0], joint_set="coco17"), "'fps' must be a scalar"),
     (dict(joints=np.zeros((20, 17, 2)), fps=30.0, joint_set="coco17"), "shape"),
 ])
 def test_bad_npz_input_gives_one_line_errors(tmp_path, content, match):
