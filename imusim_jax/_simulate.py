@@ -419,7 +419,9 @@ def _simulate_batch(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
     idx = np.minimum(np.arange(nc * chunk), nb - 1)
     batched = (X, lengths, fps, sos, zi, pads, windows, keys, mount if m_ax == 0 else None,
                noise if n_ax == 0 else None)
-    chunks = jax.tree.map(lambda a: a[idx].reshape((nc, chunk) + a.shape[1:]), batched)
+    # a whole number of chunks is a reshape; otherwise a gather (a copy of the batch) fills the last chunk
+    take = (lambda a: a) if nb == nc * chunk else (lambda a: a[idx])
+    chunks = jax.tree.map(lambda a: take(a).reshape((nc, chunk) + a.shape[1:]), batched)
 
     def one(c):
         x, l, f, s_, z, p, w, k, mb, nbt = c
@@ -500,7 +502,11 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     # keep the truth): static sizes are rounded up so that clips of similar length share one compiled core (and
     # the command line's persistent compilation cache hits across files).
     T_static = _bucket(num_frames, 32)
-    Xb = _prepare_input(X, idx=idx, batched=src_batched, num_frames=T_static)
+    prep = (idx, src_batched, T_static)
+    # A batch with a fixed cut-off is prepared inside the core's parts (_run_core), on every core at once;
+    # the residual analysis of cutoff_hz="auto" reads the prepared channels first.
+    defer = src_batched and not (isinstance(cutoff_hz, str) and cutoff_hz == "auto")
+    Xb = X if defer else _prepare_input(X, idx=idx, batched=src_batched, num_frames=T_static)
 
     mount_batched = jnp.ndim(mount.q_fs) == 2
     noise_batched = noise is not None and jnp.ndim(noise.accel.noise_density) == 2
@@ -557,7 +563,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     outs = _run_core(
         (Xb, len_j, fps_j, sos, zi, pads_j, windows_j, mount, noise, keys),
         dict(kind=kind, rig=rig, roll_model=roll_model, pad=pad, window=window, n_out=n_out, rate_hz=rate_hz,
-             axes=axes))
+             axes=axes), prep=prep if defer else None)
     one = not (src_batched or B is not None)
     acc, gyr, q_ws, n_ok = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
     return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz)
@@ -627,18 +633,28 @@ def _thread_pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
     return _POOL[0][1]
 
 
-@functools.partial(jax.jit, static_argnames=("size", "batched", "kind", "rig", "roll_model", "pad", "window",
-                                             "n_out", "rate_hz", "axes"))
-def _simulate_part(start, args, *, size, batched, **static):
+@functools.partial(jax.jit, static_argnames=("size", "batched", "prep", "kind", "rig", "roll_model", "pad",
+                                             "window", "n_out", "rate_hz", "axes"))
+def _simulate_part(start, args, *, size, batched, prep, **static):
     """``_simulate_batch`` on clips ``start .. start + size - 1`` of the batch (the last clip repeated past the
-    end); ``start`` is traced, so every part of a batch shares one compiled function."""
-    idx = jnp.minimum(start + jnp.arange(size), args[0].shape[0] - 1)
-    sub = tuple(jax.tree.map(lambda a: a[idx], a) if b else a for a, b in zip(args, batched))
+    end); ``start`` is traced, so every part of a batch shares one compiled function. ``prep`` (``idx``,
+    ``batched``, ``num_frames``) or None: ``args[0]`` is the source's own array, prepared here
+    (``_prepare_input``) for this part only."""
+    nb = args[0].shape[0]
+    if nb % size == 0:  # every part is whole: a slice, not a gather (a copy of the batch)
+        take = functools.partial(jax.lax.dynamic_slice_in_dim, start_index=start, slice_size=size)
+    else:
+        idx = jnp.minimum(start + jnp.arange(size), nb - 1)
+        take = lambda a: a[idx]  # noqa: E731
+    sub = tuple(jax.tree.map(take, a) if b else a for a, b in zip(args, batched))
+    if prep is not None:
+        sub = (_prepare_input(sub[0], idx=prep[0], batched=prep[1], num_frames=prep[2]),) + sub[1:]
     return _simulate_batch(*sub, **static)
 
 
-def _run_core(args: tuple, static: dict):
-    """``_simulate_batch(*args, **static)``; on a CPU, a batch of at least 64 clips is cut into equal parts, one
+def _run_core(args: tuple, static: dict, prep: Optional[tuple] = None):
+    """``_simulate_batch(*args, **static)`` (``args[0]`` prepared by ``_prepare_input`` with ``prep`` first, if
+    given: on a CPU each part prepares its own clips); on a CPU, a batch of at least 64 clips is cut into equal parts, one
     per core, run from a thread pool. Returns the list of the calls' outputs (``_finish`` joins them).
 
     XLA's CPU backend parallelises one call within its operations only, and the simulator's operations are small
@@ -654,11 +670,13 @@ def _run_core(args: tuple, static: dict):
     threads = _cpu_threads()
     parts = min(threads, nb // _MIN_CLIPS_PER_THREAD) if jax.default_backend() == "cpu" else 1
     if parts < 2 or any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args)):
+        if prep is not None:
+            args = (_prepare_input(args[0], idx=prep[0], batched=prep[1], num_frames=prep[2]),) + args[1:]
         return [_simulate_batch(*args, **static)]
     size = -(-nb // parts)
     batched = (True,) * 7 + (mount_ax == 0, noise_ax == 0, True)
-    run = functools.partial(_simulate_part, args=args, size=size, batched=batched, **static)
-    sig = (tuple(sorted((k, repr(v)) for k, v in static.items())), size, jax.tree.structure(args),
+    run = functools.partial(_simulate_part, args=args, size=size, batched=batched, prep=prep, **static)
+    sig = (tuple(sorted((k, repr(v)) for k, v in static.items())), size, prep, jax.tree.structure(args),
            tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in jax.tree.leaves(args)))  # str(dtype) is slow
     if sig not in _COMPILED:  # the first call compiles once, on this thread
         outs = [run(i * size) for i in range(parts)]

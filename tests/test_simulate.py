@@ -293,20 +293,22 @@ def test_large_batches_run_in_chunks_with_the_same_result(monkeypatch):
     np.testing.assert_allclose(chunked.gyro, whole.gyro, atol=1.1e-3)
 
 
-def test_a_cpu_batch_split_across_threads_is_the_batch(getkey, monkeypatch):
+@pytest.mark.parametrize("n", [67, 64])
+def test_a_cpu_batch_split_across_threads_is_the_batch(getkey, monkeypatch, n):
     """On a CPU, a batch of >= 64 clips runs as parts on a thread pool (``_run_core``): the first call (compiling,
     parts in turn) and later calls (parts at once) give what one call over the whole batch gives, for an uneven
-    batch (the last part repeats a clip) with per-clip mounts and lengths."""
+    batch (the last part repeats a clip: gathers) and an even one (parts and chunks are slices), with per-clip
+    mounts and lengths."""
     from imusim_jax import _simulate
 
     rng = np.random.default_rng(1)
-    n, T = 67, 40
+    T = 40
     base = reference_joints()
     wave = np.sin(np.linspace(0, 5, T))[None, :, None, None]
     joints = base[None, None] + 0.05 * wave * rng.normal(size=(n, 1, 17, 3))
     lengths = rng.integers(20, T + 1, n)
     batch = ij.stack_motions([ij.Motion.create(joints[b, :lengths[b]], 30.0, "coco17") for b in range(n)])
-    mounts = ij.stack_mounts(["watch-left", "band-left", "phone-left"] * 22 + ["watch-left"])
+    mounts = ij.stack_mounts((["watch-left", "band-left", "phone-left"] * 23)[:n])
     key = getkey()
     run = lambda: ij.simulate(batch, mounts, "bmi160", key=key, rate_hz=50, cutoff_hz=6.0)  # noqa: E731
     monkeypatch.setenv("IMUSIM_CPU_THREADS", "1")
@@ -320,7 +322,8 @@ def test_a_cpu_batch_split_across_threads_is_the_batch(getkey, monkeypatch):
     for _ in range(2):  # compiling call, then the thread pool
         calls.clear()
         parts = run()
-        assert sorted(calls) == [(0, 34), (34, 34)]
+        half = -(-n // 2)
+        assert sorted(calls) == [(0, half), (half, half)]
         np.testing.assert_array_equal(parts.lengths, whole.lengths)
         for a, b in ((parts.accel, whole.accel), (parts.gyro, whole.gyro), (parts.q_ws, whole.q_ws)):
             np.testing.assert_allclose(a, b, atol=5e-3, rtol=1e-4)  # round-off may flip a quantiser's last bit
