@@ -56,7 +56,10 @@ def _table(signal: ImuSignal) -> np.ndarray:
 
 
 def write_signal(signal: ImuSignal, path: str | os.PathLike, **metadata) -> None:
-    """Write one clip to ``.csv``, ``.npz`` or ``.parquet`` (chosen by the extension), SI units."""
+    """Write one clip to ``.csv``, ``.npz`` or ``.parquet`` (chosen by the extension), SI units.
+
+    CSV: header ``t,ax,ay,az,gx,gy,gz``. NPZ: arrays ``t`` (T,), ``accel`` and ``gyro`` (T, 3), ``rate_hz``, and
+    ``q_ws`` (T, 4) when known. Parquet: the CSV's columns and the NPZ's (``accel``, ``gyro`` as lists of 3)."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     X = _table(signal)
@@ -74,7 +77,11 @@ def write_signal(signal: ImuSignal, path: str | os.PathLike, **metadata) -> None
 
         meta = {"rate_hz": str(signal.rate_hz), "units": "t: s, a*: m/s^2 (specific force), g*: rad/s",
                 **{k: json.dumps(v) for k, v in metadata.items()}}
-        table = pa.table({c: X[:, i] for i, c in enumerate(COLUMNS)}).replace_schema_metadata(meta)
+        cols = {c: X[:, i] for i, c in enumerate(COLUMNS)}
+        # the .npz spelling too: ``accel`` and ``gyro`` as (T, 3) columns of fixed-size lists
+        cols.update({name: pa.FixedSizeListArray.from_arrays(pa.array(X[:, sl].ravel()), 3)
+                     for name, sl in (("accel", slice(1, 4)), ("gyro", slice(4, 7)))})
+        table = pa.table(cols).replace_schema_metadata(meta)
         with atomic_path(path) as tmp:
             pq.write_table(table, tmp)
     else:

@@ -57,7 +57,11 @@ def test_npz_and_parquet_outputs_and_wrist_flag(sample):
     run("simulate", sample / "fall.npz", "-o", sample / "r.parquet", "--rate", "100")
     import pyarrow.parquet as pq
 
-    assert pq.read_table(sample / "r.parquet").column_names == ["t", "ax", "ay", "az", "gx", "gy", "gz"]
+    table = pq.read_table(sample / "r.parquet")
+    assert table.column_names == ["t", "ax", "ay", "az", "gx", "gy", "gz", "accel", "gyro"]
+    accel = np.stack(table["accel"].to_pylist())
+    np.testing.assert_array_equal(accel, np.column_stack([table[c].to_numpy() for c in ("ax", "ay", "az")]))
+    np.testing.assert_array_equal(np.stack(table["gyro"].to_pylist())[:, 2], table["gz"].to_numpy())
 
 
 def test_trajectory_input(tmp_path):
