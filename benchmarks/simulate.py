@@ -181,7 +181,7 @@ def profile(clips: np.ndarray, B: int, seed: int, repeats: int) -> None:
         print(f"    {label:62s} {cum(name):8.3f} s  ({cum(name) / total * 100:.0f} %)")
 
     core = getattr(sim_mod, "_simulate_batch", None)
-    if core is None or not hasattr(core, "lower"):
+    if core is None or not callable(core):
         print("  (imusim_jax._simulate._simulate_batch not found: core breakdown skipped)")
         return
     captured = {}

@@ -402,10 +402,11 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
     return tuple(jnp.stack(rows, axis=-1) for rows in (acc, gyr, q_ws)) + (n_valid,)
 
 
-@functools.partial(jax.jit, static_argnames=("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz",
-                                             "axes"))
-def _simulate_batch(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys, *, kind, rig, roll_model, pad,
-                    window, n_out, rate_hz, axes):
+_CORE_STATIC = ("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz", "axes")
+
+
+def _simulate_batch_impl(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys, *, kind, rig, roll_model, pad,
+                         window, n_out, rate_hz, axes):
     _, m_ax, n_ax = axes
     run = functools.partial(_simulate_chunk, kind=kind, rig=rig, roll_model=roll_model, pad=pad, window=window,
                             n_out=n_out, rate_hz=rate_hz, m_ax=m_ax, n_ax=n_ax)
@@ -633,9 +634,7 @@ def _thread_pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
     return _POOL[0][1]
 
 
-@functools.partial(jax.jit, static_argnames=("size", "batched", "prep", "kind", "rig", "roll_model", "pad",
-                                             "window", "n_out", "rate_hz", "axes"))
-def _simulate_part(start, args, *, size, batched, prep, **static):
+def _simulate_part_impl(start, args, *, size, batched, prep, **static):
     """``_simulate_batch`` on clips ``start .. start + size - 1`` of the batch (the last clip repeated past the
     end); ``start`` is traced, so every part of a batch shares one compiled function. ``prep`` (``idx``,
     ``batched``, ``num_frames``) or None: ``args[0]`` is the source's own array, prepared here
@@ -650,6 +649,68 @@ def _simulate_part(start, args, *, size, batched, prep, **static):
     if prep is not None:
         sub = (_prepare_input(sub[0], idx=prep[0], batched=prep[1], num_frames=prep[2]),) + sub[1:]
     return _simulate_batch(*sub, **static)
+
+
+# XLA's CPU code generator asks LLVM for 256-bit vectors by default, even where the CPU has 512-bit ones (AVX-512).
+# The core's element-wise fusions are compute bound, and 512-bit vectors make a batch 7-10 % faster on this
+# project's Xeon, bit for bit the same result (benchmarks/README.md). A compile option of the top-level compiled
+# calls only (jax refuses it on a nested jit; under a user's transformation the plain functions run), so nothing
+# else in the process changes. Where jax or jaxlib lacks the option, or IMUSIM_CPU_VECTOR_WIDTH=default, the
+# plain functions run.
+_WIDE_VECTORS = {"xla_cpu_prefer_vector_width": "512"}
+
+
+def _jit_pair(fun, static_argnames):
+    """``fun`` jitted plainly and with ``_WIDE_VECTORS`` (None where ``jax.jit`` takes no compiler options)."""
+    plain = jax.jit(fun, static_argnames=static_argnames)
+    try:
+        wide = jax.jit(fun, static_argnames=static_argnames, compiler_options=_WIDE_VECTORS)
+    except TypeError:
+        wide = None
+    return plain, wide
+
+
+_simulate_batch_plain, _simulate_batch_wide = _jit_pair(_simulate_batch_impl, _CORE_STATIC)
+_simulate_part_plain, _simulate_part_wide = _jit_pair(
+    _simulate_part_impl, ("size", "batched", "prep") + _CORE_STATIC)
+
+
+@functools.lru_cache(maxsize=None)
+def _wide_vectors() -> bool:
+    """Whether the top-level compiled calls take ``_WIDE_VECTORS``: a CPU backend, jax's ``compiler_options``,
+    an XLA that knows the option (probed once by compiling a scalar function) and no opt-out."""
+    if _simulate_batch_wide is None or os.environ.get("IMUSIM_CPU_VECTOR_WIDTH", "512") == "default":
+        return False
+    if jax.default_backend() != "cpu":
+        return False
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=_WIDE_VECTORS).lower(np.float32(0)).compile()
+    except Exception:  # noqa: BLE001 - an XLA without the option: run the plain functions
+        return False
+    return True
+
+
+def _traced(tree) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
+
+
+def _simulate_batch(*args, **static):
+    """The core on a batch of clips (``_simulate_batch_impl``), compiled: with ``_WIDE_VECTORS`` when called at
+    the top level on a CPU that takes them, else plainly (always inside another trace)."""
+    wide = not _traced(args) and _wide_vectors()
+    return (_simulate_batch_wide if wide else _simulate_batch_plain)(*args, **static)
+
+
+def _simulate_part(start, **kw):
+    """One thread's part of a batch (``_simulate_part_impl``), compiled like ``_simulate_batch``."""
+    wide = _wide_vectors()  # only called with concrete arguments (``_run_core``)
+    return (_simulate_part_wide if wide else _simulate_part_plain)(start, **kw)
+
+
+def _core_cache_size() -> int:
+    """Compiled versions of the core held by jax (a test hook: the same shapes must not compile again)."""
+    return sum(f._cache_size() for f in (_simulate_batch_plain, _simulate_batch_wide, _simulate_part_plain,
+                                         _simulate_part_wide) if f is not None)
 
 
 def _run_core(args: tuple, static: dict, prep: Optional[tuple] = None):

@@ -1,4 +1,6 @@
 """Physics of the simulator: closed-form motions read what a real IMU would."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -221,11 +223,11 @@ def test_second_call_does_not_recompile():
 
     m, _ = spin_about_z(1.0, 1.0, 30.0)
     ij.simulate(m, "watch-left", cutoff_hz=5.0)
-    before = _simulate._simulate_batch._cache_size()
+    before = _simulate._core_cache_size()
     m2, _ = spin_about_z(2.0, 1.0, 30.0)
     ij.simulate(m2, "watch-left", cutoff_hz=5.0)
     ij.simulate(m2, ij.get_mount("watch-left").replace(lever_f=np.zeros(3, np.float32)), cutoff_hz=5.0)
-    assert _simulate._simulate_batch._cache_size() == before
+    assert _simulate._core_cache_size() == before
 
 
 def test_gradients_wrt_joints_and_mount_match_finite_differences():
@@ -410,3 +412,33 @@ def test_batched_auto_cutoffs_are_scipys_residual_analysis(realdata, monkeypatch
     assert got == want
     assert len(set(want)) > 3  # the clips really differ
     assert ij.auto_cutoff(xs[4], fps[4]) == want[4]
+
+
+def test_wide_vector_compile_option_is_used_at_the_top_level_and_changes_nothing(getkey, monkeypatch):
+    """On a CPU the top-level compiled core asks XLA for 512-bit vectors (``_simulate._WIDE_VECTORS``); the signal
+    is the plain compilation's (``IMUSIM_CPU_VECTOR_WIDTH=default``), and a user's ``jax.jit`` of ``simulate``
+    (where jax refuses compile options on the nested core) runs too."""
+    from imusim_jax import _simulate
+
+    if jax.default_backend() != "cpu" or _simulate._simulate_batch_wide is None:
+        pytest.skip("CPU only, and a jax whose jit takes compiler_options")
+    m, _ = spin_about_z(1.5, 2.0, 30.0)
+    batch = ij.stack_motions([m, m])
+    key = getkey()
+    run = lambda: ij.simulate(batch, "watch-left", "bmi160", key=key, rate_hz=50, cutoff_hz=5.0)  # noqa: E731
+    monkeypatch.setattr(_simulate, "_wide_vectors", functools.lru_cache(None)(_simulate._wide_vectors.__wrapped__))
+    assert _simulate._wide_vectors()
+    before = _simulate._simulate_batch_wide._cache_size()
+    wide = run()
+    assert _simulate._simulate_batch_wide._cache_size() == before + 1
+    monkeypatch.setenv("IMUSIM_CPU_VECTOR_WIDTH", "default")
+    _simulate._wide_vectors.cache_clear()
+    assert not _simulate._wide_vectors()
+    plain = run()
+    np.testing.assert_allclose(wide.accel, plain.accel, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wide.gyro, plain.gyro, rtol=1e-5, atol=1e-5)
+    monkeypatch.delenv("IMUSIM_CPU_VECTOR_WIDTH")
+    _simulate._wide_vectors.cache_clear()
+    jitted = jax.jit(lambda j: ij.simulate(m.replace(joints=j), "watch-left", rate_hz=50, cutoff_hz=5.0).gyro)(
+        m.joints)
+    np.testing.assert_allclose(jitted[5:-5, 2], 1.5, atol=1e-3)
