@@ -2,6 +2,7 @@
 
   imusim-jax simulate INPUT --mount watch-left --rate 50 --noise none|<preset>|profile.json --seed 0 -o OUT
   imusim-jax simulate --trajectory FILE.csv --mount body -o OUT
+  imusim-jax batch INPUTS... --out-dir DIR [--format csv|npz|parquet] [simulate's options]
   imusim-jax video2imu VIDEO --pose mediapipe|vitpose --mount watch-left --rate 50 -o OUTDIR
   imusim-jax weights fetch NAME | list | verify
   imusim-jax sample -o fall.npz
@@ -85,6 +86,9 @@ def simulate(
         m = _resolve_mount(mount or "body", wrist)
     else:
         src = load_motion(input, fps=fps, joint_set=joint_set, body=body)
+        if src.batched:
+            _fail(f"{input} holds a batch of {src.joints.shape[0]} clips and simulate writes one; use "
+                  f"'imusim-jax batch {input} --out-dir DIR' (one output per clip)")
         m = _resolve_mount(mount or "watch-left", wrist)
         _check_forearm(src, m.side, input)
     key = jax.random.key(seed)
@@ -97,32 +101,14 @@ def simulate(
     typer.echo(f"wrote {output} ({signal.num_samples} samples at {rate:g} Hz)" + (f" and {plot}" if plot else ""))
 
 
-MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
-"""Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's
-orientation is undefined (joints missing and set to zero, or a collapsed skeleton); longer, the joints are
-probably not in metres (millimetres, centimetres or pixels)."""
-
-
 def _check_forearm(motion, side: str, path: str) -> None:
     """Warn (one line on stderr) when the forearm (elbow to wrist, on the mount's arm) is degenerate in most
-    frames, or far longer than a human's, which usually means the wrong units."""
-    import numpy as np
+    frames, or far longer than a human's, which usually means the wrong units (``batch.forearm_warning``)."""
+    from imusim_jax.batch import forearm_warning
 
-    from imusim_jax._joints import ARM_JOINTS, get_joint_set
-
-    js = get_joint_set(motion.joint_set)
-    j = np.asarray(motion.joints)
-    names = ARM_JOINTS[side]
-    length = np.linalg.norm(j[:, js.index(names["wrist"])] - j[:, js.index(names["elbow"])], axis=-1)
-    med = float(np.median(length))
-    where = f"{os.path.basename(path)}: the {side} forearm (elbow to wrist)"
-    if med < MIN_FOREARM_M:  # a warning, not an error: a point-mass skeleton still has a correct |a|
-        typer.echo(f"warning: {where} is {med * 100:.1f} cm long in most frames: its orientation is undefined "
-                   f"(the device is taken as face up); are the {side} arm's joints present and in metres?",
-                   err=True)
-    elif med > MAX_FOREARM_M:
-        typer.echo(f"warning: {where} is {med:.3g} m long (a human's is about 0.25 m): are the joints in metres? "
-                   "Accelerations scale with the units.", err=True)
+    note = forearm_warning(motion, side, os.path.basename(path))
+    if note:
+        typer.echo(f"warning: {note}", err=True)
 
 
 def _float(text: str, what: str) -> float:
@@ -130,6 +116,43 @@ def _float(text: str, what: str) -> float:
         return float(text)
     except ValueError:
         _fail(f"{what} must be a number, got {text!r}")
+
+
+@app.command()
+def batch(
+    inputs: list[str] = typer.Argument(..., help="motion files and/or directories (searched recursively for "
+                                       "*.npz, *.csv, *.skeleton, *_skeleton.mat)"),
+    out_dir: str = typer.Option(..., "--out-dir", "-o", help="one output per clip goes here, under the input's "
+                                "relative path"),
+    fmt: str = typer.Option("csv", "--format", help="csv | npz | parquet (as simulate's -o)"),
+    mount: str = typer.Option("watch-left", "--mount", help="watch-left|watch-right|band-left|band-right|"
+                              "phone-left|phone-right"),
+    wrist: Optional[str] = typer.Option(None, "--wrist", help="left|right (implied by the mount)"),
+    rate: float = typer.Option(50.0, "--rate", help="IMU output rate, Hz"),
+    noise: str = typer.Option("none", "--noise", help="none, a preset (bmi160, bmi270, lsm6dso) or profile.json"),
+    seed: int = typer.Option(0, "--seed", help="PRNG seed; each clip's key is fold_in(key(seed), crc32(name))"),
+    cutoff: str = typer.Option("auto", "--cutoff", help="low-pass cut-off in Hz, 'auto' or 'none'"),
+    fps: Optional[float] = typer.Option(None, "--fps", help="override the inputs' frame rate"),
+    joint_set: Optional[str] = typer.Option(None, "--joint-set", help="override the inputs' joint set"),
+    roll: str = typer.Option("auto", "--roll", help="forearm roll from auto|hand|hinge"),
+    batch_size: int = typer.Option(256, "--batch-size", help="files read and simulated at a time"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="redo outputs that exist (default: skip them, so "
+                                   "an interrupted run resumes)"),
+):
+    """Simulate many motion files in batches: one IMU file per clip, resumable."""
+    from imusim_jax.batch import simulate_files
+
+    cut = cutoff.strip().lower()
+    cut = None if cut == "none" else ("auto" if cut == "auto" else _float(cut, "--cutoff"))
+    m = _resolve_mount(mount, wrist)
+    report = simulate_files(inputs, out_dir, mount=m, noise=noise, seed=seed, rate_hz=rate, cutoff_hz=cut,
+                            fps=fps, joint_set=joint_set, roll=roll, fmt=fmt, batch_size=batch_size,
+                            overwrite=overwrite, warn=lambda msg: typer.echo(msg, err=True))
+    typer.echo(f"wrote {len(report.written)} files to {out_dir}"
+               + (f", skipped {len(report.skipped)} that exist" if report.skipped else "")
+               + (f"; {len(report.failed)} inputs failed (above)" if report.failed else ""))
+    if report.failed:
+        raise typer.Exit(2)
 
 
 @app.command()

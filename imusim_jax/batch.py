@@ -1,0 +1,191 @@
+"""Many motion files in, one IMU file out per clip: the batched simulator from the command line
+(``imusim-jax batch``) or from Python (``simulate_files``).
+
+Inputs are files or directories (searched recursively for ``*.npz``, ``*.csv``, NTU ``*.skeleton`` and UTD-MHAD
+``*_skeleton.mat``). Each clip's output goes to ``OUT_DIR`` under the input's path relative to the inputs' common
+folder, with the output format's extension; a file holding a batch of clips (``joints`` ``(B, T, J, 3)``) gives
+``<name>_<i>`` per clip. Files are simulated ``batch_size`` at a time (grouped by joint set, padded to a fixed
+batch size so that every batch reuses one compiled simulator per length bucket), each output is written
+atomically, and outputs that exist are skipped unless ``overwrite``: an interrupted run resumes where it stopped.
+A file that cannot be read is reported (one line) and the others go on.
+
+Noise keys: clip ``name`` (its output path relative to ``OUT_DIR``, without the extension, ``/``-separated)
+gets ``jax.random.fold_in(jax.random.key(seed), crc32(name))``, so its noise does not depend on which other
+files were in the run or in its batch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import zlib
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from imusim_jax._errors import InputError
+
+__all__ = ["find_inputs", "clip_key", "simulate_files", "BatchReport", "MOTION_PATTERNS"]
+
+MOTION_PATTERNS = (".npz", ".csv", ".skeleton", "_skeleton.mat")
+"""File name endings a directory search takes as motions (explicitly named files may be any ``load_motion``
+format)."""
+
+
+@dataclasses.dataclass
+class BatchReport:
+    """What ``simulate_files`` did: outputs written, skipped (they existed) and inputs that failed
+    (``(path, one-line reason)``)."""
+
+    written: list = dataclasses.field(default_factory=list)
+    skipped: list = dataclasses.field(default_factory=list)
+    failed: list = dataclasses.field(default_factory=list)
+
+
+def find_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[str, str]]:
+    """``(path, name)`` for every motion file in ``paths`` (files as given, directories searched recursively
+    for ``MOTION_PATTERNS``), sorted; ``name`` is the path relative to the inputs' common folder without its
+    extension. Raises ``InputError`` for a path that does not exist or when nothing is found."""
+    files = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, _, names in os.walk(p):
+                files += [os.path.join(root, n) for n in names if n.lower().endswith(MOTION_PATTERNS)]
+        elif os.path.isfile(p):
+            files.append(p)
+        else:
+            raise InputError(f"no such file or directory: {p}")
+    files = sorted({os.path.abspath(f) for f in files})
+    if not files:
+        raise InputError("no motion files found (looked for " + ", ".join("*" + e for e in MOTION_PATTERNS) + ")")
+    base = os.path.commonpath([os.path.dirname(f) for f in files])
+    return [(f, os.path.splitext(os.path.relpath(f, base))[0].replace(os.sep, "/")) for f in files]
+
+
+def clip_key(seed: int, name: str):
+    """The noise key of clip ``name``: ``fold_in(key(seed), crc32(name))`` (see the module docstring)."""
+    import jax
+
+    return jax.random.fold_in(jax.random.key(seed), zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF)
+
+
+def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, mount="watch-left",
+                   noise=None, seed: int = 0, rate_hz: float = 50.0, cutoff_hz="auto", fps: Optional[float] = None,
+                   joint_set: Optional[str] = None, roll: str = "auto", fmt: str = "csv", batch_size: int = 256,
+                   overwrite: bool = False, progress: bool = True,
+                   warn: Optional[Callable[[str], None]] = None) -> BatchReport:
+    """Simulate every motion file in ``inputs`` and write one ``OUT_DIR/<name>.<fmt>`` per clip.
+
+    Args mirror ``imusim_jax.simulate`` (``mount`` a preset name or ``Mount``, ``noise`` a preset, profile path or
+    ``ImuNoise``) and ``load_motion`` (``fps``, ``joint_set`` override the files'); ``fmt`` is ``csv``, ``npz``
+    or ``parquet`` (``imusim_jax.io.write_signal``); ``batch_size`` files are read and simulated at a time;
+    ``warn`` receives one-line warnings and per-file errors (default: stderr). Returns a ``BatchReport``.
+    """
+    import sys
+
+    import jax
+    import jax.numpy as jnp
+
+    from imusim_jax import io as iio
+    from imusim_jax._motion import load_motion, stack_motions
+    from imusim_jax._mounting import get_mount
+    from imusim_jax._noise import get_noise
+    from imusim_jax._simulate import simulate
+
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in ("csv", "npz", "parquet"):
+        raise InputError(f"format must be csv, npz or parquet, got {fmt!r}")
+    if int(batch_size) < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    warn = warn or (lambda msg: print(msg, file=sys.stderr))
+    m = get_mount(mount)
+    noise_model = get_noise(noise)  # bad noise names fail before any file is read
+    noise_label = noise if isinstance(noise, str) else ("none" if noise is None else "custom")
+    out_dir = os.fspath(out_dir)
+    report = BatchReport()
+    files = find_inputs(inputs)
+    bar = _progress(len(files), progress)
+    for start in range(0, len(files), batch_size):
+        clips = []  # (name, Motion)
+        for path, name in files[start:start + batch_size]:
+            try:
+                motion = load_motion(path, fps=fps, joint_set=joint_set)
+            except InputError as e:
+                report.failed.append((path, str(e)))
+                warn(f"error: {e}" if path in str(e) else f"error: {path}: {e}")
+                continue
+            parts = motion.unbatch() if motion.batched else [motion]
+            for i, clip in enumerate(parts):
+                clip_name = f"{name}_{i:04d}" if motion.batched else name
+                out = os.path.join(out_dir, *clip_name.split("/")) + "." + fmt
+                if os.path.exists(out) and not overwrite:
+                    report.skipped.append(out)
+                    continue
+                note = forearm_warning(clip, m.side, os.path.basename(path))
+                if note:
+                    warn(f"warning: {note}")
+                clips.append((clip_name, out, clip))
+        groups: dict = {}
+        for c in clips:
+            groups.setdefault(c[2].joint_set, []).append(c)
+        for group in groups.values():
+            # a run of several batches pads each to the batch size (the last clip repeated), so that they share
+            # one compilation per length bucket
+            padded = group + [group[-1]] * (batch_size - len(group)) if len(files) > batch_size else group
+            batch = stack_motions([c[2] for c in padded])
+            keys = None
+            if noise_model is not None:
+                crc = jnp.asarray([zlib.crc32(c[0].encode("utf-8")) & 0x7FFFFFFF for c in padded], jnp.uint32)
+                keys = jax.vmap(lambda d: jax.random.fold_in(jax.random.key(seed), d))(crc)  # = clip_key
+            signal = simulate(batch, m, noise_model, key=keys, rate_hz=rate_hz, cutoff_hz=cutoff_hz, roll=roll)
+            for (name, out, _), one in zip(group, signal.unbatch()):
+                os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+                iio.write_signal(one, out, mount=m.name, noise=noise_label, seed=seed, clip=name)
+                report.written.append(out)
+        bar.update(len(files[start:start + batch_size]))
+    bar.close()
+    return report
+
+
+def forearm_warning(motion, side: str, label: str) -> Optional[str]:
+    """A one-line warning when the forearm (elbow to wrist, on ``side``) of a single clip is degenerate in most
+    frames or far longer than a human's (the joints are probably not in metres); ``None`` when it looks human."""
+    from imusim_jax._joints import ARM_JOINTS, get_joint_set
+
+    js = get_joint_set(motion.joint_set)
+    j = np.asarray(motion.joints)
+    names = ARM_JOINTS[side]
+    length = np.linalg.norm(j[:, js.index(names["wrist"])] - j[:, js.index(names["elbow"])], axis=-1)
+    med = float(np.median(length))
+    where = f"{label}: the {side} forearm (elbow to wrist)"
+    if med < MIN_FOREARM_M:  # a point-mass skeleton still has a correct |a|: warn, do not refuse
+        return (f"{where} is {med * 100:.1f} cm long in most frames: its orientation is undefined (the device is "
+                f"taken as face up); are the {side} arm's joints present and in metres?")
+    if med > MAX_FOREARM_M:
+        return f"{where} is {med:.3g} m long (a human's is about 0.25 m): are the joints in metres? " \
+               "Accelerations scale with the units."
+    return None
+
+
+MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
+"""Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's
+orientation is undefined (joints missing and set to zero, or a collapsed skeleton); longer, the joints are
+probably not in metres (millimetres, centimetres or pixels)."""
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, unit="file", desc="simulate", disable=None)  # None: off when stderr is no terminal
