@@ -90,6 +90,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     from imusim_jax._motion import load_motion, stack_motions
     from imusim_jax._mounting import get_mount
     from imusim_jax._noise import get_noise
+    from imusim_jax._signal import ImuSignal
     from imusim_jax._simulate import simulate
 
     fmt = fmt.lower().lstrip(".")
@@ -138,7 +139,12 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
                 crc = jnp.asarray([zlib.crc32(c[0].encode("utf-8")) & 0x7FFFFFFF for c in padded], jnp.uint32)
                 keys = jax.vmap(lambda d: jax.random.fold_in(jax.random.key(seed), d))(crc)  # = clip_key
             signal = simulate(batch, m, noise_model, key=keys, rate_hz=rate_hz, cutoff_hz=cutoff_hz, roll=roll)
-            for (name, out, _), one in zip(group, signal.unbatch()):
+            # to the host once, then per-clip NumPy slices (``ImuSignal.unbatch`` would dispatch four slices a clip)
+            acc, gyr, lengths = (np.asarray(a) for a in (signal.accel, signal.gyro, signal.lengths))
+            q_ws = None if signal.q_ws is None else np.asarray(signal.q_ws)
+            for b, (name, out, _) in enumerate(group):
+                n = int(lengths[b])
+                one = ImuSignal(acc[b, :n], gyr[b, :n], None, None if q_ws is None else q_ws[b, :n], signal.rate_hz)
                 os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
                 iio.write_signal(one, out, mount=m.name, noise=noise_label, seed=seed, clip=name)
                 report.written.append(out)
