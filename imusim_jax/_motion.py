@@ -37,7 +37,7 @@ MIN_FRAMES = 4
 
 
 def _float():
-    """float64 when JAX's x64 mode is on, else float32 (the command line turns x64 on for precision)."""
+    """float64 when JAX's x64 mode is on, else float32 (the command line turns x64 on, ``cli._enable_float64``)."""
     import jax
 
     return jax.dtypes.canonicalize_dtype(np.float64)

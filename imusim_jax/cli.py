@@ -200,6 +200,18 @@ def _register_optional_commands():
 _register_optional_commands()
 
 
+def _enable_float64() -> None:
+    """The command line computes in float64 (JAX's x64 mode) unless ``JAX_ENABLE_X64`` is set: one file costs
+    the same either way, and float32 positions of a clip that travels far lose precision (a 4 s free fall,
+    78 m, read 0.03 m/s^2 of specific force in float32 and 1e-4 in float64). The library itself follows the
+    user's JAX setting (float32 by default)."""
+    if "JAX_ENABLE_X64" in os.environ:
+        return
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
 def _enable_compilation_cache() -> None:
     """Persist compiled XLA programs across runs (``$IMUSIM_JAX_CACHE``, default ``~/.cache/imusim_jax/xla``;
     set it to ``0`` to turn this off): ``simulate`` buckets its shapes, so later files of similar length skip
@@ -224,6 +236,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from imusim_jax._motion import InputError
 
     debug = os.environ.get("IMUSIM_DEBUG", "") not in ("", "0")
+    _enable_float64()
     _enable_compilation_cache()
     try:
         app(args=argv, prog_name="imusim-jax")  # standalone: exits via SystemExit
