@@ -41,7 +41,7 @@ from imusim_jax._motion import InputError
 from imusim_jax._ops import cumsum_last
 
 __all__ = ["SensorNoise", "ImuNoise", "NOISE_PRESETS", "get_noise", "apply_sensor_noise", "apply_noise",
-           "ideal_sensor", "save_noise_json", "ste_round", "ste_clip", "counter_normals",
+           "ideal_sensor", "save_noise_json", "noise_profile_dict", "ste_round", "ste_clip", "counter_normals",
            "counter_normal_rows", "sincos_turns"]
 
 _DEG = np.pi / 180.0
@@ -93,16 +93,43 @@ class SensorNoise:
         return {k: np.asarray(getattr(self, k)).tolist() for k in _FIELDS}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SensorNoise":
+    def from_dict(cls, d: dict, where: str = "sensor noise") -> "SensorNoise":
+        """From a profile's JSON object (missing fields are 0; ``range`` ``"inf"``/``null``: no saturation).
+        Raises a one-line ``InputError`` (naming ``where``) for unknown keys, values that are not numbers of the
+        field's shape, negative densities or standard deviations, a non-positive range or a scale error of
+        -100 % or less."""
+        if not isinstance(d, dict):
+            raise InputError(f"{where} must be a JSON object of {', '.join(_FIELDS)}, got {type(d).__name__}")
         unknown = set(d) - set(_FIELDS)
         if unknown:
-            raise InputError(f"unknown sensor noise keys {sorted(unknown)}; expected {', '.join(_FIELDS)}")
-        d = {k: (np.inf if v in ("inf", None) and k == "range" else v) for k, v in d.items()}
-        return cls.create(**d)
+            raise InputError(f"{where}: unknown keys {sorted(unknown)}; expected {', '.join(_FIELDS)}")
+        d = {k: (np.inf if isinstance(v, str) and v.strip().lower() == "inf" or v is None and k == "range" else v)
+             for k, v in d.items()}
+        out = {}
+        for k, v in d.items():
+            shape = _SHAPES[k]
+            try:
+                a = np.broadcast_to(np.asarray(v, np.float64), shape)
+            except (TypeError, ValueError):
+                what = "a number" if shape == () else f"a number or an array of shape {shape}"
+                raise InputError(f"{where}.{k} must be {what}, got {v!r}") from None
+            if np.isnan(a).any() or (k != "range" and not np.isfinite(a).all()):
+                raise InputError(f"{where}.{k} must be finite, got {v!r}")
+            if k in _NON_NEGATIVE and (a < 0).any():
+                raise InputError(f"{where}.{k} must not be negative (a density or a standard deviation), got {v!r}")
+            if k == "range" and (a <= 0).any():
+                raise InputError(f"{where}.range must be positive ('inf' or null: no saturation), got {v!r}")
+            if k == "scale_error" and (a <= -1).any():
+                raise InputError(f"{where}.scale_error is a fraction (0.01 = 1 %) above -1, got {v!r}")
+            out[k] = v
+        return cls.create(**out)
 
 
 _FIELDS = ("noise_density", "random_walk", "bias", "bias_std", "scale_error", "scale_std", "misalignment",
            "misalignment_std", "range", "bits")
+_SHAPES = {"noise_density": (3,), "random_walk": (3,), "bias": (3,), "bias_std": (3,), "scale_error": (3,),
+           "scale_std": (3,), "misalignment": (3, 3), "misalignment_std": (), "range": (), "bits": ()}
+_NON_NEGATIVE = ("noise_density", "random_walk", "bias_std", "scale_std", "misalignment_std")
 
 
 @struct.dataclass
@@ -348,10 +375,18 @@ NOISE_PRESETS: dict[str, ImuNoise] = {
 NOISE_PRESETS["ideal"] = ImuNoise(ideal_sensor(), ideal_sensor(), "ideal")
 
 
+def noise_profile_dict(noise: ImuNoise, **extra) -> dict:
+    """A noise profile as a JSON-ready dict: ``accel`` and ``gyro`` objects with the ``SensorNoise`` fields in SI
+    units (``range`` ``inf``: no saturation; a missing field reads as 0)."""
+    return {"format": "imusim-jax/noise", "version": 1, "name": noise.name,
+            "units": "SI: accel m/s^2 (noise_density m/s^2/sqrt(Hz), random_walk m/s^2/sqrt(s)), gyro rad/s "
+                     "(rad/s/sqrt(Hz), rad/s/sqrt(s)); scale and misalignment as fractions",
+            "accel": noise.accel.to_dict(), "gyro": noise.gyro.to_dict(), **extra}
+
+
 def save_noise_json(noise: ImuNoise, path: str | os.PathLike, **extra) -> None:
-    """Write a noise profile as JSON (``accel`` and ``gyro`` objects with the ``SensorNoise`` fields, SI units)."""
-    d = {"format": "imusim-jax/noise", "version": 1, "name": noise.name, "units": "SI (m/s^2, rad/s)",
-         "accel": noise.accel.to_dict(), "gyro": noise.gyro.to_dict(), **extra}
+    """Write a noise profile as JSON (``noise_profile_dict``); ``--noise path.json`` reads it back."""
+    d = noise_profile_dict(noise, **extra)
     with open(path, "w") as f:
         json.dump(d, f, indent=2, default=lambda o: "inf" if o == np.inf else o)
 
@@ -366,7 +401,8 @@ def _load_noise_json(path: str) -> ImuNoise:
         d = d["noise"]
     if not ("accel" in d and "gyro" in d):
         raise InputError(f"noise profile {path} needs 'accel' and 'gyro' objects")
-    return ImuNoise(SensorNoise.from_dict(d["accel"]), SensorNoise.from_dict(d["gyro"]),
+    return ImuNoise(SensorNoise.from_dict(d["accel"], f"{os.path.basename(path)}: accel"),
+                    SensorNoise.from_dict(d["gyro"], f"{os.path.basename(path)}: gyro"),
                     str(d.get("name", os.path.basename(path))))
 
 

@@ -5,6 +5,7 @@
   imusim-jax batch INPUTS... --out-dir DIR [--format csv|npz|parquet] [simulate's options]
   imusim-jax video2imu VIDEO --pose mediapipe|vitpose --mount watch-left --rate 50 -o OUTDIR
   imusim-jax weights fetch NAME | list | verify
+  imusim-jax noise bmi160 [-o profile.json]
   imusim-jax sample -o fall.npz
   imusim-jax mounts --plot mounts.png
 
@@ -153,6 +154,28 @@ def batch(
                + (f"; {len(report.failed)} inputs failed (above)" if report.failed else ""))
     if report.failed:
         raise typer.Exit(2)
+
+
+@app.command("noise")
+def noise_profile(
+    name: str = typer.Argument("bmi160", help="a preset (bmi160, bmi270, lsm6dso, ideal) or a profile .json to "
+                               "check"),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="write the profile here (default: print)"),
+):
+    """Print (or write) a noise profile as JSON: a template for --noise profile.json, SI units."""
+    import json
+
+    from imusim_jax._noise import get_noise, noise_profile_dict, save_noise_json
+
+    model = get_noise(name)
+    if model is None:
+        _fail("'none' has no profile; name a preset (bmi160, bmi270, lsm6dso, ideal) or a .json file")
+    if output:
+        save_noise_json(model, output)
+        typer.echo(f"wrote {output}")
+    else:
+        typer.echo(json.dumps(noise_profile_dict(model), indent=2, default=lambda o: "inf" if o == float("inf")
+                              else o))
 
 
 @app.command()

@@ -140,3 +140,17 @@ def test_command_line_computes_in_float64_a_long_fall_reads_zero(tmp_path):
     run("simulate", tmp_path / "fall.npz", "-o", tmp_path / "fall.csv")
     a = np.array([[float(r[k]) for k in ("ax", "ay", "az")] for r in read_csv(tmp_path / "fall.csv")])
     assert len(a) == 201 and np.linalg.norm(a, axis=1).max() < 1e-3
+
+
+def test_noise_command_writes_a_preset_that_simulates_as_the_preset(sample):
+    prof = sample / "lsm.json"
+    run("noise", "lsm6dso", "-o", prof)
+    out = {}
+    for label, noise in (("preset", "lsm6dso"), ("file", prof)):
+        out[label] = sample / f"n_{label}.csv"
+        run("simulate", sample / "fall.npz", "--noise", noise, "--seed", "5", "-o", out[label])
+    assert out["preset"].read_text() == out["file"].read_text()
+    printed = run("noise", "bmi160").stdout
+    assert '"noise_density"' in printed and '"gyro"' in printed
+    r = run("noise", "none", check=False)
+    assert r.returncode == 2 and r.stderr.startswith("error:")

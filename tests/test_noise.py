@@ -145,7 +145,7 @@ def test_profile_json_round_trip(tmp_path):
         np.testing.assert_allclose(getattr(back.gyro, f), getattr(ij.NOISE_PRESETS["bmi270"].gyro, f), rtol=1e-6)
     bad = tmp_path / "bad.json"
     bad.write_text('{"accel": {"noise": 1}, "gyro": {}}')
-    with pytest.raises(ij.InputError, match="unknown sensor noise keys"):
+    with pytest.raises(ij.InputError, match="bad.json: accel: unknown keys"):
         ij.get_noise(str(bad))
     with pytest.raises(ij.InputError, match="unknown noise"):
         ij.get_noise("bmi999")
@@ -194,6 +194,36 @@ def test_counter_normals_of_different_keys_are_uncorrelated(getkey):
     z = np.stack([np.asarray(N.counter_normals(s, 12, 4096)).ravel() for s in np.concatenate([seeds, near])])
     corr = np.corrcoef(z)
     assert np.abs(corr - np.eye(len(z))).max() < 5 / np.sqrt(z.shape[1])
+
+
+@pytest.mark.parametrize("accel,match", [
+    ({"noise_density": -1e-3}, "accel.noise_density must not be negative"),
+    ({"bias_std": [0.1, -0.1, 0.1]}, "accel.bias_std must not be negative"),
+    ({"noise_density": [1e-3, 2e-3]}, r"accel.noise_density must be a number or an array of shape \(3,\)"),
+    ({"misalignment": [0.01, 0.02, 0.03, 0.04]}, "accel.misalignment must be"),
+    ({"range": 0}, "accel.range must be positive"),
+    ({"range": -10}, "accel.range must be positive"),
+    ({"scale_error": -1.5}, "accel.scale_error is a fraction"),
+    ({"bias": "nan"}, "accel.bias must be finite"),
+    ({"bits": "sixteen"}, "accel.bits must be a number"),
+    ([1, 2, 3], "accel must be a JSON object"),
+])
+def test_a_bad_profile_is_a_one_line_error_naming_the_field(tmp_path, accel, match):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"accel": accel, "gyro": {}}))
+    with pytest.raises(ij.InputError, match=match) as e:
+        ij.get_noise(str(path))
+    assert "\n" not in str(e.value) and "p.json" in str(e.value)
+
+
+def test_profile_fields_left_out_are_zero_and_range_may_be_infinite(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"accel": {"noise_density": 2e-3, "range": "inf"}, "gyro": {"range": None}}))
+    model = ij.get_noise(str(path))
+    np.testing.assert_allclose(model.accel.noise_density, 2e-3)
+    assert np.isinf(model.accel.range) and np.isinf(model.gyro.range)
+    np.testing.assert_array_equal(model.gyro.noise_density, 0.0)
+    np.testing.assert_array_equal(model.accel.bits, 0.0)
 
 
 def test_counter_normals_column_depends_only_on_its_index(getkey):
