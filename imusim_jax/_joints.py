@@ -77,15 +77,18 @@ KINECT20 = JointSet("kinect20", (
 JOINT_SETS: dict[str, JointSet] = {s.name: s for s in (COCO17, H36M17, NTU25, MEDIAPIPE33, KINECT20)}
 _ALIASES = {"coco": "coco17", "coco-17": "coco17", "h36m": "h36m17", "h36m-17": "h36m17", "ntu": "ntu25",
             "ntu-25": "ntu25", "mediapipe": "mediapipe33", "blazepose": "mediapipe33", "kinect": "kinect20",
-            "utd": "kinect20"}
+            "utd": "kinect20", "human3.6m": "h36m17", "h3.6m": "h36m17", "ntu-rgbd": "ntu25", "ntu-rgb+d": "ntu25",
+            "kinectv2": "ntu25", "kinectv1": "kinect20", "mediapipepose": "mediapipe33"}
+"""Other spellings of the joint sets' names, compared lower-case, with ``_`` read as ``-`` and then without ``-``
+(``COCO_17``, ``coco-17`` and ``coco17`` are all COCO-17)."""
 
 
 def get_joint_set(name: str | JointSet) -> JointSet:
     """Look up a joint set by name (``coco17``, ``h36m17``, ``ntu25``, ``mediapipe33``, ``kinect20``)."""
     if isinstance(name, JointSet):
         return name
-    key = str(name).strip().lower()
-    key = _ALIASES.get(key, key)
+    key = str(name).strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, _ALIASES.get(key.replace("-", ""), key.replace("-", "")))
     if key not in JOINT_SETS:
         raise InputError(f"unknown joint set {name!r}; expected one of {', '.join(JOINT_SETS)}")
     return JOINT_SETS[key]

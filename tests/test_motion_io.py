@@ -24,6 +24,9 @@ def test_joint_sets_are_named_and_converted_by_name():
     assert conf.shape == (10, 17)
     with pytest.raises(ValueError, match="unknown joint set"):
         ij.get_joint_set("smpl24")
+    for spelling, name in (("COCO_17", "coco17"), ("coco-17", "coco17"), (" H36M17 ", "h36m17"),
+                           ("Human3.6M", "h36m17"), ("NTU_RGB+D", "ntu25"), ("kinect_v1", "kinect20")):
+        assert ij.get_joint_set(spelling).name == name, spelling
 
 
 def test_motion_to_converts_joints_and_simulates_the_same_wrist():
