@@ -49,9 +49,46 @@ def _check_joints(joints: np.ndarray, what: str = "joints") -> None:
     if not np.isfinite(joints).all():
         bad = np.argwhere(~np.isfinite(joints))[0]
         raise InputError(f"{what} contain NaN or infinite values (first at index {tuple(int(i) for i in bad)}); "
-                         "fill gaps first (imusim_jax.pose.fill_gaps) or pass a confidence mask")
+                         "fill gaps first (imusim_jax.pose.fill_gaps) or give those joints confidence 0 there "
+                         "(they are then interpolated over time)")
     if joints.shape[-3] < MIN_FRAMES:
         raise InputError(f"too few frames: {joints.shape[-3]} (need at least {MIN_FRAMES})")
+
+
+def _fill_unconfident(joints: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """Non-finite joints where ``conf`` is 0, interpolated over time through the joint's finite frames by a
+    shape-preserving cubic (PCHIP, as ``imusim_jax.pose.fill_gaps``: no overshoot, exact for linear motion; held
+    before the first finite frame and after the last); a joint with no finite frame becomes 0 (its confidence
+    stays 0, and ``simulate`` refuses to use it). ``joints`` ``(..., T, J, 3)``, ``conf`` ``(..., T, J)``. A
+    non-finite joint with a positive confidence is an ``InputError``."""
+    from scipy.interpolate import PchipInterpolator
+
+    bad = ~np.isfinite(joints).all(-1)
+    trusted = bad & (np.nan_to_num(conf, nan=0.0) > 0)
+    if trusted.any():
+        where = tuple(int(i) for i in np.argwhere(trusted)[0])
+        raise InputError(f"joints are NaN or infinite at index {where} where the confidence is "
+                         f"{float(conf[where]):.3g}; give missing joints confidence 0 (or fill gaps first: "
+                         "imusim_jax.pose.fill_gaps)")
+    out = joints.copy()
+    lead = joints.shape[:-3]
+    T = joints.shape[-3]
+    t = np.arange(T, dtype=np.float64)
+    for idx in np.ndindex(*lead, joints.shape[-2]):
+        clip, j = idx[:-1], idx[-1]
+        miss = bad[clip + (slice(None), j)]
+        if not miss.any():
+            continue
+        good = ~miss
+        series = out[clip + (slice(None), j)]  # (T, 3), a view
+        if good.sum() >= 2:
+            inside = miss & (t > t[good][0]) & (t < t[good][-1])
+            series[inside] = PchipInterpolator(t[good], series[good], axis=0)(t[inside])
+            series[miss & (t < t[good][0])] = series[good][0]
+            series[miss & (t > t[good][-1])] = series[good][-1]
+        else:
+            series[miss] = series[good][0] if good.any() else 0.0
+    return out
 
 
 def _check_fps(fps) -> np.ndarray:
@@ -68,7 +105,8 @@ class Motion:
     Attributes:
       joints: ``(T, J, 3)`` or ``(B, T, J, 3)`` float, metres.
       fps: ``()`` or ``(B,)`` float, Hz.
-      confidence: ``None`` or ``(T, J)`` / ``(B, T, J)`` in [0, 1].
+      confidence: ``None`` or ``(T, J)`` / ``(B, T, J)`` in [0, 1]. ``create`` accepts NaN joints where it is
+        0 and interpolates them over time (``_fill_unconfident``).
       lengths: ``None`` for one clip, ``(B,)`` int for a batch.
       joint_set: static name of the joint list.
     """
@@ -87,6 +125,9 @@ class Motion:
         """
         js = get_joint_set(joint_set)
         joints_np = np.asarray(joints, dtype=np.float64)
+        if confidence is not None and joints_np.ndim in (3, 4) and joints_np.shape[-1] == 3 \
+                and np.shape(confidence) == joints_np.shape[:-1] and not np.isfinite(joints_np).all():
+            joints_np = _fill_unconfident(joints_np, np.asarray(confidence, dtype=np.float64))
         _check_joints(joints_np)
         if joints_np.shape[-2] != len(js):
             raise InputError(f"joint set {js.name} has {len(js)} joints but the array has {joints_np.shape[-2]}")

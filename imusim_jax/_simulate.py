@@ -38,6 +38,7 @@ from imusim_jax import _rows as R
 from imusim_jax._constants import DEFAULT_RATE_HZ, GRAVITY_W
 from imusim_jax._kinematics import (FilterCoeffs, _sosfilt_time_major, design_lowpass, edge_window,
                                     eval_spline_derivs, extend_edges, filtfilt_batch, fit_spline, pad_length)
+from imusim_jax._joints import get_joint_set
 from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
@@ -491,6 +492,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
         kind = "skeleton"
         rig = arm_rig(source.joint_set, mount.side, roll)
         X, idx = source.joints, tuple(rig.indices)
+        _check_rig_present(source, idx)
         pos_channels = 3 * len(idx)
     elif isinstance(source, Trajectory):
         kind, rig, idx = "trajectory", None, None
@@ -568,6 +570,28 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     one = not (src_batched or B is not None)
     acc, gyr, q_ws, n_ok = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
     return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz)
+
+
+def _check_rig_present(source: Motion, idx: tuple) -> None:
+    """Refuse a clip whose forearm model reads a joint that is missing in every frame (NaN with confidence 0
+    everywhere, filled with zeros by ``Motion.create``): its readings would be made up. Joints with confidence 0
+    but real positions (a Kinect joint it only inferred) are used as they are."""
+    conf = source.confidence
+    if conf is None or isinstance(conf, jax.core.Tracer) or isinstance(source.joints, jax.core.Tracer):
+        return
+    c = np.asarray(conf)[..., list(idx)]
+    j = np.asarray(source.joints)[..., list(idx), :]
+    if not source.batched:
+        c, j = c[None], j[None]
+    lengths = np.asarray(source.lengths) if source.batched else np.array([c.shape[1]])
+    live = (np.arange(c.shape[1])[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+    missing = ~(((c > 0) | (np.abs(j).sum(-1) > 0)) & live).any(1)  # (B, K): nothing in any valid frame
+    if missing.any():
+        b, k = (int(i) for i in np.argwhere(missing)[0])
+        name = get_joint_set(source.joint_set).joints[idx[k]]
+        where = f"clip {b}: " if source.batched else ""
+        raise InputError(f"{where}the {name} (a joint the forearm model reads) is missing in every frame "
+                         f"(confidence 0, no position): nothing to simulate it from")
 
 
 @functools.partial(jax.jit, static_argnames=("idx", "batched", "num_frames"))

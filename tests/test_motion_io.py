@@ -177,3 +177,40 @@ def test_numbers_only_and_axis_first_csv_layouts(tmp_path):
     np.savetxt(tmp_path / "odd.csv", flat[:, :-1], delimiter=",")
     with pytest.raises(ij.InputError, match="3 per joint"):
         ij.load_motion(tmp_path / "odd.csv", fps=30.0, joint_set="coco17")
+
+
+def test_nan_joints_with_confidence_zero_are_interpolated_and_missing_rig_joints_are_refused():
+    """NaN joints are accepted where their confidence is 0: interpolated over time (exact for linear motion,
+    held at the clip's ends). A joint the forearm model does not read may be missing throughout; one it reads
+    may not, and a NaN with a positive confidence is an error."""
+    T = 40
+    t = np.arange(T) / 30.0
+    joints = reference_joints()[None] + np.outer(t, [0.3, -0.2, 0.1])[:, None, :]  # a linear walk
+    wrist, elbow, ankle = COCO17.index("left_wrist"), COCO17.index("left_elbow"), COCO17.index("left_ankle")
+    holes = joints.copy()
+    conf = np.ones((T, 17))
+    holes[10:14, wrist] = np.nan
+    holes[:3, elbow] = np.nan
+    holes[:, ankle] = np.nan
+    conf[np.isnan(holes).any(-1)] = 0.0
+    m = ij.Motion.create(holes, 30.0, "coco17", confidence=conf)
+    got = np.asarray(m.joints, np.float64)
+    np.testing.assert_allclose(got[10:14, wrist], joints[10:14, wrist], atol=1e-6)  # PCHIP: exact on a line
+    np.testing.assert_allclose(got[:3, elbow], np.repeat(joints[3:4, elbow], 3, 0), atol=1e-6)  # held
+    np.testing.assert_array_equal(got[:, ankle], 0.0)
+    np.testing.assert_array_equal(np.asarray(m.confidence)[10:14, wrist], 0.0)
+    # the ankle is not read by the left forearm model: the same signal as with the ankle present
+    full = joints.copy()
+    full[:3, elbow] = joints[3, elbow]
+    a = ij.simulate(m, "watch-left", cutoff_hz=6.0)
+    b = ij.simulate(ij.Motion.create(full, 30.0, "coco17"), "watch-left", cutoff_hz=6.0)
+    np.testing.assert_allclose(a.accel, b.accel, atol=1e-4)
+    # a wrist missing throughout cannot be simulated
+    gone, conf2 = holes.copy(), conf.copy()
+    gone[:, wrist], conf2[:, wrist] = np.nan, 0.0
+    with pytest.raises(ij.InputError, match="left_wrist .* missing in every frame"):
+        ij.simulate(ij.Motion.create(gone, 30.0, "coco17", confidence=conf2))
+    conf3 = conf.copy()
+    conf3[12, wrist] = 0.6
+    with pytest.raises(ij.InputError, match=r"index \(12, 9\) where the confidence is 0.6"):
+        ij.Motion.create(holes, 30.0, "coco17", confidence=conf3)
