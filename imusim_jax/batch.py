@@ -107,7 +107,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     files = find_inputs(inputs)
     bar = _progress(len(files), progress)
     for start in range(0, len(files), batch_size):
-        clips = []  # (name, Motion)
+        clips = []  # (name, output path, Motion, input path)
         for path, name in files[start:start + batch_size]:
             try:
                 motion = load_motion(path, fps=fps, joint_set=joint_set)
@@ -125,7 +125,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
                 note = forearm_warning(clip, m.side, os.path.basename(path))
                 if note:
                     warn(f"warning: {note}")
-                clips.append((clip_name, out, clip))
+                clips.append((clip_name, out, clip, path))
         groups: dict = {}
         for c in clips:
             groups.setdefault(c[2].joint_set, []).append(c)
@@ -133,16 +133,34 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
             # a run of several batches pads each to the batch size (the last clip repeated), so that they share
             # one compilation per length bucket
             padded = group + [group[-1]] * (batch_size - len(group)) if len(files) > batch_size else group
-            batch = stack_motions([c[2] for c in padded])
-            keys = None
-            if noise_model is not None:
-                crc = jnp.asarray([zlib.crc32(c[0].encode("utf-8")) & 0x7FFFFFFF for c in padded], jnp.uint32)
-                keys = jax.vmap(lambda d: jax.random.fold_in(jax.random.key(seed), d))(crc)  # = clip_key
-            signal = simulate(batch, m, noise_model, key=keys, rate_hz=rate_hz, cutoff_hz=cutoff_hz, roll=roll)
+
+            def run(members):
+                keys = None
+                if noise_model is not None:
+                    crc = jnp.asarray([zlib.crc32(c[0].encode("utf-8")) & 0x7FFFFFFF for c in members], jnp.uint32)
+                    keys = jax.vmap(lambda d: jax.random.fold_in(jax.random.key(seed), d))(crc)  # = clip_key
+                return simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys,
+                                rate_hz=rate_hz, cutoff_hz=cutoff_hz, roll=roll)
+
+            try:
+                signal = run(padded)
+            except InputError:  # a clip the simulator refuses: find it, report it, simulate the others
+                ok = []
+                for c in group:
+                    try:
+                        run([c])
+                        ok.append(c)
+                    except InputError as e:
+                        report.failed.append((c[3], str(e)))
+                        warn(f"error: {c[3]}: {e}")
+                if not ok:
+                    continue
+                group = ok
+                signal = run(group)
             # to the host once, then per-clip NumPy slices (``ImuSignal.unbatch`` would dispatch four slices a clip)
             acc, gyr, lengths = (np.asarray(a) for a in (signal.accel, signal.gyro, signal.lengths))
             q_ws = None if signal.q_ws is None else np.asarray(signal.q_ws)
-            for b, (name, out, _) in enumerate(group):
+            for b, (name, out, _, _) in enumerate(group):
                 n = int(lengths[b])
                 one = ImuSignal(acc[b, :n], gyr[b, :n], None, None if q_ws is None else q_ws[b, :n], signal.rate_hz)
                 os.makedirs(os.path.dirname(out) or ".", exist_ok=True)

@@ -96,3 +96,20 @@ def test_simulate_refuses_a_batch_file_with_a_pointer_to_batch(tmp_path):
     _write_clips(tmp_path / "in")
     r = run("simulate", tmp_path / "in" / "other" / "pair.npz", "-o", tmp_path / "x.csv", check=False)
     assert r.returncode == 2 and "imusim-jax batch" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_clip_the_simulator_refuses_is_reported_and_the_others_are_written(tmp_path):
+    """A file that loads but cannot be simulated (its wrist is missing in every frame) fails alone."""
+    _write_clips(tmp_path / "in")
+    (tmp_path / "in" / "other" / "bad.csv").unlink()
+    with np.load(tmp_path / "in" / "sub" / "c1.npz") as z:
+        joints = z["joints"].copy()
+    conf = np.ones(joints.shape[:2])
+    joints[:, 9], conf[:, 9] = np.nan, 0.0  # COCO-17 left wrist
+    np.savez(tmp_path / "in" / "sub" / "c1.npz", joints=joints, fps=30.0, joint_set="coco17", confidence=conf)
+    messages = []
+    report = simulate_files([tmp_path / "in"], tmp_path / "out", cutoff_hz=6.0, fmt="npz", progress=False,
+                            warn=messages.append)
+    assert [os.path.basename(p) for p, _ in report.failed] == ["c1.npz"]
+    assert "left_wrist" in report.failed[0][1] and any("c1.npz" in msg for msg in messages)
+    assert len(report.written) == 6 and not (tmp_path / "out" / "sub" / "c1.npz").exists()
