@@ -181,11 +181,15 @@ class Motion:
         """Split a batch into clips, dropping padding."""
         if not self.batched:
             return [self]
+        # one transfer to the host, then NumPy slices (indexing the device arrays dispatches one slice per array
+        # per clip: 4x slower for a batch of 1024)
+        joints, fps, lengths = (np.asarray(a) for a in (self.joints, self.fps, self.lengths))
+        conf = None if self.confidence is None else np.asarray(self.confidence)
         out = []
-        for b in range(self.joints.shape[0]):
-            n = int(self.lengths[b])
-            conf = None if self.confidence is None else self.confidence[b, :n]
-            out.append(Motion(self.joints[b, :n], self.fps[b], conf, None, self.joint_set))
+        for b in range(joints.shape[0]):
+            n = int(lengths[b])
+            c = None if conf is None else jnp.asarray(conf[b, :n])
+            out.append(Motion(jnp.asarray(joints[b, :n]), jnp.asarray(fps[b]), c, None, self.joint_set))
         return out
 
     # ---- files ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Motion/Trajectory readers, joint-set conversion by name, signal files."""
+import jax
 import numpy as np
 import pytest
 
@@ -214,3 +215,20 @@ def test_nan_joints_with_confidence_zero_are_interpolated_and_missing_rig_joints
     conf3[12, wrist] = 0.6
     with pytest.raises(ij.InputError, match=r"index \(12, 9\) where the confidence is 0.6"):
         ij.Motion.create(holes, 30.0, "coco17", confidence=conf3)
+
+
+def test_unbatch_gives_each_clip_without_its_padding():
+    clips = [ij.Motion.create(reference_joints()[None] + 0.01 * np.arange(T)[:, None, None], 30.0 + T, "coco17")
+             for T in (20, 33, 27)]
+    batch = ij.stack_motions(clips)
+    back = batch.unbatch()
+    for a, b in zip(back, clips):
+        assert a.lengths is None and not a.batched and float(a.fps) == float(b.fps)
+        np.testing.assert_array_equal(a.joints, b.joints)
+        assert isinstance(a.joints, jax.Array)
+    sig = ij.simulate(batch, "watch-left", rate_hz=50, cutoff_hz=6.0)
+    for b, one in enumerate(sig.unbatch()):
+        n = int(sig.lengths[b])
+        assert one.lengths is None and one.accel.shape == (n, 3) and one.q_ws.shape == (n, 4)
+        np.testing.assert_array_equal(one.gyro, sig.gyro[b, :n])
+        assert isinstance(one.accel, jax.Array)
