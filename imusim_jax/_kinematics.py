@@ -179,17 +179,22 @@ def filtfilt_extended(coeffs: FilterCoeffs, x_ext: jnp.ndarray, length: jnp.ndar
     return sosfilt(coeffs, y, reverse=True, start=length + pad + p - 1)
 
 
-def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None, lanes=None):
+def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None, lanes=None, reduce=None, extra=None):
     """``sosfilt`` on a batch laid out time-major: ``x`` ``(N, B, C)``, coefficients ``b``, ``a`` ``(S, 3, B, 1)``
     and ``zi`` ``(S, 2, B, 1)``; ``start`` ``(B, 1)`` (traced) resets each clip's state at its own row. Any shapes
-    that broadcast work: ``lanes`` is then the shape of one step's output (default ``x.shape[1:]``)."""
+    that broadcast work: ``lanes`` is then the shape of one step's output (default ``x.shape[1:]``).
+
+    ``reduce(t, y_t, extra_t)``, if given, is summed over the steps and returned instead of the filtered signal
+    (``extra`` ``(N, ...)`` is scanned beside ``x``): a residual accumulated as the filter runs, without writing
+    the output."""
     N = x.shape[0]
     S = b.shape[0]
     if start is None:
         start = N - 1 if reverse else 0
 
-    def step(state, inp):
-        t, xn = inp
+    def step(carry, inp):
+        state, acc = carry if reduce is not None else (carry, None)
+        t, xn = inp[0], inp[1]
         reset = t == start
         v, new = xn, []
         for s in range(S):
@@ -199,13 +204,18 @@ def _sosfilt_time_major(b, a, zi, x, reverse: bool, start=None, lanes=None):
             y = b[s, 0] * v + s0
             new.append((b[s, 1] * v - a[s, 1] * y + s1, b[s, 2] * v - a[s, 2] * y))
             v = y
-        return tuple(new), v
+        if reduce is None:
+            return tuple(new), v
+        return (tuple(new), acc + reduce(t, v, inp[2])), None
 
     zero = jnp.zeros(x.shape[1:] if lanes is None else lanes, x.dtype)
     state0 = tuple((zero, zero) for _ in range(S))
     t = jnp.arange(N).reshape((N,) + (1,) * (x.ndim - 1))
-    _, y = jax.lax.scan(step, state0, (t, x), reverse=reverse)
-    return y
+    if reduce is None:
+        _, y = jax.lax.scan(step, state0, (t, x), reverse=reverse)
+        return y
+    (_, total), _ = jax.lax.scan(step, (state0, zero), (t, x, extra), reverse=reverse)
+    return total
 
 
 def filtfilt_batch(coeffs: FilterCoeffs, x_ext: jnp.ndarray, lengths: jnp.ndarray, pad: int, clip_pads

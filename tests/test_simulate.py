@@ -442,3 +442,22 @@ def test_wide_vector_compile_option_is_used_at_the_top_level_and_changes_nothing
     jitted = jax.jit(lambda j: ij.simulate(m.replace(joints=j), "watch-left", rate_hz=50, cutoff_hz=5.0).gyro)(
         m.joints)
     np.testing.assert_allclose(jitted[5:-5, 2], 1.5, atol=1e-3)
+
+
+def test_residual_curves_equal_scipys_sosfiltfilt_residuals():
+    """The batched residuals behind cutoff_hz="auto" (accumulated as the backward pass runs) equal SciPy's:
+    RMS of x - sosfiltfilt(x) (odd extension of min(T - 1, 9) frames), clip by clip and cut-off by cut-off."""
+    import scipy.signal
+
+    from imusim_jax import _simulate
+    from imusim_jax._kinematics import design_lowpass
+
+    rng = np.random.default_rng(5)
+    xs = [np.cumsum(rng.normal(0, 0.01, (T, 12)), 0) + rng.normal(0, 0.003, (T, 12)) for T in (40, 97, 150)]
+    designs = [design_lowpass(fc, 30.0, 2) for fc in (1.0, 2.5, 4.0, 7.5, 11.0)]
+    got = _simulate._residual_curves(xs, np.stack([d.sos for d in designs]), np.stack([d.zi for d in designs]))
+    for b, x in enumerate(xs):
+        x = x - x.mean(0)
+        for g, d in enumerate(designs):
+            y = scipy.signal.sosfiltfilt(d.sos, x, axis=0, padlen=min(len(x) - 1, 9))
+            np.testing.assert_allclose(got[b, g], np.sqrt(np.mean((x - y) ** 2)), rtol=2e-4, err_msg=str((b, g)))
