@@ -56,38 +56,34 @@ def _check_joints(joints: np.ndarray, what: str = "joints") -> None:
 
 
 def _fill_unconfident(joints: np.ndarray, conf: np.ndarray) -> np.ndarray:
-    """Non-finite joints where ``conf`` is 0, interpolated over time through the joint's finite frames by a
-    shape-preserving cubic (PCHIP, as ``imusim_jax.pose.fill_gaps``: no overshoot, exact for linear motion; held
-    before the first finite frame and after the last); a joint with no finite frame becomes 0 (its confidence
-    stays 0, and ``simulate`` refuses to use it). ``joints`` ``(..., T, J, 3)``, ``conf`` ``(..., T, J)``. A
-    non-finite joint with a positive confidence is an ``InputError``."""
-    from scipy.interpolate import PchipInterpolator
+    """Non-finite joints where ``conf`` is 0, filled over time: gaps between finite frames by
+    ``imusim_jax.pose.fill_gaps`` (a shape-preserving cubic through the joint's finite frames: no overshoot, exact
+    for linear motion), runs at a clip's ends held at the nearest finite frame, and a joint with no finite frame
+    set to 0 (its confidence stays 0, and ``simulate`` refuses to use it). ``joints`` ``(..., T, J, 3)``, ``conf``
+    ``(..., T, J)``. A non-finite joint with a positive confidence is an ``InputError``."""
+    from imusim_jax.pose.world import fill_gaps
 
-    bad = ~np.isfinite(joints).all(-1)
-    trusted = bad & (np.nan_to_num(conf, nan=0.0) > 0)
+    finite = np.isfinite(joints).all(-1)
+    trusted = ~finite & (np.nan_to_num(conf, nan=0.0) > 0)
     if trusted.any():
         where = tuple(int(i) for i in np.argwhere(trusted)[0])
         raise InputError(f"joints are NaN or infinite at index {where} where the confidence is "
                          f"{float(conf[where]):.3g}; give missing joints confidence 0 (or fill gaps first: "
                          "imusim_jax.pose.fill_gaps)")
     out = joints.copy()
-    lead = joints.shape[:-3]
     T = joints.shape[-3]
-    t = np.arange(T, dtype=np.float64)
-    for idx in np.ndindex(*lead, joints.shape[-2]):
-        clip, j = idx[:-1], idx[-1]
-        miss = bad[clip + (slice(None), j)]
-        if not miss.any():
+    for clip in np.ndindex(*joints.shape[:-3]):
+        x, ok = out[clip], finite[clip]  # (T, J, 3) view, (T, J)
+        if ok.all():
             continue
-        good = ~miss
-        series = out[clip + (slice(None), j)]  # (T, 3), a view
-        if good.sum() >= 2:
-            inside = miss & (t > t[good][0]) & (t < t[good][-1])
-            series[inside] = PchipInterpolator(t[good], series[good], axis=0)(t[inside])
-            series[miss & (t < t[good][0])] = series[good][0]
-            series[miss & (t > t[good][-1])] = series[good][-1]
-        else:
-            series[miss] = series[good][0] if good.any() else 0.0
+        # every gap between finite frames (confidence: finite or not; at most T frames long, 1 frame a "second")
+        x[:] = fill_gaps(x, ok.astype(np.float64), 1.0, float(T), 0.5)[0]
+        for j in np.flatnonzero(~ok.all(0)):  # what fill_gaps leaves: the runs at the clip's ends
+            good = np.flatnonzero(ok[:, j])
+            if good.size == 0:
+                x[:, j] = 0.0
+            else:
+                x[:good[0], j], x[good[-1] + 1:, j] = x[good[0], j], x[good[-1], j]
     return out
 
 

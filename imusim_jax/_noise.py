@@ -41,7 +41,7 @@ from imusim_jax._motion import InputError
 from imusim_jax._ops import cumsum_last
 
 __all__ = ["SensorNoise", "ImuNoise", "NOISE_PRESETS", "get_noise", "apply_sensor_noise", "apply_noise",
-           "ideal_sensor", "save_noise_json", "noise_profile_dict", "ste_round", "ste_clip", "counter_normals",
+           "ideal_sensor", "save_noise_json", "noise_profile_json", "ste_round", "ste_clip", "counter_normals",
            "counter_normal_rows", "sincos_turns"]
 
 _DEG = np.pi / 180.0
@@ -103,9 +103,8 @@ class SensorNoise:
         unknown = set(d) - set(_FIELDS)
         if unknown:
             raise InputError(f"{where}: unknown keys {sorted(unknown)}; expected {', '.join(_FIELDS)}")
-        d = {k: (np.inf if isinstance(v, str) and v.strip().lower() == "inf" or v is None and k == "range" else v)
-             for k, v in d.items()}
-        out = {}
+        if "range" in d and d["range"] is None:  # JSON has no infinity: null (or the string "inf") stands for it
+            d = {**d, "range": np.inf}
         for k, v in d.items():
             shape = _SHAPES[k]
             try:
@@ -121,8 +120,7 @@ class SensorNoise:
                 raise InputError(f"{where}.range must be positive ('inf' or null: no saturation), got {v!r}")
             if k == "scale_error" and (a <= -1).any():
                 raise InputError(f"{where}.scale_error is a fraction (0.01 = 1 %) above -1, got {v!r}")
-            out[k] = v
-        return cls.create(**out)
+        return cls.create(**d)
 
 
 _FIELDS = ("noise_density", "random_walk", "bias", "bias_std", "scale_error", "scale_std", "misalignment",
@@ -375,20 +373,20 @@ NOISE_PRESETS: dict[str, ImuNoise] = {
 NOISE_PRESETS["ideal"] = ImuNoise(ideal_sensor(), ideal_sensor(), "ideal")
 
 
-def noise_profile_dict(noise: ImuNoise, **extra) -> dict:
-    """A noise profile as a JSON-ready dict: ``accel`` and ``gyro`` objects with the ``SensorNoise`` fields in SI
-    units (``range`` ``inf``: no saturation; a missing field reads as 0)."""
-    return {"format": "imusim-jax/noise", "version": 1, "name": noise.name,
-            "units": "SI: accel m/s^2 (noise_density m/s^2/sqrt(Hz), random_walk m/s^2/sqrt(s)), gyro rad/s "
-                     "(rad/s/sqrt(Hz), rad/s/sqrt(s)); scale and misalignment as fractions",
-            "accel": noise.accel.to_dict(), "gyro": noise.gyro.to_dict(), **extra}
+def noise_profile_json(noise: ImuNoise, **extra) -> str:
+    """A noise profile as JSON text: ``accel`` and ``gyro`` objects with the ``SensorNoise`` fields in SI units
+    (``range`` ``"inf"``: no saturation; a missing field reads as 0), plus ``extra`` keys."""
+    d = {"format": "imusim-jax/noise", "version": 1, "name": noise.name,
+         "units": "SI: accel m/s^2 (noise_density m/s^2/sqrt(Hz), random_walk m/s^2/sqrt(s)), gyro rad/s "
+                  "(rad/s/sqrt(Hz), rad/s/sqrt(s)); scale and misalignment as fractions",
+         "accel": noise.accel.to_dict(), "gyro": noise.gyro.to_dict(), **extra}
+    return json.dumps(d, indent=2, default=lambda o: "inf" if o == np.inf else o)
 
 
 def save_noise_json(noise: ImuNoise, path: str | os.PathLike, **extra) -> None:
-    """Write a noise profile as JSON (``noise_profile_dict``); ``--noise path.json`` reads it back."""
-    d = noise_profile_dict(noise, **extra)
+    """Write a noise profile as JSON (``noise_profile_json``); ``--noise path.json`` reads it back."""
     with open(path, "w") as f:
-        json.dump(d, f, indent=2, default=lambda o: "inf" if o == np.inf else o)
+        f.write(noise_profile_json(noise, **extra))
 
 
 def _load_noise_json(path: str) -> ImuNoise:

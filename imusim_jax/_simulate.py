@@ -511,7 +511,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     # A batch with a fixed cut-off is prepared inside the core's parts (_run_core), on every core at once;
     # the residual analysis of cutoff_hz="auto" reads the prepared channels first.
     defer = src_batched and not (isinstance(cutoff_hz, str) and cutoff_hz == "auto")
-    Xb = X if defer else _prepare_input(X, idx=idx, batched=src_batched, num_frames=T_static)
+    Xb = X if defer else _prepared(X, prep)
 
     mount_batched = jnp.ndim(mount.q_fs) == 2
     noise_batched = noise is not None and jnp.ndim(noise.accel.noise_density) == 2
@@ -596,6 +596,11 @@ def _check_rig_present(source: Motion, idx: tuple) -> None:
                          f"(confidence 0, no position): nothing to simulate it from")
 
 
+def _prepared(X, prep: tuple):
+    """``_prepare_input`` with ``prep`` = ``(idx, batched, num_frames)``."""
+    return _prepare_input(X, idx=prep[0], batched=prep[1], num_frames=prep[2])
+
+
 @functools.partial(jax.jit, static_argnames=("idx", "batched", "num_frames"))
 def _prepare_input(X, *, idx, batched, num_frames):
     """Joints ``(B?, T, J, 3)`` -> the rig's channels ``(B, num_frames, 3 len(idx))`` (``idx`` None: ``X`` is
@@ -673,12 +678,12 @@ def _simulate_part_impl(start, args, *, size, batched, prep, **static):
         take = lambda a: a[idx]  # noqa: E731
     sub = tuple(jax.tree.map(take, a) if b else a for a, b in zip(args, batched))
     if prep is not None:
-        sub = (_prepare_input(sub[0], idx=prep[0], batched=prep[1], num_frames=prep[2]),) + sub[1:]
+        sub = (_prepared(sub[0], prep),) + sub[1:]
     return _simulate_batch(*sub, **static)
 
 
 # XLA's CPU code generator asks LLVM for 256-bit vectors by default, even where the CPU has 512-bit ones (AVX-512).
-# The core's element-wise fusions are compute bound, and 512-bit vectors make a batch 7-10 % faster on this
+# The core's element-wise fusions are compute bound, and 512-bit vectors make a batch 4-10 % faster on this
 # project's Xeon, bit for bit the same result (benchmarks/README.md). A compile option of the top-level compiled
 # calls only (jax refuses it on a nested jit; under a user's transformation the plain functions run), so nothing
 # else in the process changes. Where jax or jaxlib lacks the option, or IMUSIM_CPU_VECTOR_WIDTH=default, the
@@ -740,9 +745,9 @@ def _core_cache_size() -> int:
 
 
 def _run_core(args: tuple, static: dict, prep: Optional[tuple] = None):
-    """``_simulate_batch(*args, **static)`` (``args[0]`` prepared by ``_prepare_input`` with ``prep`` first, if
-    given: on a CPU each part prepares its own clips); on a CPU, a batch of at least 64 clips is cut into equal parts, one
-    per core, run from a thread pool. Returns the list of the calls' outputs (``_finish`` joins them).
+    """``_simulate_batch(*args, **static)`` (``args[0]`` prepared by ``_prepared(., prep)`` first, if ``prep`` is
+    given: on a CPU each part prepares its own clips); on a CPU, a batch of at least 64 clips is cut into equal
+    parts, one per core, run from a thread pool. Returns the list of the calls' outputs (``_finish`` joins them).
 
     XLA's CPU backend parallelises one call within its operations only, and the simulator's operations are small
     (one chunk of clips at a time): measured on 2 cores, a call runs no faster than on one core, while two
@@ -756,9 +761,9 @@ def _run_core(args: tuple, static: dict, prep: Optional[tuple] = None):
     nb = args[0].shape[0]
     threads = _cpu_threads()
     parts = min(threads, nb // _MIN_CLIPS_PER_THREAD) if jax.default_backend() == "cpu" else 1
-    if parts < 2 or any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args)):
+    if parts < 2 or _traced(args):
         if prep is not None:
-            args = (_prepare_input(args[0], idx=prep[0], batched=prep[1], num_frames=prep[2]),) + args[1:]
+            args = (_prepared(args[0], prep),) + args[1:]
         return [_simulate_batch(*args, **static)]
     size = -(-nb // parts)
     batched = (True,) * 7 + (mount_ax == 0, noise_ax == 0, True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from imusim_jax._errors import InputError
 
-__all__ = ["find_inputs", "clip_key", "simulate_files", "BatchReport", "MOTION_PATTERNS"]
+__all__ = ["find_inputs", "clip_key", "clip_keys", "simulate_files", "BatchReport", "MOTION_PATTERNS"]
 
 MOTION_PATTERNS = (".npz", ".csv", ".skeleton", "_skeleton.mat")
 """File name endings a directory search takes as motions (explicitly named files may be any ``load_motion``
@@ -62,11 +62,19 @@ def find_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[str, str]]:
     return [(f, os.path.splitext(os.path.relpath(f, base))[0].replace(os.sep, "/")) for f in files]
 
 
-def clip_key(seed: int, name: str):
-    """The noise key of clip ``name``: ``fold_in(key(seed), crc32(name))`` (see the module docstring)."""
+def clip_keys(seed: int, names: Sequence[str]):
+    """The noise keys ``(len(names),)`` of clips ``names``: ``fold_in(key(seed), crc32(name))`` each (see the
+    module docstring), in one call."""
     import jax
+    import jax.numpy as jnp
 
-    return jax.random.fold_in(jax.random.key(seed), zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF)
+    codes = jnp.asarray([zlib.crc32(n.encode("utf-8")) & 0x7FFFFFFF for n in names], jnp.uint32)
+    return jax.vmap(lambda c: jax.random.fold_in(jax.random.key(seed), c))(codes)
+
+
+def clip_key(seed: int, name: str):
+    """The noise key of clip ``name`` (``clip_keys``)."""
+    return clip_keys(seed, [name])[0]
 
 
 def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, mount="watch-left",
@@ -83,8 +91,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     """
     import sys
 
-    import jax
-    import jax.numpy as jnp
+    from tqdm.auto import tqdm
 
     from imusim_jax import io as iio
     from imusim_jax._motion import load_motion, stack_motions
@@ -105,7 +112,25 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     out_dir = os.fspath(out_dir)
     report = BatchReport()
     files = find_inputs(inputs)
-    bar = _progress(len(files), progress)
+
+    def run(members):  # (name, output path, Motion, input path) -> one batched ImuSignal
+        keys = clip_keys(seed, [c[0] for c in members]) if noise_model is not None else None
+        return simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys, rate_hz=rate_hz,
+                        cutoff_hz=cutoff_hz, roll=roll)
+
+    def write(members, signal):
+        # to the host once, then per-clip NumPy slices (``ImuSignal.unbatch`` makes device arrays of each clip)
+        acc, gyr, lengths = (np.asarray(a) for a in (signal.accel, signal.gyro, signal.lengths))
+        q_ws = None if signal.q_ws is None else np.asarray(signal.q_ws)
+        for b, (name, out, _, _) in enumerate(members):
+            n = int(lengths[b])
+            one = ImuSignal(acc[b, :n], gyr[b, :n], None, None if q_ws is None else q_ws[b, :n], signal.rate_hz)
+            os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+            iio.write_signal(one, out, mount=m.name, noise=noise_label, seed=seed, clip=name)
+            report.written.append(out)
+
+    # disable=None: no bar when stderr is not a terminal
+    bar = tqdm(total=len(files), unit="file", desc="simulate", disable=None if progress else True)
     for start in range(0, len(files), batch_size):
         clips = []  # (name, output path, Motion, input path)
         for path, name in files[start:start + batch_size]:
@@ -133,39 +158,19 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
             # a run of several batches pads each to the batch size (the last clip repeated), so that they share
             # one compilation per length bucket
             padded = group + [group[-1]] * (batch_size - len(group)) if len(files) > batch_size else group
-
-            def run(members):
-                keys = None
-                if noise_model is not None:
-                    crc = jnp.asarray([zlib.crc32(c[0].encode("utf-8")) & 0x7FFFFFFF for c in members], jnp.uint32)
-                    keys = jax.vmap(lambda d: jax.random.fold_in(jax.random.key(seed), d))(crc)  # = clip_key
-                return simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys,
-                                rate_hz=rate_hz, cutoff_hz=cutoff_hz, roll=roll)
-
             try:
                 signal = run(padded)
-            except InputError:  # a clip the simulator refuses: find it, report it, simulate the others
-                ok = []
+            except InputError:  # a clip the simulator refuses: simulate them one by one, report the refused
                 for c in group:
                     try:
-                        run([c])
-                        ok.append(c)
+                        one = run([c])
                     except InputError as e:
                         report.failed.append((c[3], str(e)))
                         warn(f"error: {c[3]}: {e}")
-                if not ok:
-                    continue
-                group = ok
-                signal = run(group)
-            # to the host once, then per-clip NumPy slices (``ImuSignal.unbatch`` would dispatch four slices a clip)
-            acc, gyr, lengths = (np.asarray(a) for a in (signal.accel, signal.gyro, signal.lengths))
-            q_ws = None if signal.q_ws is None else np.asarray(signal.q_ws)
-            for b, (name, out, _, _) in enumerate(group):
-                n = int(lengths[b])
-                one = ImuSignal(acc[b, :n], gyr[b, :n], None, None if q_ws is None else q_ws[b, :n], signal.rate_hz)
-                os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-                iio.write_signal(one, out, mount=m.name, noise=noise_label, seed=seed, clip=name)
-                report.written.append(out)
+                        continue
+                    write([c], one)
+                continue
+            write(group, signal)
         bar.update(len(files[start:start + batch_size]))
     bar.close()
     return report
@@ -195,21 +200,3 @@ MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
 """Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's
 orientation is undefined (joints missing and set to zero, or a collapsed skeleton); longer, the joints are
 probably not in metres (millimetres, centimetres or pixels)."""
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, unit="file", desc="simulate", disable=None)  # None: off when stderr is no terminal

@@ -80,8 +80,7 @@ def simulate(
         _fail("give exactly one of INPUT (a skeleton) or --trajectory FILE.csv")
     if os.path.splitext(output)[1].lower() not in (".csv", ".npz", ".parquet"):
         _fail(f"output {output!r} must end in .csv, .npz or .parquet")
-    cut = cutoff.strip().lower()
-    cut = None if cut == "none" else ("auto" if cut == "auto" else _float(cut, "--cutoff"))
+    cut = _cutoff(cutoff)
     if trajectory is not None:
         src = load_trajectory(trajectory, fps=fps)
         m = _resolve_mount(mount or "body", wrist)
@@ -110,6 +109,12 @@ def _check_forearm(motion, side: str, path: str) -> None:
     note = forearm_warning(motion, side, os.path.basename(path))
     if note:
         typer.echo(f"warning: {note}", err=True)
+
+
+def _cutoff(text: str):
+    """``--cutoff``: ``none`` (None), ``auto`` or a number of Hz."""
+    cut = text.strip().lower()
+    return None if cut == "none" else ("auto" if cut == "auto" else _float(cut, "--cutoff"))
 
 
 def _float(text: str, what: str) -> float:
@@ -143,8 +148,7 @@ def batch(
     """Simulate many motion files in batches: one IMU file per clip, resumable."""
     from imusim_jax.batch import simulate_files
 
-    cut = cutoff.strip().lower()
-    cut = None if cut == "none" else ("auto" if cut == "auto" else _float(cut, "--cutoff"))
+    cut = _cutoff(cutoff)
     m = _resolve_mount(mount, wrist)
     report = simulate_files(inputs, out_dir, mount=m, noise=noise, seed=seed, rate_hz=rate, cutoff_hz=cut,
                             fps=fps, joint_set=joint_set, roll=roll, fmt=fmt, batch_size=batch_size,
@@ -163,9 +167,7 @@ def noise_profile(
     output: Optional[str] = typer.Option(None, "-o", "--output", help="write the profile here (default: print)"),
 ):
     """Print (or write) a noise profile as JSON: a template for --noise profile.json, SI units."""
-    import json
-
-    from imusim_jax._noise import get_noise, noise_profile_dict, save_noise_json
+    from imusim_jax._noise import get_noise, noise_profile_json, save_noise_json
 
     model = get_noise(name)
     if model is None:
@@ -174,8 +176,7 @@ def noise_profile(
         save_noise_json(model, output)
         typer.echo(f"wrote {output}")
     else:
-        typer.echo(json.dumps(noise_profile_dict(model), indent=2, default=lambda o: "inf" if o == float("inf")
-                              else o))
+        typer.echo(noise_profile_json(model))
 
 
 @app.command()
