@@ -38,7 +38,7 @@ from flax import struct
 
 from imusim_jax._constants import STANDARD_GRAVITY
 from imusim_jax._motion import InputError
-from imusim_jax._ops import cumsum_last
+from imusim_jax._ops import cumsum_last, sincos_turns  # sincos_turns: re-exported
 
 __all__ = ["SensorNoise", "ImuNoise", "NOISE_PRESETS", "get_noise", "apply_sensor_noise", "apply_noise",
            "ideal_sensor", "save_noise_json", "noise_profile_json", "ste_round", "ste_clip", "counter_normals",
@@ -213,34 +213,6 @@ def counter_normal_rows(seed: jnp.ndarray, rows: int, n: int, dtype=jnp.float32)
         cos, sin = sincos_turns(uniform(c + h))
         out[c], out[c + h] = r * cos, r * sin
     return tuple(out)
-
-
-# Cephes' single-precision minimax polynomials for sin and cos on [-pi/4, pi/4] (sinf.c, cosf.c; S. L. Moshier).
-_SIN_P = (-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1)
-_COS_P = (2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2)
-
-
-def sincos_turns(u: jnp.ndarray):
-    """``(cos(2 pi u), sin(2 pi u))`` for ``u`` in ``[0, 1)``, to about 1e-7.
-
-    Why not ``jnp.cos``/``jnp.sin``: XLA's CPU backend evaluates them with a general range reduction that does not
-    vectorise, 4.7 ns each (0.058 ms of the 0.11 ms the noise model took per ten-second clip). Here ``u`` is a
-    fraction of a turn, so the range reduction is exact and free: the quadrant is ``floor(4 u)``, the rest is an
-    angle ``x`` in ``[-pi/4, pi/4)`` about the quadrant's middle, where two short minimax polynomials (Cephes)
-    are accurate to float32 rounding; the result is turned by the middle's angle, ``(q + 1/2) pi/2``.
-    """
-    t = 4.0 * u
-    q = jnp.floor(t)
-    x = (t - q - 0.5) * (0.5 * np.pi)
-    z = x * x
-    sin_x = x + x * z * ((_SIN_P[0] * z + _SIN_P[1]) * z + _SIN_P[2])
-    cos_x = 1.0 - 0.5 * z + z * z * ((_COS_P[0] * z + _COS_P[1]) * z + _COS_P[2])
-    h = np.float32(np.sqrt(0.5))
-    c0, s0 = h * (cos_x - sin_x), h * (cos_x + sin_x)  # angle x + pi/4
-    qi = q.astype(jnp.int32) & 3  # turn by q quarter turns: (c, s) -> (-s, c) each
-    c = jnp.where(qi == 0, c0, jnp.where(qi == 1, -s0, jnp.where(qi == 2, -c0, s0)))
-    s = jnp.where(qi == 0, s0, jnp.where(qi == 1, c0, jnp.where(qi == 2, -s0, -c0)))
-    return c, s
 
 
 def _draws(key: jax.Array, n: int, sensors: int, dtype):

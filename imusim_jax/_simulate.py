@@ -42,7 +42,7 @@ from imusim_jax._joints import get_joint_set
 from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
-from imusim_jax._ops import continuity_signs, cumsum_last
+from imusim_jax._ops import atan2, continuity_signs, cumsum_last, sincos
 from imusim_jax._orientation import ArmRig, RollModel, arm_rig, forearm_frame_rows
 from imusim_jax._signal import ImuSignal
 
@@ -255,7 +255,7 @@ def _twist_angle(x, z):
     sample). Element-wise along time but for one cumulative sum, so a whole clip vectorises.
     """
     carried = R.perp(tuple(jnp.concatenate([c[:1], c[:-1]]) for c in z), x)  # the previous z_f, carried
-    step = jnp.arctan2(R.dot(R.cross(carried, z), x), R.dot(carried, z))  # (N,), 0 at the first knot
+    step = atan2(R.dot(R.cross(carried, z), x), R.dot(carried, z))  # (N,), 0 at the first knot
     return cumsum_last(step)
 
 
@@ -264,7 +264,7 @@ def _knot_orientation(x, z, psi, smooth):
     (3-vectors of rows) with ``z_f`` turned about ``x_f`` by the low-passed minus the raw twist
     (``_twist_angle``)."""
     d = smooth - psi
-    c, s = jnp.cos(d), jnp.sin(d)
+    c, s = sincos(d)
     xz = R.cross(x, z)
     z = tuple(c * z[i] + s * xz[i] for i in range(3))
     y = R.cross(z, x)

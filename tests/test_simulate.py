@@ -444,6 +444,29 @@ def test_wide_vector_compile_option_is_used_at_the_top_level_and_changes_nothing
     np.testing.assert_allclose(jitted[5:-5, 2], 1.5, atol=1e-3)
 
 
+def test_the_core_compiled_for_512_bit_vectors_has_no_arctangent(getkey, monkeypatch):
+    """XLA's CPU backend miscompiles ``atan`` at 512-bit vector width (``_ops._atan_unit``): the core compiled
+    with ``_WIDE_VECTORS`` must not contain one (a ``jnp.arctan`` or ``jnp.arctan2`` slipped into it would give
+    wrong readings or crash, depending on the batch's length)."""
+    from imusim_jax import _simulate
+
+    if jax.default_backend() != "cpu" or not _simulate._wide_vectors():
+        pytest.skip("CPU with jit compiler options only")
+    wide, calls = _simulate._simulate_batch_wide, []
+
+    def spy(*a, **k):
+        calls.append((a, k))
+        return wide(*a, **k)
+
+    monkeypatch.setattr(_simulate, "_simulate_batch_wide", spy)
+    m, _ = spin_about_z(1.5, 2.0, 30.0)
+    ij.simulate(ij.stack_motions([m, m]), "watch-left", "bmi160", key=getkey(), rate_hz=50, cutoff_hz=5.0)
+    assert calls, "the wide core did not run"
+    text = wide.lower(*calls[0][0], **calls[0][1]).as_text().lower()
+    assert "sqrt" in text  # the text is the core's
+    assert "atan" not in text
+
+
 def test_residual_curves_equal_scipys_sosfiltfilt_residuals():
     """The batched residuals behind cutoff_hz="auto" (accumulated as the backward pass runs) equal SciPy's:
     RMS of x - sosfiltfilt(x) (odd extension of min(T - 1, 9) frames), clip by clip and cut-off by cut-off."""
