@@ -162,13 +162,13 @@ def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarra
     gain = jnp.sum((w5s - w3s) ** 2)
 
     def one(edge):  # (n, C), from the edge frame inward
-        if n > k:
-            dk = sum(binom[i] * edge[i:n - k + i] for i in range(k + 1))
-            var = jnp.sum(jnp.where(valid, dk * dk, 0.0), 0) / (math.comb(2 * k, k) * jnp.maximum(jnp.sum(valid), 1))
-        else:
-            var = jnp.zeros(edge.shape[1:], dt)
         a3 = jnp.matmul(w3s, edge, precision=hi)
-        d = jnp.matmul(w5s, edge, precision=hi) - a3
+        if n <= k:  # too few frames to measure the noise: the cubic
+            return a3
+        dk = sum(binom[i] * edge[i:n - k + i] for i in range(k + 1))
+        count = jnp.sum(valid)
+        var = jnp.sum(jnp.where(valid, dk * dk, 0.0), 0) / (math.comb(2 * k, k) * jnp.maximum(count, 1))
+        d = jnp.where(count > 0, jnp.matmul(w5s, edge, precision=hi) - a3, 0.0)  # a clip under 7 frames: the cubic
         rho = jnp.sum(d * d) / jnp.sum(EDGE_KAPPA * gain * var + EDGE_FLOOR ** 2)  # one choice for every channel
         u = jnp.clip(rho - 1.0, 0.0, 1.0)
         lam = u * u * (3.0 - 2.0 * u)
