@@ -4,7 +4,8 @@ The pipeline for a signal ``x`` sampled at ``fps`` (frame ``i`` at ``t = i / fps
 
 1. **Edge extension.** ``P`` frames are added at each end: the odd reflection about the edge frame (SciPy's
    default) plus the parabola of the edge's own acceleration, estimated by a least-squares cubic over one period
-   of the cut-off. Any cubic continues exactly (a clip that ends mid-fall keeps its acceleration; odd reflection
+   of the cut-off, or by a quintic where the frames are clean enough to tell (``edge_acceleration``). Any cubic
+   continues exactly (a clip that ends mid-fall keeps its acceleration; odd reflection
    alone would force it to zero), the filter and the spline see no kink at the edge, and each clip is extended
    at its own length, so padded batches behave like the individual clips.
 2. **Zero-phase low-pass.** A Butterworth filter is designed by SciPy (``scipy.signal.butter``, second-order
