@@ -687,7 +687,9 @@ def _simulate_part_impl(start, args, *, size, batched, prep, **static):
 # project's Xeon, bit for bit the same result (benchmarks/README.md). A compile option of the top-level compiled
 # calls only (jax refuses it on a nested jit; under a user's transformation the plain functions run), so nothing
 # else in the process changes. Where jax or jaxlib lacks the option, or IMUSIM_CPU_VECTOR_WIDTH=default, the
-# plain functions run.
+# plain functions run. XLA miscompiles jnp.arctan at this width (wrong values or a crash for some lengths, jax
+# 0.10.2; every other operation the core uses was checked): the core must not use it (_ops.atan2 is written out;
+# tests/test_simulate.py checks the wide core's text).
 _WIDE_VECTORS = {"xla_cpu_prefer_vector_width": "512"}
 
 
