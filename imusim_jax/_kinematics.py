@@ -139,10 +139,10 @@ def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarra
 
     Their difference ``D = a5 - a3`` is the cubic's bias plus noise of variance ``V = s^2 |w5 - w3|^2`` for frames
     with white noise of variance ``s^2``, estimated from the sixth differences of the ``n`` frames at that edge
-    (variance ``924 s^2``; a smooth motion's fall as ``(omega h)^6``, so clean motion reads almost none). The estimate is
-    ``a3 + lam D``, ``lam`` rising smoothly from 0 to 1 as ``sum D^2 / sum (EDGE_KAPPA V + EDGE_FLOOR^2)`` (over
-    the channels: one choice per edge, so the joints of a rigid body are continued alike and the forearm's
-    rotation with them) goes from 1 to 2: the quintic where the difference stands out of the noise (motion
+    (variance ``924 s^2``; a smooth motion's fall as ``(omega h)^6``, so clean motion reads almost none). The
+    estimate is ``a3 + lam D``, ``lam`` rising smoothly from 0 to 1 as ``sum D^2 / sum (EDGE_KAPPA V +
+    EDGE_FLOOR^2)`` (over the channels: one choice per edge, so the joints of a rigid body are continued alike and
+    the forearm's rotation with them) goes from 1 to 2: the quintic where the difference stands out of the noise (motion
     capture, analytic trajectories), the cubic where it does not (video keypoints, whose edges are therefore as
     before). Measured (``benchmarks/analytic.py``, rigid analytic motions at 25-100 fps, three cut-off settings):
     93 of 384 error figures fall, up to 40x (a 2 Hz swing at 30 fps: 27 % -> 4.4 % of its peak acceleration at
