@@ -160,6 +160,7 @@ def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarra
     k = 6  # sixth differences: a smooth signal's fall as (omega h)^6, white noise's variance is C(12, 6) s^2
     binom = [(-1.0) ** i * float(math.comb(k, i)) for i in range(k + 1)]
     valid = (jnp.arange(max(n - k, 0)) + k < length)[:, None]  # differences within the clip
+    count = jnp.sum(valid)
     gain = jnp.sum((w5s - w3s) ** 2)
 
     def one(edge):  # (n, C), from the edge frame inward
@@ -167,7 +168,6 @@ def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarra
         if n <= k:  # too few frames to measure the noise: the cubic
             return a3
         dk = sum(binom[i] * edge[i:n - k + i] for i in range(k + 1))
-        count = jnp.sum(valid)
         var = jnp.sum(jnp.where(valid, dk * dk, 0.0), 0) / (math.comb(2 * k, k) * jnp.maximum(count, 1))
         d = jnp.where(count > 0, jnp.matmul(w5s, edge, precision=hi) - a3, 0.0)  # a clip under 7 frames: the cubic
         rho = jnp.sum(d * d) / jnp.sum(EDGE_KAPPA * gain * var + EDGE_FLOOR ** 2)  # one choice for every channel

@@ -55,19 +55,21 @@ class ImuSignal:
             return jnp.ones_like(k, dtype=bool)
         return k[None, :] < self.lengths[:, None]
 
-    def unbatch(self) -> list["ImuSignal"]:
-        """Split a batch into single clips without padding."""
+    def unbatch(self, *, host: bool = False) -> list["ImuSignal"]:
+        """Split a batch into single clips without padding. ``host=True`` leaves each clip's arrays as NumPy
+        arrays (for writing files: no transfer back to the device per clip)."""
         if not self.batched:
             return [self]
         # one transfer to the host, then NumPy slices (indexing the device arrays dispatches one slice per array
         # per clip: 0.41 s for 1024 clips, six times their simulation; now 0.13 s)
         accel, gyro, lengths = (np.asarray(a) for a in (self.accel, self.gyro, self.lengths))
         q_ws = None if self.q_ws is None else np.asarray(self.q_ws)
+        put = (lambda a: a) if host else jnp.asarray
         out = []
         for b in range(accel.shape[0]):
             n = int(lengths[b])
-            q = None if q_ws is None else jnp.asarray(q_ws[b, :n])
-            out.append(ImuSignal(jnp.asarray(accel[b, :n]), jnp.asarray(gyro[b, :n]), None, q, self.rate_hz))
+            q = None if q_ws is None else put(q_ws[b, :n])
+            out.append(ImuSignal(put(accel[b, :n]), put(gyro[b, :n]), None, q, self.rate_hz))
         return out
 
     def to_units(self, accel_unit: str = "m/s^2", gyro_unit: str = "rad/s") -> tuple[np.ndarray, np.ndarray]:

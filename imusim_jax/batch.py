@@ -97,7 +97,6 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     from imusim_jax._motion import load_motion, stack_motions
     from imusim_jax._mounting import get_mount
     from imusim_jax._noise import get_noise
-    from imusim_jax._signal import ImuSignal
     from imusim_jax._simulate import simulate
 
     fmt = fmt.lower().lstrip(".")
@@ -118,13 +117,8 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
         return simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys, rate_hz=rate_hz,
                         cutoff_hz=cutoff_hz, roll=roll)
 
-    def write(members, signal):
-        # to the host once, then per-clip NumPy slices (``ImuSignal.unbatch`` makes device arrays of each clip)
-        acc, gyr, lengths = (np.asarray(a) for a in (signal.accel, signal.gyro, signal.lengths))
-        q_ws = None if signal.q_ws is None else np.asarray(signal.q_ws)
-        for b, (name, out, _, _) in enumerate(members):
-            n = int(lengths[b])
-            one = ImuSignal(acc[b, :n], gyr[b, :n], None, None if q_ws is None else q_ws[b, :n], signal.rate_hz)
+    def write(members, signal):  # members may be fewer than the signal's clips (its padding is not written)
+        for (name, out, _, _), one in zip(members, signal.unbatch(host=True)):
             os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
             iio.write_signal(one, out, mount=m.name, noise=noise_label, seed=seed, clip=name)
             report.written.append(out)

@@ -232,3 +232,7 @@ def test_unbatch_gives_each_clip_without_its_padding():
         assert one.lengths is None and one.accel.shape == (n, 3) and one.q_ws.shape == (n, 4)
         np.testing.assert_array_equal(one.gyro, sig.gyro[b, :n])
         assert isinstance(one.accel, jax.Array)
+    for b, one in enumerate(sig.unbatch(host=True)):  # NumPy clips, for writing files
+        n = int(sig.lengths[b])
+        assert isinstance(one.accel, np.ndarray) and isinstance(one.q_ws, np.ndarray)
+        np.testing.assert_array_equal(one.accel, sig.accel[b, :n])
