@@ -81,6 +81,9 @@ def simulate(
     if os.path.splitext(output)[1].lower() not in (".csv", ".npz", ".parquet"):
         _fail(f"output {output!r} must end in .csv, .npz or .parquet")
     cut = _cutoff(cutoff)
+    _check_seed(seed)
+    if plot:
+        _check_plot(plot)
     if trajectory is not None:
         src = load_trajectory(trajectory, fps=fps)
         m = _resolve_mount(mount or "body", wrist)
@@ -109,6 +112,22 @@ def _check_forearm(motion, side: str, path: str) -> None:
     note = forearm_warning(motion, side, os.path.basename(path))
     if note:
         typer.echo(f"warning: {note}", err=True)
+
+
+def _check_seed(seed: int) -> None:
+    """``--seed`` must fit ``jax.random.key`` (a 64-bit signed integer)."""
+    if not -2 ** 63 <= seed < 2 ** 63:
+        _fail(f"--seed must be an integer from -2^63 to 2^63 - 1, got {seed}")
+
+
+def _check_plot(path: str) -> None:
+    """``--plot``: a format matplotlib writes, checked before the simulation runs."""
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext not in formats:
+        _fail(f"--plot {path!r} must end in one of .{', .'.join(sorted(formats))}")
 
 
 def _cutoff(text: str):
@@ -149,6 +168,7 @@ def batch(
     from imusim_jax.batch import simulate_files
 
     cut = _cutoff(cutoff)
+    _check_seed(seed)
     m = _resolve_mount(mount, wrist)
     report = simulate_files(inputs, out_dir, mount=m, noise=noise, seed=seed, rate_hz=rate, cutoff_hz=cut,
                             fps=fps, joint_set=joint_set, roll=roll, fmt=fmt, batch_size=batch_size,
@@ -255,15 +275,17 @@ def _enable_compilation_cache() -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Entry point of the console script: usage errors exit 2 (click's own message), bad input exits 2 with one
-    ``error:`` line, anything unexpected exits 1 with one line (``IMUSIM_DEBUG=1`` shows the traceback)."""
+    """Entry point of the console script. Every failure is one line on stderr: a usage error (an unknown option, a
+    value of the wrong type, a missing ``-o``) and bad input exit 2 (``error: ...``), anything unexpected exits 1
+    (``IMUSIM_DEBUG=1`` shows the traceback). ``--help`` and a run without arguments print the help."""
     from imusim_jax._motion import InputError
 
     debug = os.environ.get("IMUSIM_DEBUG", "") not in ("", "0")
     _enable_float64()
     _enable_compilation_cache()
     try:
-        app(args=argv, prog_name="imusim-jax")  # standalone: exits via SystemExit
+        code = app(args=argv, prog_name="imusim-jax", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except InputError as e:
         if debug:
             raise
@@ -273,12 +295,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         typer.echo("interrupted", err=True)
         return 130
     except Exception as e:
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # click's (vendored by typer) usage errors
+            if not e.format_message():  # no arguments: the help was printed
+                return int(e.exit_code)
+            ctx = getattr(e, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            typer.echo(f"error: {' '.join(e.format_message().split())}{where}", err=True)
+            return int(e.exit_code)
         if debug:
             raise
         msg = str(e).splitlines()[0] if str(e) else ""
         typer.echo(f"error: {type(e).__name__}: {msg} (IMUSIM_DEBUG=1 for a traceback)", err=True)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

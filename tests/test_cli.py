@@ -84,6 +84,14 @@ def test_trajectory_input(tmp_path):
     (["simulate", "{nan}", "-o", "o.csv"], "NaN"),
     (["simulate", "{short}", "-o", "o.csv"], "too few frames"),
     (["simulate", "{fall}", "--joint-set", "smpl", "-o", "o.csv"], "unknown joint set"),
+    # usage errors are one line too, not click's boxed usage text
+    (["simulate", "{fall}", "--rate", "fast", "-o", "o.csv"], "invalid value for '--rate'"),
+    (["simulate", "{fall}"], "missing option '-o'"),
+    (["simulate", "{fall}", "--speed", "2", "-o", "o.csv"], "no such option"),
+    (["simulate", "{fall}", "--seed", str(2 ** 64), "-o", "o.csv"], "--seed must be an integer"),
+    (["simulate", "{fall}", "--plot", "o.xyz", "-o", "o.csv"], "--plot"),
+    (["batch", "{fall}", "-o", "o.dir", "--seed", str(-2 ** 63 - 1)], "--seed must be an integer"),
+    (["simulate-imu", "{fall}"], "no such command"),
 ])
 def test_bad_input_exits_nonzero_with_one_line(tmp_path, sample, args, match):
     (tmp_path / "bad.npz").write_bytes(b"junk")
@@ -154,3 +162,10 @@ def test_noise_command_writes_a_preset_that_simulates_as_the_preset(sample):
     assert '"noise_density"' in printed and '"gyro"' in printed
     r = run("noise", "none", check=False)
     assert r.returncode == 2 and r.stderr.startswith("error:")
+
+
+def test_help_and_no_arguments_print_the_commands():
+    r = run("--help")
+    assert r.returncode == 0 and "simulate" in r.stdout and "batch" in r.stdout and not r.stderr.strip()
+    r = run(check=False)  # no arguments: the help, and a usage exit status
+    assert r.returncode == 2 and "simulate" in r.stdout and not r.stderr.strip()
