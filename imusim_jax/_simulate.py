@@ -514,7 +514,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     # The rig's joints as channels (B, T_static, C), frames padded to a bucket by repeating the last one (lengths
     # keep the truth): static sizes are rounded up so that clips of similar length share one compiled core (and
     # the command line's persistent compilation cache hits across files).
-    T_static = _bucket(num_frames, 16)
+    T_static = _bucket(num_frames, 32)
     prep = (idx, src_batched, T_static)
     # A batch with a fixed cut-off is prepared inside the core's parts (_run_core), on every core at once;
     # the residual analysis of cutoff_hz="auto" reads the prepared channels first.
@@ -542,7 +542,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     pads = np.array([_pad_cached(per_pair[cf][0]) for cf in pairs], np.int32)
     windows = np.array([per_pair[cf][1] for cf in pairs], np.int32)
     windows = np.minimum(windows, np.maximum(lengths, 3))
-    pad, window = _bucket(int(pads.max()), 8), _bucket(int(windows.max()), 16)
+    pad, window = _bucket(int(pads.max()), 16), _bucket(int(windows.max()), 16)
     n_valid = num_output_samples(lengths, fps, rate_hz)
     n_keep = int(n_valid.max())
     n_out = _bucket(n_keep, 32)
