@@ -381,13 +381,26 @@ def _read_csv_table(path: str) -> tuple[list[str], np.ndarray, dict[str, str]]:
 
 
 def _fps_from_time(t: np.ndarray, path: str) -> float:
+    """Frame rate from a time column (seconds): the mean step over the whole clip, so that timestamps rounded to
+    a few decimals (``%.3f``: 0.033 s for 30 fps, a 1 % error step by step) give the rate to ``resolution /
+    duration``; a common rate (a whole number, or an NTSC ``n * 1000 / 1001``) within that uncertainty is taken
+    exactly, so that a 120 fps clip's last frame is at its true time and yields the IMU samples its NPZ would."""
     dt = np.diff(t)
     if len(dt) == 0 or not np.all(np.isfinite(dt)) or (dt <= 0).any():
         raise InputError(f"{path}: the time column must increase strictly")
     med = float(np.median(dt))
     if np.max(np.abs(dt - med)) > 0.25 * med:
         raise InputError(f"{path}: time steps vary by more than 25% (resample to a constant rate first)")
-    return 1.0 / med
+    span = float(t[-1] - t[0])
+    fps = (len(t) - 1) / span
+    # the timestamps' resolution: the coarsest power of ten that all of them are multiples of (1e-9 at most)
+    res = next((10.0 ** -k for k in range(10)
+                if np.allclose(t * 10 ** k, np.round(t * 10 ** k), rtol=0, atol=1e-6)), 1e-9)
+    tol = fps * (res + 4 * np.finfo(np.float64).eps * float(np.abs(t).max())) / span
+    for nice in (round(fps), round(fps * 1.001) / 1.001):
+        if nice > 0 and abs(nice - fps) <= tol:
+            return float(nice)
+    return float(fps)
 
 
 def _load_long_csv_motion(path: str, fps_override, joint_set_override) -> Motion:

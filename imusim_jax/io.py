@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from imusim_jax._motion import InputError
+from imusim_jax._motion import InputError, _fps_from_time
 from imusim_jax._signal import ImuSignal
 
 __all__ = ["write_signal", "read_signal", "COLUMNS", "atomic_path"]
@@ -111,6 +111,8 @@ def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> Imu
         rate_hz = rate_hz or (float(meta[b"rate_hz"]) if b"rate_hz" in meta else None)
     else:
         raise InputError(f"unsupported signal file {path!r}")
-    if rate_hz is None:
-        rate_hz = 1.0 / float(np.median(np.diff(X[:, 0])))
+    if rate_hz is None:  # a CSV without its '# rate_hz' line: from the time column, as motion CSVs
+        rate_hz = _fps_from_time(X[:, 0], str(path)) if len(X) > 1 else None
+        if rate_hz is None:
+            raise InputError(f"{path}: one sample and no rate")
     return ImuSignal(X[:, 1:4], X[:, 4:7], None, None, float(rate_hz))

@@ -51,6 +51,32 @@ def test_npz_and_csv_round_trip(tmp_path):
         np.testing.assert_allclose(back.joints, m.joints, atol=1e-6)
 
 
+@pytest.mark.parametrize("fps,seconds,fmt,want", [
+    (30.0, 60.0, "%.3f", 30.0),  # milliseconds: each step reads 0.033 s (30.3 fps), the whole clip 30 fps
+    (120.0, 60.0, "%.10f", 120.0),
+    (30000 / 1001, 10.0, "%.3f", 30000 / 1001),  # NTSC
+    (100.0, 0.04, "%.3f", 100.0),  # five frames
+    (25.3, 12.0, "%.6f", None),  # no common rate near: the mean step, to the timestamps' resolution
+])
+def test_csv_frame_rate_from_rounded_timestamps(tmp_path, fps, seconds, fmt, want):
+    n = int(round(seconds * fps)) + 1
+    t = np.arange(n) / fps
+    joints = np.tile(reference_joints(), (n, 1, 1)) + 0.01 * np.sin(t)[:, None, None]
+    cols = ["t"] + [f"{j}_{a}" for j in ij.get_joint_set("coco17").joints for a in "xyz"]
+    rows = np.column_stack([t, joints.reshape(n, -1)])
+    with open(tmp_path / "m.csv", "w") as f:
+        f.write("# joint_set=coco17\n" + ",".join(cols) + "\n")
+        for r in rows:
+            f.write(",".join([fmt % r[0]] + [f"{v:.6f}" for v in r[1:]]) + "\n")
+    m = ij.load_motion(tmp_path / "m.csv")
+    if want is not None:
+        assert float(m.fps) == pytest.approx(want, rel=1e-7)  # float32: 1 ulp is 6e-8
+    else:
+        assert float(m.fps) == pytest.approx(fps, rel=2e-6)
+    # the same IMU samples as the clip at its true rate (both ends included)
+    assert ij.simulate(m, cutoff_hz=None).num_samples == int(np.floor((n - 1) / fps * 50 + 1e-6)) + 1
+
+
 @pytest.mark.parametrize("content,match", [
     (dict(fps=30.0, joint_set="coco17"), "no array 'joints'"),
     (dict(joints=np.zeros((20, 17, 3)), joint_set="coco17"), "no 'fps'"),
