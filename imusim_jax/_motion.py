@@ -315,6 +315,15 @@ def _as_str(x) -> str:
 
 def _load_npz_motion(path: str, fps_override, joint_set_override) -> Motion:
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+    if not magic.startswith(b"PK"):  # what np.load would try next is unpickling: say what the file is not
+        what = "a single .npy array" if magic == b"\x93NUMPY" else ("empty" if not magic else "not a zip archive")
+        raise InputError(f"cannot read {path} as .npz: the file is {what}; write it with np.savez(path, "
+                         f"joints=..., fps=..., joint_set=...)")
+    try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as e:  # zipfile.BadZipFile, ValueError, OSError...
@@ -344,10 +353,12 @@ _COMMENT_KV = re.compile(r"#\s*([A-Za-z_]+)\s*[=:]\s*(\S+)")
 
 def _read_csv_table(path: str) -> tuple[list[str], np.ndarray, dict[str, str]]:
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             text = f.read()
     except OSError as e:
         raise InputError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read {path}: not a text (UTF-8) CSV file") from None
     meta, lines = {}, []
     for line in text.splitlines():
         if line.lstrip().startswith("#"):
@@ -495,6 +506,13 @@ def _load_headerless_csv_motion(path: str, fps_override, joint_set_override, del
 
 
 def _load_csv_motion(path: str, fps_override, joint_set_override) -> Motion:
+    try:
+        return _load_csv_motion_text(path, fps_override, joint_set_override)
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read {path}: not a text (UTF-8) CSV file") from None
+
+
+def _load_csv_motion_text(path: str, fps_override, joint_set_override) -> Motion:
     with open(path, newline="") as f:
         first = next((ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")), "")
     fields = [h.strip().lower() for h in first.split(",")]

@@ -96,8 +96,8 @@ class SensorNoise:
     def from_dict(cls, d: dict, where: str = "sensor noise") -> "SensorNoise":
         """From a profile's JSON object (missing fields are 0; ``range`` ``"inf"``/``null``: no saturation).
         Raises a one-line ``InputError`` (naming ``where``) for unknown keys, values that are not numbers of the
-        field's shape, negative densities or standard deviations, a non-positive range or a scale error of
-        -100 % or less."""
+        field's shape, negative densities or standard deviations, a non-positive range, a bit depth that is not
+        0 or a whole number from 2 to 32, or a scale error of -100 % or less."""
         if not isinstance(d, dict):
             raise InputError(f"{where} must be a JSON object of {', '.join(_FIELDS)}, got {type(d).__name__}")
         unknown = set(d) - set(_FIELDS)
@@ -107,17 +107,23 @@ class SensorNoise:
             d = {**d, "range": np.inf}
         for k, v in d.items():
             shape = _SHAPES[k]
+            what = "a number" if shape == () else f"a number or an array of shape {shape}"
             try:
-                a = np.broadcast_to(np.asarray(v, np.float64), shape)
+                a = np.asarray(v, np.float64)
             except (TypeError, ValueError):
-                what = "a number" if shape == () else f"a number or an array of shape {shape}"
                 raise InputError(f"{where}.{k} must be {what}, got {v!r}") from None
+            if a.shape not in ((), shape):  # a number for every axis, or one per axis: nothing in between
+                raise InputError(f"{where}.{k} must be {what}, got shape {a.shape}")
+            a = np.broadcast_to(a, shape)
             if np.isnan(a).any() or (k != "range" and not np.isfinite(a).all()):
                 raise InputError(f"{where}.{k} must be finite, got {v!r}")
             if k in _NON_NEGATIVE and (a < 0).any():
                 raise InputError(f"{where}.{k} must not be negative (a density or a standard deviation), got {v!r}")
             if k == "range" and (a <= 0).any():
                 raise InputError(f"{where}.range must be positive ('inf' or null: no saturation), got {v!r}")
+            if k == "bits" and not (a == 0 or (a == np.round(a) and 2 <= a <= 32)):
+                raise InputError(f"{where}.bits must be 0 (no quantisation) or a whole number of bits from 2 to 32, "
+                                 f"got {v!r}")
             if k == "scale_error" and (a <= -1).any():
                 raise InputError(f"{where}.scale_error is a fraction (0.01 = 1 %) above -1, got {v!r}")
         return cls.create(**d)

@@ -87,6 +87,11 @@ def auto_cutoff(x: np.ndarray, fps: float, *, lo_hz: float = 1.0, hi_hz: Optiona
     return auto_cutoffs([x], [fps], lo_hz=lo_hz, hi_hz=hi_hz, step_hz=step_hz, order=order, max_hz=max_hz)[0]
 
 
+AUTO_GRID_MAX_HZ = 100.0
+"""Top of the residual analysis' default grid: 0.4 fps up to 250 fps, then 100 Hz. The grid's top 40 % (60-100
+Hz) is far above body motion, so the noise line is fitted where it is noise only, and a 4 kHz clip tries 397
+cut-offs instead of 6,397 (a 5 s clip on the command line: 26 s -> 6 s)."""
+
 _AUTO_PADLEN = 9  # odd extension, frames: sosfiltfilt's default for one second-order section, 3 * 3
 _AUTO_CHUNK = 8  # clips per compiled call of the residual analysis (4-8 fastest on a 2-core CPU)
 _AUTO_JAX_MIN_CLIPS = 8  # fewer clips at one rate: SciPy, 19 ms a clip, rather than a 0.4 s compilation
@@ -112,7 +117,7 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
     groups: dict = {}
     for b, (x, f) in enumerate(zip(xs, fps)):
         f = float(f)
-        hi = 0.4 * f if hi_hz is None else min(hi_hz, 0.45 * f)
+        hi = min(0.4 * f, AUTO_GRID_MAX_HZ) if hi_hz is None else min(hi_hz, 0.45 * f)
         if hi <= lo_hz + 4 * step_hz or len(x) < 16:
             out[b] = float(min(max(lo_hz, 0.25 * f), hi, max_hz))
         else:
@@ -228,10 +233,22 @@ def _resolve_cutoffs(cutoff_hz: Cutoff, X, lengths: np.ndarray, fps: np.ndarray,
     return out
 
 
+MAX_OUTPUT_SAMPLES = 2 ** 24
+"""Most IMU samples ``simulate`` makes of one clip (93 hours at 50 Hz): more is a wrong frame rate or output rate
+(a 4 s clip at 10 MHz, or frames taken as one per 10^6 s), refused in one line rather than run for minutes or
+out of memory."""
+
+
 def num_output_samples(num_frames, fps, rate_hz: float):
     """IMU samples ``k = 0..n-1`` with ``k / rate_hz <= (num_frames - 1) / fps``."""
     dur = (np.asarray(num_frames) - 1) / np.asarray(fps, np.float64)
-    return (np.floor(dur * rate_hz + 1e-6) + 1).astype(np.int32)
+    n = np.floor(dur * rate_hz + 1e-6) + 1
+    if np.max(n, initial=0) > MAX_OUTPUT_SAMPLES:
+        b = int(np.argmax(n)) if np.ndim(n) else 0
+        raise InputError(f"{float(np.max(n)):.4g} IMU samples for one clip ({float(np.ravel(dur)[b]):.4g} s at "
+                         f"{rate_hz:g} Hz) is more than the {MAX_OUTPUT_SAMPLES:,} allowed: check the frame rate "
+                         f"and the output rate")
+    return n.astype(np.int32)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -534,6 +551,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     fps = np.atleast_1d(np.asarray(source.fps, np.float64))
     lengths = np.asarray(source.lengths) if src_batched else np.array([source.num_frames])
     fps = np.broadcast_to(fps, lengths.shape)
+    n_valid = num_output_samples(lengths, fps, rate_hz)
     cut = _resolve_cutoffs(cutoff_hz, Xb, lengths, fps, pos_channels)
     pairs = [(None if c is None else float(c), float(f)) for c, f in zip(cut, fps)]
     S = max(len(design_lowpass(c, f, filter_order).sos) for c, f in set(pairs))
@@ -543,7 +561,6 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     windows = np.array([per_pair[cf][1] for cf in pairs], np.int32)
     windows = np.minimum(windows, np.maximum(lengths, 3))
     pad, window = _bucket(int(pads.max()), 16), _bucket(int(windows.max()), 16)
-    n_valid = num_output_samples(lengths, fps, rate_hz)
     n_keep = int(n_valid.max())
     n_out = _bucket(n_keep, 32)
     # Host-side arrays go to the compiled core as NumPy arrays (transferred in its dispatch, not one by one).

@@ -178,7 +178,14 @@ def forearm_warning(motion, side: str, label: str) -> Optional[str]:
     js = get_joint_set(motion.joint_set)
     j = np.asarray(motion.joints)
     names = ARM_JOINTS[side]
-    length = np.linalg.norm(j[:, js.index(names["wrist"])] - j[:, js.index(names["elbow"])], axis=-1)
+    wi, ei = js.index(names["wrist"]), js.index(names["elbow"])
+    length = np.linalg.norm(j[:, wi] - j[:, ei], axis=-1)
+    if motion.confidence is not None:  # frames where both joints were seen (missing ones are filled, not measured)
+        c = np.asarray(motion.confidence)
+        seen = (c[:, wi] > 0) & (c[:, ei] > 0)
+        if not seen.any():
+            return None  # nothing measured: simulate refuses a rig joint missing everywhere, in its own words
+        length = length[seen]
     med = float(np.median(length))
     where = f"{label}: the {side} forearm (elbow to wrist)"
     if med < MIN_FOREARM_M:  # a point-mass skeleton still has a correct |a|: warn, do not refuse

@@ -84,6 +84,9 @@ def simulate(
     _check_seed(seed)
     if plot:
         _check_plot(plot)
+    for path in (output, plot):  # before the simulation, not after it
+        if path:
+            iio.check_writable(path)
     if trajectory is not None:
         src = load_trajectory(trajectory, fps=fps)
         m = _resolve_mount(mount or "body", wrist)
@@ -92,7 +95,7 @@ def simulate(
         if src.batched:
             _fail(f"{input} holds a batch of {src.joints.shape[0]} clips and simulate writes one; use "
                   f"'imusim-jax batch {input} --out-dir DIR' (one output per clip)")
-        m = _resolve_mount(mount or "watch-left", wrist)
+        m = _resolve_mount(mount or ("watch" if wrist else "watch-left"), wrist)  # --wrist alone: its watch
         _check_forearm(src, m.side, input)
     key = jax.random.key(seed)
     signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)
@@ -150,8 +153,8 @@ def batch(
     out_dir: str = typer.Option(..., "--out-dir", "-o", help="one output per clip goes here, under the input's "
                                 "relative path"),
     fmt: str = typer.Option("csv", "--format", help="csv | npz | parquet (as simulate's -o)"),
-    mount: str = typer.Option("watch-left", "--mount", help="watch-left|watch-right|band-left|band-right|"
-                              "phone-left|phone-right"),
+    mount: Optional[str] = typer.Option(None, "--mount", help="watch-left (default)|watch-right|band-left|"
+                                        "band-right|phone-left|phone-right"),
     wrist: Optional[str] = typer.Option(None, "--wrist", help="left|right (implied by the mount)"),
     rate: float = typer.Option(50.0, "--rate", help="IMU output rate, Hz"),
     noise: str = typer.Option("none", "--noise", help="none, a preset (bmi160, bmi270, lsm6dso) or profile.json"),
@@ -167,9 +170,12 @@ def batch(
     """Simulate many motion files in batches: one IMU file per clip, resumable."""
     from imusim_jax.batch import simulate_files
 
+    from imusim_jax.io import check_writable
+
     cut = _cutoff(cutoff)
     _check_seed(seed)
-    m = _resolve_mount(mount, wrist)
+    check_writable(os.path.join(out_dir, "any.csv"))
+    m = _resolve_mount(mount or ("watch" if wrist else "watch-left"), wrist)
     report = simulate_files(inputs, out_dir, mount=m, noise=noise, seed=seed, rate_hz=rate, cutoff_hz=cut,
                             fps=fps, joint_set=joint_set, roll=roll, fmt=fmt, batch_size=batch_size,
                             overwrite=overwrite, warn=lambda msg: typer.echo(msg, err=True))

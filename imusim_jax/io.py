@@ -18,13 +18,15 @@ import numpy as np
 from imusim_jax._motion import InputError, _fps_from_time
 from imusim_jax._signal import ImuSignal
 
-__all__ = ["write_signal", "read_signal", "COLUMNS", "atomic_path"]
+__all__ = ["write_signal", "read_signal", "COLUMNS", "atomic_path", "check_writable"]
 
 COLUMNS = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 
 
 class atomic_path:
-    """Context manager yielding a temporary path beside ``path``; renamed onto ``path`` on success only."""
+    """Context manager yielding a temporary path beside ``path``; renamed onto ``path`` on success only. A failure
+    to write (a read-only or missing folder that cannot be made, a full disk) is an ``InputError`` naming
+    ``path``, not the temporary file."""
 
     def __init__(self, path: str | os.PathLike, suffix: Optional[str] = None):
         self.path = os.fspath(path)
@@ -32,20 +34,54 @@ class atomic_path:
 
     def __enter__(self) -> str:
         d = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(d, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.suffix, dir=d)
-        os.close(fd)
+        self.tmp = None
+        try:
+            if os.path.isdir(self.path):
+                raise IsADirectoryError(21, "it is a directory")
+            os.makedirs(d, exist_ok=True)
+            fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.suffix, dir=d)
+            os.close(fd)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            mask = os.umask(0)  # mkstemp makes the file 0600; give it what open() would (0666 less the umask)
-            os.umask(mask)
-            os.chmod(self.tmp, 0o666 & ~mask)
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.remove(self.tmp)
+        try:
+            if exc_type is None:
+                mask = os.umask(0)  # mkstemp makes the file 0600; give it what open() would (0666 less the umask)
+                os.umask(mask)
+                os.chmod(self.tmp, 0o666 & ~mask)
+                os.replace(self.tmp, self.path)
+                return False
+            if os.path.exists(self.tmp):
+                os.remove(self.tmp)
+        except OSError as e:
+            raise _write_error(self.path, e) from None
+        if isinstance(exc, OSError):
+            raise _write_error(self.path, exc) from None
         return False
+
+
+def _write_error(path: str, e: OSError) -> InputError:
+    if isinstance(e, FileExistsError) and e.filename:  # os.makedirs met a file where a folder goes
+        return InputError(f"cannot write {path}: {e.filename} is a file, not a folder")
+    return InputError(f"cannot write {path}: {e.strerror or e}")
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise ``InputError`` (one line) if ``path`` could not be written: it is a folder, or its nearest existing
+    folder is a file or not writable. Run before a long computation, so that it fails at once."""
+    shown = os.fspath(path)
+    path = os.path.abspath(shown)
+    if os.path.isdir(path):
+        raise InputError(f"cannot write {shown}: it is a directory")
+    d = os.path.dirname(path)
+    while not os.path.exists(d) and os.path.dirname(d) != d:
+        d = os.path.dirname(d)
+    if not os.path.isdir(d):
+        raise InputError(f"cannot write {shown}: {os.path.relpath(d)} is a file, not a folder")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {shown}: {os.path.relpath(d)} is not writable")
 
 
 def _table(signal: ImuSignal) -> np.ndarray:

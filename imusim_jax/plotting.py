@@ -62,7 +62,7 @@ def plot_imu(signals: ImuSignal | Mapping[str, ImuSignal], path: Optional[str | 
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        _save(fig, path)
         plt.close(fig)
     return fig
 
@@ -102,6 +102,19 @@ def plot_mounts(path: Optional[str | os.PathLike] = None):
     fig.suptitle("Mount presets: sensor axes (Android: x right, y top, z out of screen) in the forearm frame")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        _save(fig, path)
         plt.close(fig)
     return fig
+
+
+def _save(fig, path) -> None:
+    """``fig.savefig``; a folder that cannot be written is an ``InputError`` in one line."""
+    import matplotlib.pyplot as plt
+
+    from imusim_jax._motion import InputError
+
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as e:
+        plt.close(fig)
+        raise InputError(f"cannot write {path}: {e.strerror or e}") from None

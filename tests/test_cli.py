@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from motions import G
+from motions import G, reference_joints
 
 EXE = shutil.which("imusim-jax", path=os.path.dirname(sys.executable)) or shutil.which("imusim-jax")
 
@@ -54,6 +54,12 @@ def test_npz_and_parquet_outputs_and_wrist_flag(sample):
     run("simulate", sample / "fall.npz", "--mount", "watch", "--wrist", "right", "-o", sample / "r.npz")
     with np.load(sample / "r.npz") as z:
         assert z["accel"].shape == (301, 3) and z["gyro"].shape == (301, 3) and z["t"].shape == (301,)
+        right = z["accel"]
+    run("simulate", sample / "fall.npz", "--wrist", "right", "-o", sample / "w.npz")  # --wrist alone: its watch
+    run("simulate", sample / "fall.npz", "-o", sample / "l.npz")  # neither: the left watch
+    with np.load(sample / "w.npz") as w, np.load(sample / "l.npz") as left:
+        np.testing.assert_array_equal(w["accel"], right)
+        assert np.abs(left["accel"] - right).max() > 1.0
     run("simulate", sample / "fall.npz", "-o", sample / "r.parquet", "--rate", "100")
     import pyarrow.parquet as pq
 
@@ -81,8 +87,11 @@ def test_trajectory_input(tmp_path):
     (["simulate", "{fall}", "--mount", "hat", "-o", "o.csv"], "unknown mount"),
     (["simulate", "{fall}", "--mount", "watch-left", "--wrist", "right", "-o", "o.csv"], "contradicts"),
     (["simulate", "{fall}", "--rate", "-5", "-o", "o.csv"], "rate must be a positive number"),
+    (["simulate", "{fall}", "--rate", "1e7", "-o", "o.csv"], "IMU samples for one clip"),  # not 2 min and 1 GB
+    (["simulate", "{fall}", "--fps", "1e-6", "-o", "o.csv"], "IMU samples for one clip"),  # not out of memory
     (["simulate", "{nan}", "-o", "o.csv"], "NaN"),
     (["simulate", "{short}", "-o", "o.csv"], "too few frames"),
+    (["simulate", "{nowrist}", "-o", "o.csv"], "left_wrist"),  # the error alone, no forearm-length warning
     (["simulate", "{fall}", "--joint-set", "smpl", "-o", "o.csv"], "unknown joint set"),
     # usage errors are one line too, not click's boxed usage text
     (["simulate", "{fall}", "--rate", "fast", "-o", "o.csv"], "invalid value for '--rate'"),
@@ -97,8 +106,11 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, sample, args, match):
     (tmp_path / "bad.npz").write_bytes(b"junk")
     np.savez(tmp_path / "nan.npz", joints=np.full((20, 17, 3), np.nan), fps=30.0, joint_set="coco17")
     np.savez(tmp_path / "short.npz", joints=np.zeros((3, 17, 3)), fps=30.0, joint_set="coco17")
+    joints, conf = np.tile(reference_joints(), (20, 1, 1)), np.ones((20, 17))
+    joints[:, 9], conf[:, 9] = np.nan, 0.0  # the left wrist never seen
+    np.savez(tmp_path / "nowrist.npz", joints=joints, fps=30.0, joint_set="coco17", confidence=conf)
     subs = {"{bad}": tmp_path / "bad.npz", "{fall}": sample / "fall.npz", "{nan}": tmp_path / "nan.npz",
-            "{short}": tmp_path / "short.npz"}
+            "{short}": tmp_path / "short.npz", "{nowrist}": tmp_path / "nowrist.npz"}
     args = [str(subs.get(a, a)) for a in args]
     args = [a if not a.startswith("o.") else str(tmp_path / a) for a in args]
     r = run(*args, check=False)
@@ -169,3 +181,16 @@ def test_help_and_no_arguments_print_the_commands():
     assert r.returncode == 0 and "simulate" in r.stdout and "batch" in r.stdout and not r.stderr.strip()
     r = run(check=False)  # no arguments: the help, and a usage exit status
     assert r.returncode == 2 and "simulate" in r.stdout and not r.stderr.strip()
+
+
+def test_an_output_that_cannot_be_written_fails_in_one_line_before_simulating(tmp_path, sample):
+    fall = sample / "fall.npz"
+    (tmp_path / "d.csv").mkdir()
+    for args in (["-o", fall / "x.csv"], ["-o", tmp_path / "x.csv", "--plot", fall / "sub" / "p.png"],
+                 ["-o", tmp_path / "d.csv"]):
+        r = run("simulate", fall, "--cutoff", "6", *args, check=False)
+        assert r.returncode == 2 and r.stderr.startswith("error: cannot write"), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and ".tmp-" not in r.stderr
+    assert not (tmp_path / "x.csv").exists()  # the plot's failure is found before the output is written
+    r = run("batch", fall, "--out-dir", fall / "out", check=False)
+    assert r.returncode == 2 and "is a file, not a folder" in r.stderr

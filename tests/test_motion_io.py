@@ -100,8 +100,16 @@ def test_bad_npz_input_gives_one_line_errors(tmp_path, content, match):
 
 def test_unreadable_files(tmp_path):
     (tmp_path / "x.npz").write_text("not a zip")
-    with pytest.raises(ij.InputError, match="cannot read"):
+    with pytest.raises(ij.InputError, match="cannot read .* not a zip archive"):  # not numpy's pickle message
         ij.load_motion(tmp_path / "x.npz")
+    np.save(tmp_path / "a.npy", np.zeros((20, 17, 3)))
+    (tmp_path / "a.npz").write_bytes((tmp_path / "a.npy").read_bytes())
+    with pytest.raises(ij.InputError, match="a single .npy array"):
+        ij.load_motion(tmp_path / "a.npz")
+    (tmp_path / "r.csv").write_bytes(bytes(range(128, 256)) * 8)
+    for load in (ij.load_motion, ij.load_trajectory):
+        with pytest.raises(ij.InputError, match="not a text"):
+            load(tmp_path / "r.csv")
     with pytest.raises(ij.InputError, match="no such file"):
         ij.load_motion(tmp_path / "missing.npz")
     with pytest.raises(ij.InputError, match="unsupported"):

@@ -206,6 +206,11 @@ def test_counter_normals_of_different_keys_are_uncorrelated(getkey):
     ({"scale_error": -1.5}, "accel.scale_error is a fraction"),
     ({"bias": "nan"}, "accel.bias must be finite"),
     ({"bits": "sixteen"}, "accel.bits must be a number"),
+    ({"misalignment": [0.01, 0.02, 0.03]}, r"accel.misalignment must be a number or an array of shape \(3, 3\)"),
+    ({"bias": [[0.1, 0.1, 0.1]]}, r"accel.bias must be a number or an array of shape \(3,\)"),
+    ({"bits": 0.5}, "accel.bits must be 0"),
+    ({"bits": -3}, "accel.bits must be 0"),
+    ({"bits": 1024, "range": 20}, "accel.bits must be 0"),  # 2^1024 overflows: the signal would be NaN
     ([1, 2, 3], "accel must be a JSON object"),
 ])
 def test_a_bad_profile_is_a_one_line_error_naming_the_field(tmp_path, accel, match):
