@@ -97,6 +97,9 @@ def simulate(
                   f"'imusim-jax batch {input} --out-dir DIR' (one output per clip)")
         m = _resolve_mount(mount or ("watch" if wrist else "watch-left"), wrist)  # --wrist alone: its watch
         _check_forearm(src, m.side, input)
+    if isinstance(cut, float) and cut >= 0.49 * float(src.fps):
+        typer.echo(f"warning: --cutoff {cut:g} Hz is at or above half the frame rate ({float(src.fps):g} fps): "
+                   "the positions are not low-passed", err=True)
     key = jax.random.key(seed)
     signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)
     iio.write_signal(signal, output, mount=m.name, noise=noise, seed=seed)
