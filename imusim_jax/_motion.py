@@ -131,6 +131,8 @@ class Motion:
         batched = joints_np.ndim == 4
         if batched:
             B, T = joints_np.shape[:2]
+            if fps_np.shape not in ((), (1,), (B,)):
+                raise InputError(f"fps must be one rate or one per clip ({B}), got shape {fps_np.shape}")
             fps_np = np.broadcast_to(fps_np, (B,)).copy()
             lengths = np.full((B,), T) if lengths is None else np.asarray(lengths)
             if lengths.shape != (B,) or (lengths < MIN_FRAMES).any() or (lengths > T).any():

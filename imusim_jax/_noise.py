@@ -15,7 +15,8 @@ misalignment times scaled reading, then offset)::
 * ``b0 = bias + bias_std * N(0, I)``: a fixed offset plus a random turn-on bias drawn per clip.
 * ``s = scale_error + scale_std * N(0, I)``: scale-factor error (fraction, 0.01 = 1 %).
 * ``M = misalignment + misalignment_std * N(0, I)`` off the diagonal: cross-axis sensitivity (fraction).
-* saturation at ``±range`` and quantisation to ``lsb = 2 range / 2^bits`` (two's complement of ``bits`` bits).
+* saturation at ``±range`` and quantisation to ``lsb = 2 range / 2^bits`` (two's complement of ``bits`` bits:
+  a quantised reading spans ``-range .. range - lsb``, codes ``-2^(bits-1) .. 2^(bits-1) - 1``).
 
 Gradients: rounding and clipping use straight-through estimators (the value is exact, the gradient with respect
 to the input passes through unchanged; the gradient with respect to ``range`` and ``bits`` is that of the
@@ -84,7 +85,12 @@ class SensorNoise:
     @classmethod
     def create(cls, noise_density=0.0, random_walk=0.0, bias=0.0, bias_std=0.0, scale_error=0.0, scale_std=0.0,
                misalignment=0.0, misalignment_std=0.0, range=np.inf, bits=0.0) -> "SensorNoise":
-        """Build with scalars broadcast to per-axis arrays (NumPy float32 leaves)."""
+        """Build with scalars broadcast to per-axis arrays (NumPy float32 leaves). Concrete values are checked as
+        ``from_dict`` checks a profile's (one-line ``InputError``); traced ones (under ``jit`` or ``grad``) are not."""
+        for k, v in zip(_FIELDS, (noise_density, random_walk, bias, bias_std, scale_error, scale_std, misalignment,
+                                  misalignment_std, range, bits)):
+            if not isinstance(v, jax.core.Tracer):
+                _checked(k, v, "SensorNoise")
         return cls(_f32(noise_density, (3,)), _f32(random_walk, (3,)), _f32(bias, (3,)), _f32(bias_std, (3,)),
                    _f32(scale_error, (3,)), _f32(scale_std, (3,)), _f32(misalignment, (3, 3)),
                    _f32(misalignment_std), _f32(range), _f32(bits))
@@ -106,27 +112,36 @@ class SensorNoise:
         if "range" in d and d["range"] is None:  # JSON has no infinity: null (or the string "inf") stands for it
             d = {**d, "range": np.inf}
         for k, v in d.items():
-            shape = _SHAPES[k]
-            what = "a number" if shape == () else f"a number or an array of shape {shape}"
-            try:
-                a = np.asarray(v, np.float64)
-            except (TypeError, ValueError):
-                raise InputError(f"{where}.{k} must be {what}, got {v!r}") from None
-            if a.shape not in ((), shape):  # a number for every axis, or one per axis: nothing in between
-                raise InputError(f"{where}.{k} must be {what}, got shape {a.shape}")
-            a = np.broadcast_to(a, shape)
-            if np.isnan(a).any() or (k != "range" and not np.isfinite(a).all()):
-                raise InputError(f"{where}.{k} must be finite, got {v!r}")
-            if k in _NON_NEGATIVE and (a < 0).any():
-                raise InputError(f"{where}.{k} must not be negative (a density or a standard deviation), got {v!r}")
-            if k == "range" and (a <= 0).any():
-                raise InputError(f"{where}.range must be positive ('inf' or null: no saturation), got {v!r}")
-            if k == "bits" and not (a == 0 or (a == np.round(a) and 2 <= a <= 32)):
-                raise InputError(f"{where}.bits must be 0 (no quantisation) or a whole number of bits from 2 to 32, "
-                                 f"got {v!r}")
-            if k == "scale_error" and (a <= -1).any():
-                raise InputError(f"{where}.scale_error is a fraction (0.01 = 1 %) above -1, got {v!r}")
+            _checked(k, v, where)
         return cls.create(**d)
+
+
+def _checked(k: str, v, where: str) -> np.ndarray:
+    """Field ``k`` of a ``SensorNoise`` as a float64 array of its shape, or a one-line ``InputError`` naming
+    ``where``: a number or the field's full shape, finite (``range`` may be infinite), not negative for densities
+    and standard deviations, a positive range, a bit depth of 0 or 2-32, a scale error above -100 %."""
+    shape = _SHAPES[k]
+    v = v.tolist() if hasattr(v, "tolist") else v  # shown on one line
+    what = "a number" if shape == () else f"a number or an array of shape {shape}"
+    try:
+        a = np.asarray(v, np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}.{k} must be {what}, got {v!r}") from None
+    if a.shape not in ((), shape):  # a number for every axis, or one per axis: nothing in between
+        raise InputError(f"{where}.{k} must be {what}, got shape {a.shape}")
+    a = np.broadcast_to(a, shape)
+    if np.isnan(a).any() or (k != "range" and not np.isfinite(a).all()):
+        raise InputError(f"{where}.{k} must be finite, got {v!r}")
+    if k in _NON_NEGATIVE and (a < 0).any():
+        raise InputError(f"{where}.{k} must not be negative (a density or a standard deviation), got {v!r}")
+    if k == "range" and (a <= 0).any():
+        raise InputError(f"{where}.range must be positive ('inf' or null: no saturation), got {v!r}")
+    if k == "bits" and not (a == 0 or (a == np.round(a) and 2 <= a <= 32)):
+        raise InputError(f"{where}.bits must be 0 (no quantisation) or a whole number of bits from 2 to 32, "
+                         f"got {v!r}")
+    if k == "scale_error" and (a <= -1).any():
+        raise InputError(f"{where}.scale_error is a fraction (0.01 = 1 %) above -1, got {v!r}")
+    return a
 
 
 _FIELDS = ("noise_density", "random_walk", "bias", "bias_std", "scale_error", "scale_std", "misalignment",
@@ -275,7 +290,8 @@ def _corrupt_batch(x: tuple, params, z: tuple) -> tuple:
         steps = z[i] * rw[:, i, None]
         b_rw = cumsum_last(steps) - steps[:, :1]  # starts at 0
         y = Ax[:, i] + b0[:, i, None] + b_rw + z[3 + i] * nd[:, i, None]
-        y = jnp.where(finite, ste_clip(y, -rng, rng), y)
+        # a quantised reading saturates at the two's complement codes -2^(bits-1) .. 2^(bits-1) - 1
+        y = jnp.where(finite, ste_clip(y, -rng, jnp.where(quantise, rng - lsb, rng)), y)
         out.append(jnp.where(quantise, lsb * ste_round(y / lsb), y))
     return tuple(out)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
+import warnings
 from typing import Optional, Sequence, Union
 
 import jax
@@ -230,6 +231,9 @@ def _resolve_cutoffs(cutoff_hz: Cutoff, X, lengths: np.ndarray, fps: np.ndarray,
             if not np.isfinite(c) or c <= 0:
                 raise InputError(f"cutoff must be a positive number of Hz, 'auto' or None, got {cutoff_hz!r}")
             out.append(c)
+    if out and out[0] is not None and (out[0] >= 0.49 * np.asarray(fps)).any():
+        warnings.warn(f"cutoff_hz={out[0]:g} is at or above half the frame rate ({float(np.min(fps)):g} fps): the "
+                      "positions are not low-passed", UserWarning, stacklevel=3)
     return out
 
 
@@ -427,7 +431,8 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
         acc, gyr = apply_noise_rows(keys, acc, gyr, noise, rate_hz, noise_batched=n_ax == 0)
         valid = jnp.arange(n_out)[None, :] < n_valid[:, None]
         acc, gyr = (tuple(jnp.where(valid, r, 0.0) for r in rows) for rows in (acc, gyr))
-    return tuple(jnp.stack(rows, axis=-1) for rows in (acc, gyr, q_ws)) + (n_valid,)
+    finite = functools.reduce(jnp.logical_and, [jnp.isfinite(r).all(-1) for r in acc + gyr])  # (B,): simulate checks
+    return tuple(jnp.stack(rows, axis=-1) for rows in (acc, gyr, q_ws)) + (n_valid, finite)
 
 
 _CORE_STATIC = ("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz", "axes")
@@ -466,6 +471,8 @@ def _simulate_batch_impl(X, lengths, fps, sos, zi, pads, windows, mount, noise, 
 
 def stack_mounts(mounts: Sequence[Mount | str]) -> Mount:
     """Stack mounts of the same arm into one batched ``Mount`` (leaves ``(B, 4)`` and ``(B, 3)``)."""
+    if not mounts:
+        raise InputError("no mounts to stack")
     ms = [get_mount(m) for m in mounts]
     sides = {m.side for m in ms}
     if len(sides) != 1:
@@ -476,6 +483,8 @@ def stack_mounts(mounts: Sequence[Mount | str]) -> Mount:
 
 def stack_noise(models: Sequence[ImuNoise | str]) -> ImuNoise:
     """Stack noise models (presets or ``ImuNoise``) into one batched ``ImuNoise`` (each leaf gains a clip axis)."""
+    if not models:
+        raise InputError("no noise models to stack")
     ns = [get_noise(n) for n in models]
     if any(n is None for n in ns):
         ns = [get_noise("ideal") if n is None else n for n in ns]
@@ -548,8 +557,19 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
         raise InputError(f"batch sizes disagree between motion, mount and noise: {sorted(sizes)}")
     B = sizes.pop() if sizes else None
 
+    for name, leaf in (("fps", source.fps), ("lengths", source.lengths)):
+        if isinstance(leaf, jax.core.Tracer):
+            raise InputError(f"simulate needs a concrete {name} (it sizes the filters and the output): transform "
+                             f"the joints, e.g. jax.jit(lambda j: simulate(motion.replace(joints=j), ...)), not the "
+                             f"whole {type(source).__name__}")
     fps = np.atleast_1d(np.asarray(source.fps, np.float64))
-    lengths = np.asarray(source.lengths) if src_batched else np.array([source.num_frames])
+    lengths = (np.array([source.num_frames]) if not src_batched else
+               np.full(X.shape[0], num_frames) if source.lengths is None else np.asarray(source.lengths))
+    if lengths.shape != (X.shape[0] if src_batched else 1,) or (lengths < 4).any() or (lengths > num_frames).any():
+        raise InputError(f"lengths must be ({X.shape[0] if src_batched else 1},) frame counts in [4, {num_frames}], "
+                         f"got {lengths.tolist()}")
+    if fps.shape not in ((1,), lengths.shape):
+        raise InputError(f"fps must be one rate or one per clip ({len(lengths)}), got shape {fps.shape}")
     fps = np.broadcast_to(fps, lengths.shape)
     n_valid = num_output_samples(lengths, fps, rate_hz)
     cut = _resolve_cutoffs(cutoff_hz, Xb, lengths, fps, pos_channels)
@@ -581,6 +601,10 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
         if key is None:
             raise InputError("noise needs an explicit PRNG key: simulate(..., key=jax.random.key(0))")
         key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+        if not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                or (key.dtype == jnp.uint32 and key.ndim in (1, 2) and key.shape[-1] == 2)):
+            raise InputError(f"key must be a jax.random.key(seed) (or (B,) of them), got {key.dtype} of shape "
+                             f"{key.shape}")
         if _is_key_batch(key):
             if key.shape[0] != nb:
                 raise InputError(f"got {key.shape[0]} keys for {nb} clips")
@@ -595,7 +619,11 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
         dict(kind=kind, rig=rig, roll_model=roll_model, pad=pad, window=window, n_out=n_out, rate_hz=rate_hz,
              axes=axes), prep=prep if defer else None)
     one = not (src_batched or B is not None)
-    acc, gyr, q_ws, n_ok = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
+    acc, gyr, q_ws, n_ok, finite = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
+    if not isinstance(finite, jax.core.Tracer) and not bool(np.all(np.asarray(finite))):  # never a silent NaN
+        b = int(np.argmin(np.atleast_1d(np.asarray(finite))))
+        raise InputError(f"the simulated signal of clip {b} is not finite: check its joints (Motion.create refuses "
+                         "NaN and inf) and the noise model's parameters (SensorNoise.create checks them)")
     return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz)
 
 
@@ -646,12 +674,12 @@ def _prepare_input(X, *, idx, batched, num_frames):
 def _finish(outs, *, nb, n_keep, squeeze):
     """Join the core's outputs (one call's, or the parts of a batch), keep ``nb`` clips and ``n_keep`` samples,
     and drop the clip axis of a single clip: one compiled call."""
-    joined = [jnp.concatenate([o[k] for o in outs])[:nb] if len(outs) > 1 else outs[0][k][:nb] for k in range(4)]
+    joined = [jnp.concatenate([o[k] for o in outs])[:nb] if len(outs) > 1 else outs[0][k][:nb] for k in range(5)]
     acc, gyr, q_ws = (a[:, :n_keep] for a in joined[:3])
-    n_ok = joined[3]
+    n_ok, finite = joined[3], joined[4].all() if squeeze else joined[4]
     if squeeze:
-        return acc[0], gyr[0], q_ws[0], n_ok[0]
-    return acc, gyr, q_ws, n_ok
+        return acc[0], gyr[0], q_ws[0], n_ok[0], finite
+    return acc, gyr, q_ws, n_ok, finite
 
 
 def _pad_cached(coeffs, _cache={}):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Optional
 
 import typer
@@ -97,11 +98,12 @@ def simulate(
                   f"'imusim-jax batch {input} --out-dir DIR' (one output per clip)")
         m = _resolve_mount(mount or ("watch" if wrist else "watch-left"), wrist)  # --wrist alone: its watch
         _check_forearm(src, m.side, input)
-    if isinstance(cut, float) and cut >= 0.49 * float(src.fps):
-        typer.echo(f"warning: --cutoff {cut:g} Hz is at or above half the frame rate ({float(src.fps):g} fps): "
-                   "the positions are not low-passed", err=True)
     key = jax.random.key(seed)
-    signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)
+    with warnings.catch_warnings(record=True) as caught:  # the library's warnings, one line each
+        warnings.simplefilter("always", UserWarning)
+        signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)
+    for w in (w for w in caught if issubclass(w.category, UserWarning)):
+        typer.echo(f"warning: {str(w.message).replace('cutoff_hz=', '--cutoff ')}", err=True)
     iio.write_signal(signal, output, mount=m.name, noise=noise, seed=seed)
     if plot:
         from imusim_jax.plotting import plot_imu

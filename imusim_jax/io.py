@@ -125,9 +125,11 @@ def write_signal(signal: ImuSignal, path: str | os.PathLike, **metadata) -> None
 
 
 def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> ImuSignal:
-    """Read a signal written by ``write_signal`` (or any CSV with the ``t,ax,ay,az,gx,gy,gz`` header)."""
+    """Read a signal written by ``write_signal`` (or any CSV with the ``t,ax,ay,az,gx,gy,gz`` header); an ``.npz``
+    brings back the sensor's orientation ``q_ws`` too."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    q_ws = None
     if ext == ".csv":
         with open(path) as f:
             header = f.readline().strip().split(",")
@@ -138,6 +140,7 @@ def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> Imu
         with np.load(path) as z:
             X = np.column_stack([z["t"], z["accel"], z["gyro"]])
             rate_hz = rate_hz or (float(z["rate_hz"]) if "rate_hz" in z.files else None)
+            q_ws = z["q_ws"] if "q_ws" in z.files else None
     elif ext == ".parquet":
         import pyarrow.parquet as pq
 
@@ -151,4 +154,4 @@ def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> Imu
         rate_hz = _fps_from_time(X[:, 0], str(path)) if len(X) > 1 else None
         if rate_hz is None:
             raise InputError(f"{path}: one sample and no rate")
-    return ImuSignal(X[:, 1:4], X[:, 4:7], None, None, float(rate_hz))
+    return ImuSignal(X[:, 1:4], X[:, 4:7], None, q_ws, float(rate_hz))

@@ -146,6 +146,8 @@ def test_signal_files_round_trip(tmp_path, ext):
     assert back.rate_hz == pytest.approx(50.0)
     if ext == ".csv":
         assert path.read_text().splitlines()[0] == "t,ax,ay,az,gx,gy,gz"
+    if ext == ".npz":  # the orientation comes back too
+        np.testing.assert_allclose(back.q_ws, imu.q_ws, atol=1e-6)
     assert not list(tmp_path.glob(".tmp-*"))  # atomic writes leave nothing behind
 
 

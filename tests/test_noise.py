@@ -57,7 +57,8 @@ def test_saturation_and_quantisation():
     x = jnp.linspace(-5, 5, 101)[:, None] * jnp.ones((1, 3))
     y = np.asarray(N.apply_sensor_noise(jax.random.key(0), x, p, FS))
     lsb = 4.0 / 256
-    assert y.max() <= 2.0 and y.min() >= -2.0
+    # saturated at the 8-bit two's complement codes -128 .. 127: -range .. range - lsb
+    np.testing.assert_allclose([y.min(), y.max()], [-2.0, 2.0 - lsb], atol=1e-6)
     np.testing.assert_allclose(y / lsb, np.round(y / lsb), atol=1e-4)
     inside = np.abs(np.asarray(x)) < 1.9
     assert np.abs(y - np.asarray(x))[inside].max() <= lsb / 2 + 1e-6

@@ -514,3 +514,48 @@ def test_residual_curves_equal_scipys_sosfiltfilt_residuals():
         for g, d in enumerate(designs):
             y = scipy.signal.sosfiltfilt(d.sos, x, axis=0, padlen=min(len(x) - 1, 9))
             np.testing.assert_allclose(got[b, g], np.sqrt(np.mean((x - y) ** 2)), rtol=2e-4, err_msg=str((b, g)))
+
+
+def _bad_library_calls():
+    from imusim_jax.sample import fall_motion
+
+    m = fall_motion(fps=30, duration_s=2.0)
+    two = ij.stack_motions([m, fall_motion(fps=30, duration_s=1.5)])
+    nan_noise = ij.get_noise("bmi160")
+    nan_noise = nan_noise.replace(accel=nan_noise.accel.replace(noise_density=np.full(3, np.nan, np.float32)))
+    return {
+        "lengths beyond the frames": (lambda: ij.simulate(two.replace(lengths=jnp.array([60, 100]))),
+                                      "lengths must be"),
+        "lengths below 4": (lambda: ij.simulate(two.replace(lengths=jnp.array([60, 2]))), "lengths must be"),
+        "NaN joints past Motion.create": (lambda: ij.simulate(m.replace(joints=m.joints.at[3, 9, 0].set(jnp.nan)),
+                                                              cutoff_hz=6.0), "not finite"),
+        "NaN noise past SensorNoise.create": (lambda: ij.simulate(m, noise=nan_noise, key=jax.random.key(0),
+                                                                  cutoff_hz=6.0), "not finite"),
+        "an int key": (lambda: ij.simulate(m, noise="bmi160", key=0), "key must be a jax.random.key"),
+        "jit over the whole Motion": (lambda: jax.jit(lambda mm: ij.simulate(mm, cutoff_hz=6.0).accel)(m),
+                                      "concrete fps"),
+        "fps of the wrong count": (lambda: ij.Motion.create(np.stack([m.joints, m.joints]), [30.0, 30.0, 30.0],
+                                                            "coco17"), "fps must be one rate or one per clip"),
+        "no noise models": (lambda: ij.stack_noise([]), "no noise models"),
+        "no mounts": (lambda: ij.stack_mounts([]), "no mounts"),
+        "a NaN noise density": (lambda: ij.SensorNoise.create(noise_density=np.nan), "must be finite"),
+        "a range of zero": (lambda: ij.SensorNoise.create(range=0.0), "range must be positive"),
+        "one bit": (lambda: ij.SensorNoise.create(bits=1), "bits must be 0"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_library_calls()))
+def test_bad_library_input_is_a_one_line_input_error(case):
+    """Inputs that get past ``Motion.create`` (``replace``, direct construction) or come from elsewhere are
+    refused in one line, never a deep JAX or NumPy traceback or a silently NaN signal."""
+    call, match = _bad_library_calls()[case]
+    with pytest.raises(ij.InputError, match=match) as e:
+        call()
+    assert "\n" not in str(e.value)
+
+
+def test_a_cutoff_above_half_the_frame_rate_warns_that_nothing_is_filtered():
+    m, _ = spin_about_z(1.0, 1.0, 30.0)
+    with pytest.warns(UserWarning, match="not low-passed"):
+        a = ij.simulate(m, cutoff_hz=20.0).accel
+    np.testing.assert_array_equal(a, ij.simulate(m, cutoff_hz=None).accel)
