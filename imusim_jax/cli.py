@@ -13,6 +13,7 @@ Bad input exits with status 2 and one line on stderr (``error: ...``); set ``IMU
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -99,11 +100,8 @@ def simulate(
         m = _resolve_mount(mount or ("watch" if wrist else "watch-left"), wrist)  # --wrist alone: its watch
         _check_forearm(src, m.side, input)
     key = jax.random.key(seed)
-    with warnings.catch_warnings(record=True) as caught:  # the library's warnings, one line each
-        warnings.simplefilter("always", UserWarning)
+    with _one_line_warnings():
         signal = sim(src, m, noise, key=key, rate_hz=rate, cutoff_hz=cut, roll=roll)
-    for w in (w for w in caught if issubclass(w.category, UserWarning)):
-        typer.echo(f"warning: {str(w.message).replace('cutoff_hz=', '--cutoff ')}", err=True)
     iio.write_signal(signal, output, mount=m.name, noise=noise, seed=seed)
     if plot:
         from imusim_jax.plotting import plot_imu
@@ -120,6 +118,27 @@ def _check_forearm(motion, side: str, path: str) -> None:
     note = forearm_warning(motion, side, os.path.basename(path))
     if note:
         typer.echo(f"warning: {note}", err=True)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """The library's ``UserWarning``s as one ``warning:`` line each on stderr (each text once), in the command
+    line's spelling; other warnings as Python shows them."""
+    seen: set = set()
+    show = warnings.showwarning
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, UserWarning):
+            return show(message, category, filename, lineno, file, line)
+        text = str(message).replace("cutoff_hz=", "--cutoff ")
+        if text not in seen:
+            seen.add(text)
+            typer.echo(f"warning: {text}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = one_line
+        yield
 
 
 def _check_seed(seed: int) -> None:
@@ -181,9 +200,10 @@ def batch(
     _check_seed(seed)
     check_writable(os.path.join(out_dir, "any.csv"))
     m = _resolve_mount(mount or ("watch" if wrist else "watch-left"), wrist)
-    report = simulate_files(inputs, out_dir, mount=m, noise=noise, seed=seed, rate_hz=rate, cutoff_hz=cut,
-                            fps=fps, joint_set=joint_set, roll=roll, fmt=fmt, batch_size=batch_size,
-                            overwrite=overwrite, warn=lambda msg: typer.echo(msg, err=True))
+    with _one_line_warnings():
+        report = simulate_files(inputs, out_dir, mount=m, noise=noise, seed=seed, rate_hz=rate, cutoff_hz=cut,
+                                fps=fps, joint_set=joint_set, roll=roll, fmt=fmt, batch_size=batch_size,
+                                overwrite=overwrite, warn=lambda msg: typer.echo(msg, err=True))
     typer.echo(f"wrote {len(report.written)} files to {out_dir}"
                + (f", skipped {len(report.skipped)} that exist" if report.skipped else "")
                + (f"; {len(report.failed)} inputs failed (above)" if report.failed else ""))
