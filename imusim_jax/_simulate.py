@@ -517,6 +517,11 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     Returns:
       ``ImuSignal`` with ``accel`` (m/s^2) and ``gyro`` (rad/s) in the sensor frame, ``(T', 3)`` for one clip or
       ``(B, T', 3)`` with ``lengths`` for a batch (padding is zero).
+    Raises:
+      InputError: one line, for bad input (lengths outside ``[4, T]``, a traced frame rate, a key that is not a
+        ``jax.random`` key, more than ``MAX_OUTPUT_SAMPLES`` samples a clip, ...) and for a signal that would not
+        be finite (NaN joints or noise parameters that got past ``Motion.create`` or ``SensorNoise.create``).
+        A cut-off at or above half the frame rate warns (``UserWarning``) that nothing is low-passed.
     """
     mount = get_mount(mount)
     noise = get_noise(noise)
