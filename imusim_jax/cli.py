@@ -193,7 +193,6 @@ def batch(
 ):
     """Simulate many motion files in batches: one IMU file per clip, resumable."""
     from imusim_jax.batch import simulate_files
-
     from imusim_jax.io import check_writable
 
     cut = _cutoff(cutoff)

@@ -151,7 +151,7 @@ def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> Imu
     else:
         raise InputError(f"unsupported signal file {path!r}")
     if rate_hz is None:  # a CSV without its '# rate_hz' line: from the time column, as motion CSVs
-        rate_hz = _fps_from_time(X[:, 0], str(path)) if len(X) > 1 else None
-        if rate_hz is None:
+        if len(X) < 2:
             raise InputError(f"{path}: one sample and no rate")
+        rate_hz = _fps_from_time(X[:, 0], str(path))
     return ImuSignal(X[:, 1:4], X[:, 4:7], None, q_ws, float(rate_hz))

@@ -108,13 +108,13 @@ def plot_mounts(path: Optional[str | os.PathLike] = None):
 
 
 def _save(fig, path) -> None:
-    """``fig.savefig``; a folder that cannot be written is an ``InputError`` in one line."""
+    """``fig.savefig``; a folder that cannot be written is an ``InputError`` in one line (``io.atomic_path``'s)."""
     import matplotlib.pyplot as plt
 
-    from imusim_jax._motion import InputError
+    from imusim_jax.io import _write_error
 
     try:
         fig.savefig(path, dpi=110)
     except OSError as e:
         plt.close(fig)
-        raise InputError(f"cannot write {path}: {e.strerror or e}") from None
+        raise _write_error(os.fspath(path), e) from None
