@@ -118,6 +118,10 @@ def _edge_curvature_weights(n: int, degree: int = 3) -> np.ndarray:
     return out
 
 
+WINDOW_STEP = 16
+"""``simulate`` rounds the static edge window up to a multiple of this (compiled shapes are shared); a clip's edge
+noise estimate reads its own window rounded the same way (``extend_edges``)."""
+
 EDGE_DEGREE = 5
 """Degree of the low-bias edge estimate that ``edge_acceleration`` takes where the data are clean enough."""
 EDGE_KAPPA = 16.0
@@ -128,9 +132,11 @@ EDGE_FLOOR = 1e-7
 zero: an exactly noise-free channel (a constant, a straight line) keeps the cubic, and the choice is smooth."""
 
 
-def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarray):
+def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarray, m=None):
     """Second derivative (per frame squared) at both edge frames of ``x`` ``(T, C)`` (valid frames
     ``[0, length)``), from the ``w`` frames nearest each edge (``w <= n``, traced; ``n`` static): ``(C,)`` twice.
+    ``m`` (traced, ``w <= m <= n``; default ``n``) is the frames at each edge that the noise estimate below reads:
+    a clip's own count, so that a batch's larger ``n`` does not change it.
 
     Two end-point estimates (``_edge_curvature_weights``):
 
@@ -154,14 +160,15 @@ def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarra
     T = x.shape[0]
     dt = x.dtype
     hi = jax.lax.Precision.HIGHEST  # GPUs default to TF32 in float32 matmuls
-    w5 = jnp.minimum(jnp.maximum(w, EDGE_DEGREE + 1), jnp.minimum(length, n))
+    m = n if m is None else m
+    w5 = jnp.minimum(jnp.maximum(w, EDGE_DEGREE + 1), jnp.minimum(length, m))
     w3s = jnp.asarray(_edge_curvature_weights(n), dt)[w]
     w5s = jnp.asarray(_edge_curvature_weights(n, EDGE_DEGREE), dt)[w5]
     last = length - 1
     left, right = x[:n], x[jnp.clip(last - jnp.arange(n), 0, T - 1)]
     k = 6  # sixth differences: a smooth signal's fall as (omega h)^6, white noise's variance is C(12, 6) s^2
     binom = [(-1.0) ** i * float(math.comb(k, i)) for i in range(k + 1)]
-    valid = (jnp.arange(max(n - k, 0)) + k < length)[:, None]  # differences within the clip
+    valid = (jnp.arange(max(n - k, 0)) + k < jnp.minimum(length, m))[:, None]  # within the clip and its m frames
     count = jnp.sum(valid)
     gain = jnp.sum((w5s - w3s) ** 2)
 
@@ -208,8 +215,12 @@ def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, cli
     p = pad if clip_pad is None else clip_pad
     n = min(max(window, EDGE_DEGREE + 1), T)  # rows an edge estimate can read (static)
     w = jnp.clip(jnp.minimum(jnp.asarray(window if clip_window is None else clip_window), length), 0, n)
+    # the noise estimate's frames: the clip's window rounded up to WINDOW_STEP (a clip alone is given that static
+    # window by simulate), never the batch's: otherwise a clip's edges would depend on the clips beside it
+    m = n if clip_window is None else jnp.clip(-(-jnp.asarray(clip_window) // WINDOW_STEP) * WINDOW_STEP,
+                                               EDGE_DEGREE + 1, n)
     last = length - 1
-    a_left, a_right = edge_acceleration(x, length, n, w)
+    a_left, a_right = edge_acceleration(x, length, n, w, m)
     k = jnp.minimum(jnp.arange(1, pad + 1), p)  # (pad,): 1, 2, .. p, p, .. (held beyond the clip's own pad)
     kk = (k * k).astype(dt)[:, None]
     x_last = jax.lax.dynamic_index_in_dim(x, last, axis=0, keepdims=False)

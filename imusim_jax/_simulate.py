@@ -38,7 +38,8 @@ from imusim_jax import _quaternion as quat
 from imusim_jax import _rows as R
 from imusim_jax._constants import DEFAULT_RATE_HZ, GRAVITY_W
 from imusim_jax._kinematics import (FilterCoeffs, _sosfilt_time_major, design_lowpass, edge_window,
-                                    eval_spline_derivs, extend_edges, filtfilt_batch, fit_spline, pad_length)
+                                    eval_spline_derivs, extend_edges, filtfilt_batch, fit_spline, pad_length,
+                                    WINDOW_STEP)
 from imusim_jax._joints import get_joint_set
 from imusim_jax._motion import InputError, Motion, Trajectory
 from imusim_jax._mounting import Mount, get_mount
@@ -585,7 +586,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     pads = np.array([_pad_cached(per_pair[cf][0]) for cf in pairs], np.int32)
     windows = np.array([per_pair[cf][1] for cf in pairs], np.int32)
     windows = np.minimum(windows, np.maximum(lengths, 3))
-    pad, window = _bucket(int(pads.max()), 16), _bucket(int(windows.max()), 16)
+    pad, window = _bucket(int(pads.max()), 16), _bucket(int(windows.max()), WINDOW_STEP)
     n_keep = int(n_valid.max())
     n_out = _bucket(n_keep, 32)
     # Host-side arrays go to the compiled core as NumPy arrays (transferred in its dispatch, not one by one).

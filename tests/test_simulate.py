@@ -234,6 +234,21 @@ def test_batch_equals_per_clip_calls_with_padding_and_mixed_rates(getkey):
         assert np.all(np.asarray(out.accel[b, n:]) == 0)
 
 
+@pytest.mark.parametrize("cutoff", [6.0, 3.0])
+def test_a_clip_beside_a_faster_clip_reads_as_alone(cutoff):
+    """The batch's static edge window is its largest clip's (a 120 fps clip's: 48 frames at 3 Hz); each clip's
+    edge estimate must still read only its own frames. Before, the 30 fps fall's first sample moved by 0.033
+    (6 Hz) and 0.21 m/s^2 (3 Hz) next to a 120 fps clip."""
+    from imusim_jax.sample import fall_motion, load_sample
+
+    m = load_sample()
+    alone = ij.simulate(m, "watch-left", cutoff_hz=cutoff)
+    both = ij.simulate(ij.stack_motions([m, fall_motion(fps=120.0)]), "watch-left", cutoff_hz=cutoff)
+    n = alone.num_samples
+    np.testing.assert_allclose(both.accel[0, :n], alone.accel, atol=2e-3)
+    np.testing.assert_allclose(both.gyro[0, :n], alone.gyro, atol=5e-4)
+
+
 def test_same_key_same_signal_other_key_other_signal(getkey):
     from imusim_jax.sample import load_sample
 
