@@ -49,6 +49,18 @@ from imusim_jax._simulate import stack_noise as stack_noise
 
 __version__ = "0.1.0"
 
+_SUBMODULES = ("batch", "io", "plotting", "sample", "datasets_io", "weights", "pose")
+
+
+def __getattr__(name: str):
+    """The public submodules as attributes (``imusim_jax.batch.clip_key`` after ``import imusim_jax``), imported on
+    first use: ``plotting`` loads matplotlib and ``pose`` onnxruntime, which a plain ``import imusim_jax`` need not."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"imusim_jax.{name}")
+    raise AttributeError(f"module 'imusim_jax' has no attribute {name!r}")
+
 __all__ = [
     "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "JOINT_SETS", "JointSet", "conversion_report",
     "convert_joints", "get_joint_set", "InputError", "Motion", "Trajectory", "load_motion", "load_trajectory",

@@ -240,7 +240,9 @@ def _draws(key: jax.Array, n: int, sensors: int, dtype):
     """Standard normals for ``sensors`` sensors: per clip ``(sensors, 15)`` (``jax.random.normal``) and per sample
     ``6 sensors`` rows ``(n,)`` (``counter_normal_rows`` seeded by ``jax.random.bits`` of the key)."""
     k_clip, k_samp = jax.random.split(key)
-    z_clip = jax.random.normal(k_clip, (sensors, _PER_CLIP), dtype)
+    # drawn in float32 whatever the precision (a float64 draw reads other bits of the key), so a key gives the same
+    # noise with and without x64: the command line (float64) and the library's default (float32) agree
+    z_clip = jax.random.normal(k_clip, (sensors, _PER_CLIP), jnp.float32).astype(dtype)
     seed = jax.random.bits(k_samp, (2,), jnp.uint32)
     return z_clip, counter_normal_rows(seed, sensors * _PER_SAMPLE, n, dtype)
 

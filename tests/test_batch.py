@@ -113,3 +113,15 @@ def test_a_clip_the_simulator_refuses_is_reported_and_the_others_are_written(tmp
     assert [os.path.basename(p) for p, _ in report.failed] == ["c1.npz"]
     assert "left_wrist" in report.failed[0][1] and any("c1.npz" in msg for msg in messages)
     assert len(report.written) == 6 and not (tmp_path / "out" / "sub" / "c1.npz").exists()
+
+
+def test_the_public_submodules_are_attributes_of_the_package():
+    """The README writes ``ij.batch.clip_key(S, NAME)`` after ``import imusim_jax as ij``: in a fresh interpreter
+    (this process has imported the submodules already) that must not be an AttributeError."""
+    import subprocess
+    import sys
+
+    code = ("import imusim_jax as ij; ij.batch.clip_key(0, 'a'); ij.io.write_signal; ij.sample.load_sample\n"
+            "try:\n    ij.no_such_module\nexcept AttributeError:\n    print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
