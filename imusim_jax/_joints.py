@@ -12,6 +12,9 @@ Supported sets:
 ``convert(joints, src, dst)`` builds every target joint from source joints by name: directly where the joint
 exists, as an average where it is defined as one (H36M's pelvis is the mean of the hips), and from a documented
 stand-in otherwise (COCO's eyes and ears from a head joint). Stand-ins are reported by ``conversion_report``.
+A target joint that nothing in the source can stand in for is an ``InputError`` naming it, never a guess: COCO-17
+and H36M-17 have no hand tips or thumbs, so they convert into each other and into ``kinect20``, but not into
+``ntu25`` or ``mediapipe33`` (simulate them in their own joint set: ``simulate`` reads only the arm).
 """
 from __future__ import annotations
 

@@ -134,14 +134,12 @@ class Motion:
             if fps_np.shape not in ((), (1,), (B,)):
                 raise InputError(f"fps must be one rate or one per clip ({B}), got shape {fps_np.shape}")
             fps_np = np.broadcast_to(fps_np, (B,)).copy()
-            lengths = np.full((B,), T) if lengths is None else np.asarray(lengths)
-            if lengths.shape != (B,) or (lengths < MIN_FRAMES).any() or (lengths > T).any():
-                raise InputError(f"lengths must be (B,) in [{MIN_FRAMES}, {T}], got {np.asarray(lengths).tolist()}")
-            lengths = jnp.asarray(lengths, jnp.int32)
+            lengths = _check_lengths(lengths, B, T)
         else:
             if fps_np.ndim:
                 raise InputError(f"one clip needs a scalar fps, got shape {fps_np.shape}")
-            lengths = None
+            if lengths is not None:
+                raise InputError("lengths are for a batch (B, T, J, 3); one clip's length is its frame count")
         if confidence is not None:
             confidence = np.asarray(confidence, dtype=np.float64)
             if confidence.shape != joints_np.shape[:-1]:
@@ -167,7 +165,12 @@ class Motion:
 
     def joint(self, name: str) -> jnp.ndarray:
         """Positions of one joint by name: ``(..., T, 3)``."""
-        return self.joints[..., get_joint_set(self.joint_set).index(name), :]
+        js = get_joint_set(self.joint_set)
+        try:
+            i = js.index(name)
+        except (KeyError, ValueError):
+            raise InputError(f"joint set {js.name} has no joint {name!r}; it has {', '.join(js.joints)}") from None
+        return self.joints[..., i, :]
 
     def to(self, joint_set: str) -> "Motion":
         """Convert to another joint set by name (``imusim_jax.joints.conversion_report`` says how)."""
@@ -255,11 +258,15 @@ class Trajectory:
         fps = _check_fps(fps)
         if p.ndim == 3:
             B, T = p.shape[:2]
+            if fps.shape not in ((), (1,), (B,)):
+                raise InputError(f"fps must be one rate or one per clip ({B}), got shape {fps.shape}")
             fps = np.broadcast_to(fps, (B,)).copy()
-            lengths = np.full((B,), T) if lengths is None else np.asarray(lengths)
-            lengths = jnp.asarray(lengths, jnp.int32)
+            lengths = _check_lengths(lengths, B, T)
         else:
-            lengths = None
+            if fps.ndim:
+                raise InputError(f"one trajectory needs a scalar fps, got shape {fps.shape}")
+            if lengths is not None:
+                raise InputError("lengths are for a batch (B, T, 3); one trajectory's length is its frame count")
         return cls(jnp.asarray(p, _float()), jnp.asarray(q, _float()), jnp.asarray(fps, _float()),
                    lengths)
 
@@ -280,10 +287,24 @@ class Trajectory:
                    fmt="%.9g")
 
 
+def _check_lengths(lengths, B: int, T: int) -> jnp.ndarray:
+    """A batch's valid frame counts: ``(B,)`` whole numbers in ``[MIN_FRAMES, T]`` (all ``T`` when ``None``)."""
+    if lengths is None:
+        return jnp.full((B,), T, jnp.int32)
+    n = np.asarray(lengths)
+    if n.dtype.kind not in "iuf" or n.shape != (B,) or not np.isfinite(n).all() or (n != np.round(n)).any() \
+            or (n < MIN_FRAMES).any() or (n > T).any():
+        raise InputError(f"lengths must be ({B},) whole frame counts in [{MIN_FRAMES}, {T}], got {n.tolist()}")
+    return jnp.asarray(n.astype(np.int64), jnp.int32)
+
+
 def stack_motions(motions: Sequence[Motion]) -> Motion:
     """Pad single clips to a common length (repeating each clip's last frame) and stack them into a batch."""
     if not motions:
         raise InputError("no motions to stack")
+    bad = [type(m).__name__ for m in motions if not isinstance(m, Motion)]
+    if bad:
+        raise InputError(f"stack_motions takes Motion clips (Motion.create), got {bad[0]}")
     names = {m.joint_set for m in motions}
     if len(names) > 1:
         raise InputError(f"cannot stack motions of different joint sets {sorted(names)}; convert them first")

@@ -59,17 +59,23 @@ class Mount:
     def create(cls, R_fs, lever_f=(0.0, 0.0, 0.0), side: str = "left", name: str = "custom") -> "Mount":
         """From a rotation matrix whose columns are the sensor's x, y, z axes in forearm coordinates."""
         R = np.asarray(R_fs, np.float64)
+        lever = np.asarray(lever_f, np.float64)
+        if lever.shape != (3,) or not np.isfinite(lever).all():
+            raise InputError(f"a mount's lever_f must be 3 finite numbers (metres), got {lever.tolist()}")
         if R.shape == (4,):
+            if not np.isfinite(R).all() or np.linalg.norm(R) < 1e-6:
+                raise InputError(f"a mount quaternion must be finite and non-zero, got {R.tolist()}")
             q = R / np.linalg.norm(R)
         else:
-            if R.shape != (3, 3) or not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
+            if R.shape != (3, 3) or not np.isfinite(R).all() or not np.allclose(R @ R.T, np.eye(3), atol=1e-6) \
+                    or np.linalg.det(R) < 0:
                 raise InputError("a mount rotation must be a proper 3x3 rotation matrix (a mirror is not a mount)")
             xyzw = Rotation.from_matrix(R).as_quat()
             q = np.array([xyzw[3], xyzw[0], xyzw[1], xyzw[2]])
         if side not in ("left", "right"):
             raise InputError(f"side must be 'left' or 'right', got {side!r}")
         # NumPy leaves: presets are built at import time without starting a JAX backend.
-        return cls(np.asarray(q, np.float32), np.asarray(lever_f, np.float32), side, name)
+        return cls(np.asarray(q, np.float32), lever.astype(np.float32), side, name)
 
     def replace_side(self, side: str) -> "Mount":
         return self.replace(side=side)

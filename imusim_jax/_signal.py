@@ -14,6 +14,7 @@ import numpy as np
 from flax import struct
 
 from imusim_jax._constants import STANDARD_GRAVITY
+from imusim_jax._errors import InputError
 
 __all__ = ["ImuSignal"]
 
@@ -79,9 +80,9 @@ class ImuSignal:
         if accel_unit == "g":
             a = a / STANDARD_GRAVITY
         elif accel_unit != "m/s^2":
-            raise ValueError(f"accel_unit must be 'm/s^2' or 'g', got {accel_unit!r}")
+            raise InputError(f"accel_unit must be 'm/s^2' or 'g', got {accel_unit!r}")
         if gyro_unit in ("deg/s", "dps"):
             g = np.degrees(g)
         elif gyro_unit != "rad/s":
-            raise ValueError(f"gyro_unit must be 'rad/s' or 'deg/s', got {gyro_unit!r}")
+            raise InputError(f"gyro_unit must be 'rad/s' or 'deg/s', got {gyro_unit!r}")
         return a, g

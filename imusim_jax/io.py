@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from typing import Optional
 
 import numpy as np
@@ -129,6 +130,18 @@ def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> Imu
     brings back the sensor's orientation ``q_ws`` too."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if ext not in (".csv", ".npz", ".parquet"):
+        raise InputError(f"unsupported signal file {path!r} (.csv, .npz or .parquet)")
+    try:
+        return _read_signal(path, ext, rate_hz)
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as e:  # one line, the file named
+        what = e.strerror if isinstance(e, OSError) and e.strerror else f"{type(e).__name__}: {e}"
+        raise InputError(f"cannot read {path} as a signal ({ext}): {what}".splitlines()[0]) from None
+
+
+def _read_signal(path: str, ext: str, rate_hz: Optional[float]) -> ImuSignal:
     q_ws = None
     if ext == ".csv":
         with open(path) as f:
@@ -137,19 +150,22 @@ def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> Imu
             raise InputError(f"{path}: expected header {','.join(COLUMNS)}")
         X = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     elif ext == ".npz":
-        with np.load(path) as z:
+        with open(path, "rb") as f:
+            if not f.read(2).startswith(b"PK"):  # np.load's next guess would be a pickle: say what it is not
+                raise InputError(f"cannot read {path} as a signal (.npz): not a zip archive (np.savez's format)")
+        with np.load(path, allow_pickle=False) as z:
             X = np.column_stack([z["t"], z["accel"], z["gyro"]])
             rate_hz = rate_hz or (float(z["rate_hz"]) if "rate_hz" in z.files else None)
             q_ws = z["q_ws"] if "q_ws" in z.files else None
-    elif ext == ".parquet":
+    else:  # .parquet
         import pyarrow.parquet as pq
 
         table = pq.read_table(path)
         X = np.column_stack([table[c].to_numpy() for c in COLUMNS])
         meta = table.schema.metadata or {}
         rate_hz = rate_hz or (float(meta[b"rate_hz"]) if b"rate_hz" in meta else None)
-    else:
-        raise InputError(f"unsupported signal file {path!r}")
+    if X.ndim != 2 or X.shape[1] != 7 or len(X) == 0:
+        raise InputError(f"{path}: expected rows of {','.join(COLUMNS)}, got an array of shape {X.shape}")
     if rate_hz is None:  # a CSV without its '# rate_hz' line: from the time column, as motion CSVs
         if len(X) < 2:
             raise InputError(f"{path}: one sample and no rate")

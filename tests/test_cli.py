@@ -199,9 +199,9 @@ def test_an_output_that_cannot_be_written_fails_in_one_line_before_simulating(tm
 def test_a_cutoff_above_half_the_frame_rate_is_simulated_with_a_one_line_warning(sample, tmp_path):
     r = run("simulate", sample / "fall.npz", "--cutoff", "100", "-o", tmp_path / "o.csv")
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warning:") and "not low-passed" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "no low-pass filter" in lines[0]
     r = run("simulate", sample / "fall.npz", "--cutoff", "6", "-o", tmp_path / "o.csv")
     assert not r.stderr.strip()
     r = run("batch", sample / "fall.npz", "--cutoff", "100", "--out-dir", tmp_path / "b")
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("warning:") and "not low-passed" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "no low-pass filter" in lines[0]

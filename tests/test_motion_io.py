@@ -272,3 +272,20 @@ def test_unbatch_gives_each_clip_without_its_padding():
         n = int(sig.lengths[b])
         assert isinstance(one.accel, np.ndarray) and isinstance(one.q_ws, np.ndarray)
         np.testing.assert_array_equal(one.accel, sig.accel[b, :n])
+
+
+@pytest.mark.parametrize("name,content,match", [
+    ("missing.csv", None, "No such file"),
+    ("garbage.npz", b"not a zip", "not a zip archive"),
+    ("notes.txt", b"t,ax", "unsupported"),
+    ("short_rows.csv", b"t,ax,ay,az,gx,gy,gz\n0,1,2\n0.02,1,2\n", "expected rows|cannot read"),
+])
+def test_read_signal_errors_are_one_line_input_errors(tmp_path, name, content, match):
+    from imusim_jax.io import read_signal
+
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ij.InputError, match=match) as err:
+        read_signal(path)
+    assert "\n" not in str(err.value)
