@@ -57,11 +57,12 @@ def _cut_chunk(stage: int, full):
         def out(*arrays):
             s = sum(jnp.sum(a) for a in arrays) if arrays else jnp.zeros((), X.dtype)
             fill = lambda c: jnp.zeros((nb, n_out, c), X.dtype) + s  # noqa: E731
-            return fill(3), fill(3), fill(4), jnp.full((nb,), n_out, jnp.int32), jnp.ones((nb,), bool)
+            return fill(3), fill(3), fill(4), jnp.full((nb,), n_out, jnp.int32), jnp.ones((nb,), bool), ok
 
+        ok = jnp.zeros((nb,), jnp.int32)  # forearm code: of human length
         if stage == 0:
             z = jnp.zeros((nb, 1, 1), X.dtype)
-            return z, z, z, jnp.full((nb,), n_out, jnp.int32), jnp.ones((nb,), bool)
+            return z, z, z, jnp.full((nb,), n_out, jnp.int32), jnp.ones((nb,), bool), ok
         if stage == 1:
             return out(X)
         coeffs = sim.FilterCoeffs(sos, zi)

@@ -41,6 +41,7 @@ from imusim_jax._noise import save_noise_json as save_noise_json
 from imusim_jax._orientation import RollModel as RollModel
 from imusim_jax._orientation import forearm_frame as forearm_frame
 from imusim_jax._signal import ImuSignal as ImuSignal
+from imusim_jax._simulate import ForearmWarning as ForearmWarning
 from imusim_jax._simulate import auto_cutoff as auto_cutoff
 from imusim_jax._simulate import auto_cutoffs as auto_cutoffs
 from imusim_jax._simulate import simulate as simulate
@@ -65,6 +66,6 @@ __all__ = [
     "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "JOINT_SETS", "JointSet", "conversion_report",
     "convert_joints", "get_joint_set", "InputError", "Motion", "Trajectory", "load_motion", "load_trajectory",
     "stack_motions", "MOUNTS", "Mount", "get_mount", "NOISE_PRESETS", "ImuNoise", "SensorNoise", "apply_noise",
-    "get_noise", "save_noise_json", "RollModel", "forearm_frame", "ImuSignal", "auto_cutoff", "auto_cutoffs",
-    "simulate", "stack_mounts", "stack_noise", "quaternion",
+    "get_noise", "save_noise_json", "RollModel", "forearm_frame", "ImuSignal", "ForearmWarning", "auto_cutoff",
+    "auto_cutoffs", "simulate", "stack_mounts", "stack_noise", "quaternion",
 ]

@@ -483,7 +483,35 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
         valid = jnp.arange(n_out)[None, :] < n_valid[:, None]
         acc, gyr = (tuple(jnp.where(valid, r, 0.0) for r in rows) for rows in (acc, gyr))
     finite = functools.reduce(jnp.logical_and, [jnp.isfinite(r).all(-1) for r in acc + gyr])  # (B,): simulate checks
-    return tuple(jnp.stack(rows, axis=-1) for rows in (acc, gyr, q_ws)) + (n_valid, finite)
+    forearm = _forearm_code(X, lengths) if kind == "skeleton" else jnp.zeros(lengths.shape, jnp.int32)
+    return tuple(jnp.stack(rows, axis=-1) for rows in (acc, gyr, q_ws)) + (n_valid, finite, forearm)
+
+
+MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
+"""Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's orientation
+is undefined (joints missing and set to zero, or a collapsed skeleton); longer, the joints are probably not in
+metres (millimetres, centimetres or pixels). ``simulate`` warns (``ForearmWarning``)."""
+
+
+class ForearmWarning(UserWarning):
+    """The mount's forearm (elbow to wrist) is shorter than ``MIN_FOREARM_M`` or longer than ``MAX_FOREARM_M`` in
+    most of a clip's frames: the joints are probably missing or not in metres. The command line prints its own
+    line with the measured length instead."""
+
+
+def _forearm_code(X, lengths):
+    """Per clip ``(B,)``: 0 if the rig's forearm (channels 3:6 elbow, 6:9 wrist of the raw channels ``X``
+    ``(B, T, C)``) is of human length in most valid frames, 1 if shorter than ``MIN_FOREARM_M``, 2 if longer than
+    ``MAX_FOREARM_M``. Element-wise on frames the core reads anyway, and no host copy of the joints."""
+    step = 4  # every 4th frame: a vote over a quarter of the frames, a quarter of the work
+    sub = X[:, ::step]
+    d = sub[..., 6:9] - sub[..., 3:6]
+    sq = jnp.sum(d * d, axis=-1)  # (B, T / step) squared lengths
+    valid = (jnp.arange(sub.shape[1]) * step)[None, :] < lengths[:, None]
+    n = jnp.sum(valid, axis=1)
+    short = 2 * jnp.sum(valid & (sq < MIN_FOREARM_M ** 2), axis=1) > n
+    long = 2 * jnp.sum(valid & (sq > MAX_FOREARM_M ** 2), axis=1) > n
+    return jnp.where(short, 1, jnp.where(long, 2, 0)).astype(jnp.int32)
 
 
 _CORE_STATIC = ("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz", "axes")
@@ -692,12 +720,31 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
         dict(kind=kind, rig=rig, roll_model=roll_model, pad=pad, window=window, n_out=n_out, rate_hz=rate_hz,
              axes=axes), prep=prep if defer else None)
     one = not (src_batched or B is not None)
-    acc, gyr, q_ws, n_ok, finite = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
-    if not isinstance(finite, jax.core.Tracer) and not bool(np.all(np.asarray(finite))):  # never a silent NaN
-        b = int(np.argmin(np.atleast_1d(np.asarray(finite))))
-        raise InputError(f"the simulated signal of clip {b} is not finite: check its joints (Motion.create refuses "
-                         "NaN and inf) and the noise model's parameters (SensorNoise.create checks them)")
+    acc, gyr, q_ws, n_ok, finite, forearm = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
+    if not isinstance(finite, jax.core.Tracer):
+        if not bool(np.all(np.asarray(finite))):  # never a silent NaN
+            b = int(np.argmin(np.atleast_1d(np.asarray(finite))))
+            raise InputError(f"the simulated signal of clip {b} is not finite: check its joints (Motion.create "
+                             "refuses NaN and inf) and the noise model's parameters (SensorNoise.create checks them)")
+        _warn_forearm(np.asarray(forearm), mount.side, src_batched or B is not None)
     return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz)
+
+
+def _warn_forearm(codes: np.ndarray, side: str, batched: bool) -> None:
+    """A ``ForearmWarning`` naming the first clip whose forearm is not of human length (``_forearm_code``)."""
+    bad = np.nonzero(codes)[0]
+    if not len(bad):
+        return
+    b = int(bad[0])
+    where = (f"clip {b} (and {len(bad) - 1} more)" if len(bad) > 1 else f"clip {b}") + ": " if batched else ""
+    if codes[b] == 1:
+        text = (f"{where}the {side} forearm (elbow to wrist) is shorter than {MIN_FOREARM_M * 100:g} cm in most "
+                f"frames: its orientation is undefined (the device is taken as face up); are the {side} arm's joints "
+                "present and in metres?")
+    else:
+        text = (f"{where}the {side} forearm (elbow to wrist) is longer than {MAX_FOREARM_M:g} m in most frames (a "
+                "human's is about 0.25 m): are the joints in metres? Accelerations scale with the units.")
+    warnings.warn(text, ForearmWarning, stacklevel=3)
 
 
 def _check_rig_present(source: Motion, idx: tuple) -> None:
@@ -748,12 +795,12 @@ def _prepare_input(X, *, idx, batched, num_frames):
 def _finish(outs, *, nb, n_keep, squeeze):
     """Join the core's outputs (one call's, or the parts of a batch), keep ``nb`` clips and ``n_keep`` samples,
     and drop the clip axis of a single clip: one compiled call."""
-    joined = [jnp.concatenate([o[k] for o in outs])[:nb] if len(outs) > 1 else outs[0][k][:nb] for k in range(5)]
+    joined = [jnp.concatenate([o[k] for o in outs])[:nb] if len(outs) > 1 else outs[0][k][:nb] for k in range(6)]
     acc, gyr, q_ws = (a[:, :n_keep] for a in joined[:3])
-    n_ok, finite = joined[3], joined[4].all() if squeeze else joined[4]
+    n_ok, finite, forearm = joined[3], joined[4].all() if squeeze else joined[4], joined[5]
     if squeeze:
-        return acc[0], gyr[0], q_ws[0], n_ok[0], finite
-    return acc, gyr, q_ws, n_ok, finite
+        return acc[0], gyr[0], q_ws[0], n_ok[0], finite, forearm
+    return acc, gyr, q_ws, n_ok, finite, forearm
 
 
 def _pad_cached(coeffs, _cache={}):

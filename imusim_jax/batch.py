@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 import zlib
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from imusim_jax._errors import InputError
+from imusim_jax._simulate import MAX_FOREARM_M, MIN_FOREARM_M, ForearmWarning
 
 __all__ = ["find_inputs", "clip_key", "clip_keys", "simulate_files", "BatchReport", "MOTION_PATTERNS"]
 
@@ -114,8 +116,10 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
 
     def run(members):  # (name, output path, Motion, input path) -> one batched ImuSignal
         keys = clip_keys(seed, [c[0] for c in members]) if noise_model is not None else None
-        return simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys, rate_hz=rate_hz,
-                        cutoff_hz=cutoff_hz, roll=roll)
+        with warnings.catch_warnings():  # each file's forearm is reported below, by name and measured length
+            warnings.simplefilter("ignore", ForearmWarning)
+            return simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys, rate_hz=rate_hz,
+                            cutoff_hz=cutoff_hz, roll=roll)
 
     def write(members, signal):  # members may be fewer than the signal's clips (its padding is not written)
         for (name, out, _, _), one in zip(members, signal.unbatch(host=True)):
@@ -197,7 +201,3 @@ def forearm_warning(motion, side: str, label: str) -> Optional[str]:
     return None
 
 
-MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
-"""Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's
-orientation is undefined (joints missing and set to zero, or a collapsed skeleton); longer, the joints are
-probably not in metres (millimetres, centimetres or pixels)."""

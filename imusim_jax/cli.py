@@ -135,8 +135,11 @@ def _one_line_warnings():
             seen.add(text)
             typer.echo(f"warning: {text}", err=True)
 
+    from imusim_jax._simulate import ForearmWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
+        warnings.simplefilter("ignore", ForearmWarning)  # the command line words its own, with the file and length
         warnings.showwarning = one_line
         yield
 

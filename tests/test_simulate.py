@@ -640,3 +640,20 @@ def test_auto_cutoff_takes_the_movement_band_on_clean_data_and_winters_choice_on
     assert ij.auto_cutoff(clean, 30.0) == MAX_AUTO_CUTOFF_HZ
     noisy = clean + 0.003 * np.random.default_rng(0).normal(size=clean.shape)
     assert 2.0 <= ij.auto_cutoff(noisy, 30.0) < 10.0
+
+
+def test_a_forearm_not_of_human_length_warns_in_the_library():
+    """Millimetres (a mocap export) or a collapsed arm: a ``ForearmWarning`` naming the clip; a human arm: none."""
+    import warnings
+
+    from imusim_jax.sample import load_sample
+
+    m = load_sample()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ij.ForearmWarning)
+        ij.simulate(m, cutoff_hz=6.0)  # a human forearm: no warning
+    with pytest.warns(ij.ForearmWarning, match="longer than 1 m in most frames"):
+        ij.simulate(m.replace(joints=m.joints * 1000.0), cutoff_hz=6.0)
+    batch = ij.stack_motions([m, m.replace(joints=m.joints * 0.01)])
+    with pytest.warns(ij.ForearmWarning, match="clip 1: the left forearm .* shorter than 2 cm"):
+        ij.simulate(batch, cutoff_hz=6.0)
