@@ -336,16 +336,22 @@ def _as_str(x) -> str:
     raise InputError(f"joint_set must be a string, got an array of {x.dtype}")
 
 
-def _load_npz_motion(path: str, fps_override, joint_set_override) -> Motion:
+def check_npz_magic(path: str, arrays: str) -> None:
+    """Refuse a file that is not a zip archive before ``np.load`` tries, whose next guess is unpickling (its error
+    speaks of pickled data): one line saying what the file is, and how to write it (``arrays``, e.g.
+    ``"joints=..., fps=..."``)."""
     try:
         with open(path, "rb") as f:
             magic = f.read(6)
     except OSError as e:
         raise InputError(f"cannot read {path}: {e.strerror}") from None
-    if not magic.startswith(b"PK"):  # what np.load would try next is unpickling: say what the file is not
+    if not magic.startswith(b"PK"):
         what = "a single .npy array" if magic == b"\x93NUMPY" else ("empty" if not magic else "not a zip archive")
-        raise InputError(f"cannot read {path} as .npz: the file is {what}; write it with np.savez(path, "
-                         f"joints=..., fps=..., joint_set=...)")
+        raise InputError(f"cannot read {path} as .npz: the file is {what}; write it with np.savez(path, {arrays})")
+
+
+def _load_npz_motion(path: str, fps_override, joint_set_override) -> Motion:
+    check_npz_magic(path, "joints=..., fps=..., joint_set=...")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}

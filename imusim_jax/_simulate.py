@@ -238,7 +238,6 @@ def _resolve_cutoffs(cutoff_hz: Cutoff, X, lengths: np.ndarray, fps: np.ndarray,
             raise InputError("cutoff_hz='auto' looks at the data: pass a number when differentiating through "
                              "the joints (or compute it first with imusim_jax.auto_cutoff)")
         X = np.asarray(X)
-    if cutoff_hz == "auto":
         return auto_cutoffs([X[b, : lengths[b], :pos_channels] for b in range(X.shape[0])], list(fps))
     out = [cutoff_hz] * X.shape[0]  # None or a positive float (_cutoff_arg)
     if out and out[0] is not None and (out[0] >= 0.49 * np.asarray(fps)).any():
@@ -615,11 +614,6 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
             or not 1 <= filter_order <= 10:
         raise InputError(f"filter_order must be a whole number from 1 to 10, got {filter_order!r}")
     src_batched = source.batched
-    fps_now = source.fps
-    if not isinstance(fps_now, jax.core.Tracer):
-        f = np.asarray(fps_now, np.float64)
-        if not (np.isfinite(f).all() and (f > 0).all()):
-            raise InputError(f"fps must be positive and finite, got {f.tolist()}")
     if isinstance(source, Motion):
         kind = "skeleton"
         js = get_joint_set(source.joint_set)
@@ -664,6 +658,8 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
                              f"the joints, e.g. jax.jit(lambda j: simulate(motion.replace(joints=j), ...)), not the "
                              f"whole {type(source).__name__}")
     fps = np.atleast_1d(np.asarray(source.fps, np.float64))
+    if not (np.isfinite(fps).all() and (fps > 0).all()):
+        raise InputError(f"fps must be positive and finite, got {fps.tolist()}")
     lengths = (np.array([source.num_frames]) if not src_batched else
                np.full(X.shape[0], num_frames) if source.lengths is None else np.asarray(source.lengths))
     if lengths.shape != (X.shape[0] if src_batched else 1,) or (lengths < 4).any() or (lengths > num_frames).any():
@@ -737,14 +733,20 @@ def _warn_forearm(codes: np.ndarray, side: str, batched: bool) -> None:
         return
     b = int(bad[0])
     where = (f"clip {b} (and {len(bad) - 1} more)" if len(bad) > 1 else f"clip {b}") + ": " if batched else ""
-    if codes[b] == 1:
-        text = (f"{where}the {side} forearm (elbow to wrist) is shorter than {MIN_FOREARM_M * 100:g} cm in most "
-                f"frames: its orientation is undefined (the device is taken as face up); are the {side} arm's joints "
-                "present and in metres?")
-    else:
-        text = (f"{where}the {side} forearm (elbow to wrist) is longer than {MAX_FOREARM_M:g} m in most frames (a "
-                "human's is about 0.25 m): are the joints in metres? Accelerations scale with the units.")
-    warnings.warn(text, ForearmWarning, stacklevel=3)
+    short = codes[b] == 1
+    size = (f"shorter than {MIN_FOREARM_M * 100:g} cm in most frames" if short
+            else f"longer than {MAX_FOREARM_M:g} m in most frames")
+    warnings.warn(forearm_text(where, side, short, size), ForearmWarning, stacklevel=3)
+
+
+def forearm_text(prefix: str, side: str, short: bool, size: str) -> str:
+    """The one wording of a forearm that is not of human length (``ForearmWarning`` here, the command line's line
+    in ``batch.forearm_warning``): ``prefix`` names the clip or file, ``size`` says how long it is."""
+    head = f"{prefix}the {side} forearm (elbow to wrist) is {size}"
+    if short:  # a point-mass skeleton still has a correct |a|: warn, do not refuse
+        return (f"{head}: its orientation is undefined (the device is taken as face up); are the {side} arm's "
+                "joints present and in metres?")
+    return f"{head} (a human's is about 0.25 m): are the joints in metres? Accelerations scale with the units."
 
 
 def _check_rig_present(source: Motion, idx: tuple) -> None:

@@ -24,7 +24,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from imusim_jax._errors import InputError
-from imusim_jax._simulate import MAX_FOREARM_M, MIN_FOREARM_M, ForearmWarning
+from imusim_jax._simulate import MAX_FOREARM_M, MIN_FOREARM_M, ForearmWarning, forearm_text
 
 __all__ = ["find_inputs", "clip_key", "clip_keys", "simulate_files", "BatchReport", "MOTION_PATTERNS"]
 
@@ -191,13 +191,10 @@ def forearm_warning(motion, side: str, label: str) -> Optional[str]:
             return None  # nothing measured: simulate refuses a rig joint missing everywhere, in its own words
         length = length[seen]
     med = float(np.median(length))
-    where = f"{label}: the {side} forearm (elbow to wrist)"
-    if med < MIN_FOREARM_M:  # a point-mass skeleton still has a correct |a|: warn, do not refuse
-        return (f"{where} is {med * 100:.1f} cm long in most frames: its orientation is undefined (the device is "
-                f"taken as face up); are the {side} arm's joints present and in metres?")
+    if med < MIN_FOREARM_M:
+        return forearm_text(f"{label}: ", side, True, f"{med * 100:.1f} cm long in most frames")
     if med > MAX_FOREARM_M:
-        return f"{where} is {med:.3g} m long (a human's is about 0.25 m): are the joints in metres? " \
-               "Accelerations scale with the units."
+        return forearm_text(f"{label}: ", side, False, f"{med:.3g} m long")
     return None
 
 

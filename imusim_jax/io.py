@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from imusim_jax._motion import InputError, _fps_from_time
+from imusim_jax._motion import InputError, _fps_from_time, check_npz_magic
 from imusim_jax._signal import ImuSignal
 
 __all__ = ["write_signal", "read_signal", "COLUMNS", "atomic_path", "check_writable"]
@@ -150,9 +150,7 @@ def _read_signal(path: str, ext: str, rate_hz: Optional[float]) -> ImuSignal:
             raise InputError(f"{path}: expected header {','.join(COLUMNS)}")
         X = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     elif ext == ".npz":
-        with open(path, "rb") as f:
-            if not f.read(2).startswith(b"PK"):  # np.load's next guess would be a pickle: say what it is not
-                raise InputError(f"cannot read {path} as a signal (.npz): not a zip archive (np.savez's format)")
+        check_npz_magic(path, "t=..., accel=..., gyro=...")
         with np.load(path, allow_pickle=False) as z:
             X = np.column_stack([z["t"], z["accel"], z["gyro"]])
             rate_hz = rate_hz or (float(z["rate_hz"]) if "rate_hz" in z.files else None)
