@@ -38,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import imusim_jax as ij  # noqa: E402
+from imusim_jax._parallel import cpu_threads  # noqa: E402
 from imusim_jax import _simulate as sim  # noqa: E402
 from simulate import CUTOFF_HZ, FPS, RATE_HZ, TARGET_IMUSIM, bench_imusim, make_clips, timed  # noqa: E402
 
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
     clips = make_clips(B, 0)
     motion = ij.Motion.create(clips, FPS, "coco17")
     key = jax.random.key(0)
-    print(f"B = {B} ten-second clips, {sim._cpu_threads()} thread(s), load average {os.getloadavg()[0]:.2f}")
+    print(f"B = {B} ten-second clips, {cpu_threads()} thread(s), load average {os.getloadavg()[0]:.2f}")
     xio = bench_imusim(clips, args.imusim_clips) if args.imusim_clips > 0 else None
     budget = xio[0] / TARGET_IMUSIM if xio else None
     if xio:

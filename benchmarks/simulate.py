@@ -44,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import imusim_jax as ij  # noqa: E402
+from imusim_jax._parallel import cpu_threads  # noqa: E402
 from machine import cpu_model  # noqa: E402
 from baseline_numpy import add_noise, sensor_trajectory, simulate_numpy  # noqa: E402
 from synthetic_motion import synthetic_clips  # noqa: E402
@@ -210,7 +211,7 @@ def profile(clips: np.ndarray, B: int, seed: int, repeats: int) -> None:
         t_all.append(timed(lambda: jax_run(motion, key))[0])
     t_core, t_all = min(t_core), min(t_all)
     print(f"  jitted core as one call over the batch (one thread): {t_core:.3f} s ({t_core / B * 1e3:.3f} ms/clip); "
-          f"the real call (prelude, {sim_mod._cpu_threads()} thread(s) on a CPU): {t_all:.3f} s "
+          f"the real call (prelude, {cpu_threads()} thread(s) on a CPU): {t_all:.3f} s "
           f"({t_all / B * 1e3:.3f} ms/clip)")
 
 

@@ -42,8 +42,8 @@ from imusim_jax._orientation import RollModel as RollModel
 from imusim_jax._orientation import forearm_frame as forearm_frame
 from imusim_jax._signal import ImuSignal as ImuSignal
 from imusim_jax._simulate import ForearmWarning as ForearmWarning
-from imusim_jax._simulate import auto_cutoff as auto_cutoff
-from imusim_jax._simulate import auto_cutoffs as auto_cutoffs
+from imusim_jax._cutoff import auto_cutoff as auto_cutoff
+from imusim_jax._cutoff import auto_cutoffs as auto_cutoffs
 from imusim_jax._simulate import simulate as simulate
 from imusim_jax._simulate import stack_mounts as stack_mounts
 from imusim_jax._simulate import stack_noise as stack_noise

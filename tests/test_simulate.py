@@ -449,9 +449,9 @@ def test_batched_auto_cutoffs_are_scipys_residual_analysis(realdata, monkeypatch
         world = np.stack([-sk[:, 0].T, sk[:, 2].T, sk[:, 1].T], -1)
         xs.append(world[:, K].reshape(len(world), 12))
         fps.append(float(rng.uniform(15.0, 30.0)))
-    from imusim_jax import _simulate
+    from imusim_jax import _cutoff
 
-    monkeypatch.setattr(_simulate, "_AUTO_JAX_MIN_CLIPS", 1 if path == "jax" else 10 ** 9)
+    monkeypatch.setattr(_cutoff, "_AUTO_JAX_MIN_CLIPS", 1 if path == "jax" else 10 ** 9)
     got = ij.auto_cutoffs(xs, fps)
     want = [_winter_cutoff_scipy(x, f) for x, f in zip(xs, fps)]
     assert got == want
@@ -517,13 +517,13 @@ def test_residual_curves_equal_scipys_sosfiltfilt_residuals():
     RMS of x - sosfiltfilt(x) (odd extension of min(T - 1, 9) frames), clip by clip and cut-off by cut-off."""
     import scipy.signal
 
-    from imusim_jax import _simulate
+    from imusim_jax import _cutoff
     from imusim_jax._kinematics import design_lowpass
 
     rng = np.random.default_rng(5)
     xs = [np.cumsum(rng.normal(0, 0.01, (T, 12)), 0) + rng.normal(0, 0.003, (T, 12)) for T in (40, 97, 150)]
     designs = [design_lowpass(fc, 30.0, 2) for fc in (1.0, 2.5, 4.0, 7.5, 11.0)]
-    got = _simulate._residual_curves(xs, np.stack([d.sos for d in designs]), np.stack([d.zi for d in designs]))
+    got = _cutoff._residual_curves(xs, np.stack([d.sos for d in designs]), np.stack([d.zi for d in designs]))
     for b, x in enumerate(xs):
         x = x - x.mean(0)
         for g, d in enumerate(designs):
@@ -632,7 +632,7 @@ def test_auto_cutoff_takes_the_movement_band_on_clean_data_and_winters_choice_on
     """Winter's noise line assumes the grid's top is noise; on clean joints the residual there is the motion's
     own harmonics, still falling, and a cut-off at 6-7 Hz took 12 % off a clean 3 Hz elbow flexion's
     acceleration at 30 fps. Noisy joints keep Winter's choice."""
-    from imusim_jax._simulate import MAX_AUTO_CUTOFF_HZ
+    from imusim_jax._cutoff import MAX_AUTO_CUTOFF_HZ
 
     t = np.arange(150) / 30.0
     clean = np.stack([0.1 * np.sin(2 * np.pi * 3 * t) + 0.02 * np.sin(2 * np.pi * 6 * t + 0.3),
