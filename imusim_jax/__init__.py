@@ -50,11 +50,11 @@ from imusim_jax._simulate import stack_noise as stack_noise
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("batch", "io", "plotting", "sample", "datasets_io", "weights", "pose")
+_SUBMODULES = ("io", "plotting", "sample", "datasets_io", "weights", "pose", "workflows", "cli")
 
 
 def __getattr__(name: str):
-    """The public submodules as attributes (``imusim_jax.batch.clip_key`` after ``import imusim_jax``), imported on
+    """The public submodules as attributes (``imusim_jax.workflows.batch.clip_key`` after ``import imusim_jax``), imported on
     first use: ``plotting`` loads matplotlib and ``pose`` onnxruntime, which a plain ``import imusim_jax`` need not."""
     if name in _SUBMODULES:
         import importlib

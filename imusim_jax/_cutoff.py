@@ -223,8 +223,10 @@ def positive_hz(value, name: str) -> float:
     return hz
 
 
-def cutoff_arg(cutoff_hz) -> Cutoff:
-    """``simulate``'s ``cutoff_hz`` as ``"auto"``, ``None`` or a positive float (strings in any case)."""
+def cutoff_arg(cutoff_hz, name: str = "cutoff_hz") -> Cutoff:
+    """A cut-off as ``"auto"``, ``None`` or a positive float: the words ``auto`` and ``none`` in any case, a
+    number, or a numeric string (the command line's ``--cutoff``); else a one-line ``InputError`` naming
+    ``name``."""
     if cutoff_hz is None:
         return None
     if isinstance(cutoff_hz, str):
@@ -232,6 +234,6 @@ def cutoff_arg(cutoff_hz) -> Cutoff:
         if word in ("auto", "none"):
             return None if word == "none" else "auto"
     try:
-        return positive_hz(cutoff_hz, "cutoff_hz")
+        return positive_hz(cutoff_hz, name)
     except InputError:
-        raise InputError(f"cutoff_hz must be a positive number of Hz, 'auto' or None, got {cutoff_hz!r}") from None
+        raise InputError(f"{name} must be a positive number of Hz, 'auto' or None, got {cutoff_hz!r}") from None

@@ -35,14 +35,18 @@ rotating body (IMUSim's offset trajectory; e.g. Titterton & Weston, Strapdown In
 """
 from __future__ import annotations
 
+import json
+import os
+from typing import Sequence
+
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 from scipy.spatial.transform import Rotation
 
-from imusim_jax._motion import InputError
+from imusim_jax._errors import InputError
 
-__all__ = ["Mount", "MOUNTS", "get_mount"]
+__all__ = ["Mount", "MOUNTS", "get_mount", "stack_mounts", "save_mount_json", "mount_profile_json"]
 
 
 @struct.dataclass
@@ -80,6 +84,53 @@ class Mount:
     def replace_side(self, side: str) -> "Mount":
         return self.replace(side=side)
 
+    def to_dict(self) -> dict:
+        """The JSON form ``from_dict`` reads: ``q_fs`` (w, x, y, z), ``lever_f`` (m), ``side``, ``name``."""
+        return {"name": self.name, "side": self.side, "q_fs": np.asarray(self.q_fs, np.float64).tolist(),
+                "lever_f": np.asarray(self.lever_f, np.float64).tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "mount") -> "Mount":
+        """From a profile's ``mount`` object: ``side`` (``left``/``right``) and one rotation, either ``q_fs`` (w, x,
+        y, z, sensor to forearm; normalised), ``R_fs`` (3x3 rows, its columns the sensor's axes in forearm
+        terms) or ``preset`` (a preset's name) optionally followed by ``turn_deg``, a rotation vector in degrees
+        about the preset's own sensor axes (UTD-MHAD's wrist sensor: ``{"preset": "watch-right", "turn_deg":
+        [0, 180, 0]}``); ``lever_f`` (metres, default the preset's or 0) and ``name`` are optional. One-line
+        ``InputError`` (naming ``where``) for anything else."""
+        if not isinstance(d, dict):
+            raise InputError(f"{where} must be a JSON object with side and q_fs, R_fs or preset")
+        known = {"name", "side", "q_fs", "R_fs", "preset", "turn_deg", "lever_f"}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"{where}: unknown keys {sorted(unknown)}; expected {', '.join(sorted(known))}")
+        given = [k for k in ("q_fs", "R_fs", "preset") if k in d]
+        if len(given) != 1:
+            raise InputError(f"{where} needs exactly one of q_fs, R_fs or preset, got {given or 'none'}")
+        base = get_mount(d["preset"]) if "preset" in d else None
+        side = d.get("side", base.side if base is not None else None)
+        if side not in ("left", "right"):
+            raise InputError(f"{where}.side must be 'left' or 'right', got {side!r}")
+        try:
+            if base is not None:
+                rot = np.asarray(base.q_fs, np.float64)
+                turn = np.asarray(d.get("turn_deg", [0.0, 0.0, 0.0]), np.float64)
+                if turn.shape != (3,) or not np.isfinite(turn).all():
+                    raise InputError(f"{where}.turn_deg must be 3 numbers (a rotation vector in degrees)")
+                xyzw = (Rotation.from_quat(rot[[1, 2, 3, 0]]) * Rotation.from_rotvec(turn, degrees=True)).as_quat()
+                rot = xyzw[[3, 0, 1, 2]]
+            else:
+                rot = np.asarray(d.get("q_fs", d.get("R_fs")), np.float64)
+            lever = d.get("lever_f", base.lever_f if base is not None else (0.0, 0.0, 0.0))
+            if "turn_deg" in d and base is None:
+                raise InputError(f"{where}.turn_deg turns a preset: give it with preset")
+            if rot.shape not in ((4,), (3, 3)):
+                raise InputError(f"{where}: q_fs must be 4 numbers (w, x, y, z) or R_fs 3x3, got shape {rot.shape}")
+            return cls.create(rot, np.asarray(lever, np.float64), side, str(d.get("name", "custom")))
+        except (TypeError, ValueError) as e:
+            if isinstance(e, InputError):
+                raise InputError(f"{where}: {e}") from None
+            raise InputError(f"{where}: rotations and lever_f must be numbers ({e})") from None
+
 
 _WATCH = np.eye(3)
 _WATCH_R = np.diag([-1.0, -1.0, 1.0])
@@ -100,12 +151,58 @@ _SPECS = {
 MOUNTS: dict[str, Mount] = {k: Mount.create(R, lev, side, k) for k, (R, lev, side) in _SPECS.items()}
 
 
-def get_mount(mount: str | Mount) -> Mount:
+def get_mount(mount: str | os.PathLike | Mount) -> Mount:
     """A preset by name (``watch-left``, ``watch-right``, ``band-left``, ``band-right``, ``phone-left``,
-    ``phone-right``, ``body``), or a ``Mount`` unchanged."""
+    ``phone-right``, ``body``), a sensor profile ``.json`` with a ``mount`` object (``Mount.from_dict``; the
+    file ``imusim-jax mounts NAME -o FILE.json`` writes, or a calibrated profile), or a ``Mount`` unchanged."""
     if isinstance(mount, Mount):
         return mount
-    key = str(mount).strip().lower().replace("_", "-")
+    text = os.fspath(mount) if isinstance(mount, os.PathLike) else str(mount)
+    if text.strip().lower().endswith(".json"):
+        return _load_mount_json(text.strip())
+    key = text.strip().lower().replace("_", "-")
     if key not in MOUNTS:
-        raise InputError(f"unknown mount {mount!r}; expected one of {', '.join(MOUNTS)}")
+        raise InputError(f"unknown mount {mount!r}; expected one of {', '.join(MOUNTS)} or a profile .json")
     return MOUNTS[key]
+
+
+def mount_profile_json(mount: Mount, **extra) -> str:
+    """A mount as a profile's JSON text (``{"format": "imusim-jax/profile", "mount": {...}}``): ``--mount FILE``
+    and ``get_mount(FILE)`` read it back; a profile may carry a ``noise`` object too (``--noise FILE``)."""
+    d = {"format": "imusim-jax/profile", "version": 1,
+         "units": "q_fs: unit quaternion (w, x, y, z), sensor to forearm; lever_f: metres in the forearm frame",
+         "mount": mount.to_dict(), **extra}
+    return json.dumps(d, indent=2)
+
+
+def save_mount_json(mount: Mount, path: str | os.PathLike, **extra) -> None:
+    """Write ``mount_profile_json(mount)`` to ``path``."""
+    with open(path, "w") as f:
+        f.write(mount_profile_json(mount, **extra))
+
+
+def _load_mount_json(path: str) -> Mount:
+    if not os.path.exists(path):
+        raise InputError(f"no such mount profile: {path}")
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read mount profile {path}: {e}".splitlines()[0]) from None
+    if not isinstance(d, dict) or not isinstance(d.get("mount"), dict):
+        raise InputError(f"mount profile {path} needs a 'mount' object (see `imusim-jax mounts watch-left -o "
+                         "FILE.json`)")
+    m = Mount.from_dict(d["mount"], f"{os.path.basename(path)}: mount")
+    return m if "name" in d["mount"] else m.replace(name=os.path.splitext(os.path.basename(path))[0])
+
+
+def stack_mounts(mounts: Sequence[Mount | str]) -> Mount:
+    """Stack mounts of the same arm into one batched ``Mount`` (leaves ``(B, 4)`` and ``(B, 3)``)."""
+    if not mounts:
+        raise InputError("no mounts to stack")
+    ms = [get_mount(m) for m in mounts]
+    sides = {m.side for m in ms}
+    if len(sides) != 1:
+        raise InputError(f"a batched mount must use one arm, got {sorted(sides)}; simulate each arm separately")
+    return Mount(jnp.stack([jnp.asarray(m.q_fs) for m in ms]), jnp.stack([jnp.asarray(m.lever_f) for m in ms]),
+                 ms[0].side, "+".join(m.name for m in ms))

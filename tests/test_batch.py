@@ -1,4 +1,4 @@
-"""``imusim-jax batch`` / ``imusim_jax.batch.simulate_files``: many files in, one output per clip, resumable,
+"""``imusim-jax batch`` / ``imusim_jax.workflows.batch.simulate_files``: many files in, one output per clip, resumable,
 each clip's noise independent of the rest of the run."""
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import imusim_jax as ij
-from imusim_jax.batch import clip_key, find_inputs, simulate_files
+from imusim_jax.workflows.batch import clip_key, find_inputs, simulate_files
 from motions import reference_joints
 from test_cli import run
 
@@ -116,12 +116,12 @@ def test_a_clip_the_simulator_refuses_is_reported_and_the_others_are_written(tmp
 
 
 def test_the_public_submodules_are_attributes_of_the_package():
-    """The README writes ``ij.batch.clip_key(S, NAME)`` after ``import imusim_jax as ij``: in a fresh interpreter
+    """The README writes ``ij.workflows.batch.clip_key(S, NAME)`` after ``import imusim_jax as ij``: in a fresh interpreter
     (this process has imported the submodules already) that must not be an AttributeError."""
     import subprocess
     import sys
 
-    code = ("import imusim_jax as ij; ij.batch.clip_key(0, 'a'); ij.io.write_signal; ij.sample.load_sample\n"
+    code = ("import imusim_jax as ij; ij.workflows.batch.clip_key(0, 'a'); ij.io.write_signal; ij.sample.load_sample\n"
             "try:\n    ij.no_such_module\nexcept AttributeError:\n    print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

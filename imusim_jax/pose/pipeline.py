@@ -70,7 +70,10 @@ class PipelineConfig:
 
     Attributes:
       pose: ``mediapipe``, ``vitpose`` or ``auto`` (``default_backend``).
-      mount, rate_hz, noise, seed: as ``imusim_jax.simulate`` (``noise``: none, a preset or a profile .json).
+      mount, rate_hz, noise, seed, cutoff_hz: as ``imusim_jax.simulate`` (``mount``: a preset, a profile .json or a
+        ``Mount``; ``noise``: none, a preset or a profile .json).
+      roll: ``auto`` (the hand landmarks when the hand is at least ``MIN_HAND_PX`` long in the picture, else the
+        elbow hinge), ``hand`` or ``hinge`` (``imusim_jax.simulate``'s ``roll``).
       start_s, end_s, fps: time range and frame-rate override (``pose.video.Video``).
       max_people: keep at most this many people (those seen longest); ``None``: all.
       subject_height_m, focal_px, gravity: ``pose.world.WorldConfig``.
@@ -88,10 +91,12 @@ class PipelineConfig:
     """
 
     pose: str = "auto"
-    mount: str = "watch-left"
+    mount: object = "watch-left"
     rate_hz: float = 50.0
     noise: str = "none"
     seed: int = 0
+    cutoff_hz: object = "auto"
+    roll: str = "auto"
     start_s: Optional[float] = None
     end_s: Optional[float] = None
     fps: Optional[float] = None
@@ -1076,15 +1081,18 @@ def video2imu(video_path: str, outdir: str, cfg: PipelineConfig = PipelineConfig
             continue
         motion = smooth if smooth is not None else raw
         hand = _hand_px(p, side) if side in ("left", "right") else None
-        roll = "hand" if hand is not None and hand >= MIN_HAND_PX else "hinge"
+        if cfg.roll == "auto":
+            roll = "hand" if hand is not None and hand >= MIN_HAND_PX else "hinge"
+        else:
+            roll = cfg.roll
         while True:
             signal = simulate(motion, mount, noise, key=jax.random.fold_in(key, p.id), rate_hz=cfg.rate_hz,
-                              roll=roll)
+                              cutoff_hz=cfg.cutoff_hz, roll=roll)
             acc = np.asarray(signal.accel, np.float64)
             gyr = np.asarray(signal.gyro, np.float64)
             peak_a = float(np.max(np.abs(np.linalg.norm(acc, axis=1) - 9.80665)))
             peak_w = float(np.max(np.linalg.norm(gyr, axis=1)))
-            if peak_w > MAX_WRIST_RATE_RADPS and roll == "hand":
+            if peak_w > MAX_WRIST_RATE_RADPS and roll == "hand" and cfg.roll == "auto":
                 roll = "hinge"  # the hand's landmarks may be what spins the watch
                 continue
             break
@@ -1097,7 +1105,8 @@ def video2imu(video_path: str, outdir: str, cfg: PipelineConfig = PipelineConfig
 
     summary = {"written_by": WRITTEN_BY, "video": info.to_dict(), "backend": meta["backend"],
                "models": meta.get("models", {}),
-               "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "smoothing"},
+               "config": {**{k: v for k, v in dataclasses.asdict(cfg).items() if k != "smoothing"},
+                          "mount": mount.to_dict()},
                "smoothing": None if cfg.smoothing is None else dataclasses.asdict(cfg.smoothing),
                "people": [], "rejected_people": rejected, "dropped_tracks": meta.get("dropped_tracks", []),
                "detector": meta.get("detector"), "detections_per_frame": meta.get("detections", {})}

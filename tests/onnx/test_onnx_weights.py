@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from imusim_jax import weights
 from imusim_jax._motion import InputError
 from imusim_jax.pose._onnx import OnnxModel
-from imusim_jax.weights_cli import weights_app
+from imusim_jax.cli.weights import weights_app
 
 
 class _Server:

@@ -9,15 +9,11 @@ from typing import Optional
 
 import typer
 
-from imusim_jax._motion import InputError
+from imusim_jax._errors import InputError
+from imusim_jax.cli._app import app, fail
 
 weights_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                           help="ONNX model weights: list, fetch (resumable, sha256-checked) and verify.")
-
-
-def _fail(msg: str, code: int = 2):
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code)
 
 
 @weights_app.command("fetch")
@@ -35,7 +31,7 @@ def fetch_cmd(
     try:
         weights.fetch(name, dest_dir=dest, url=url, progress=not quiet, verify=not no_verify, sha256=sha256)
     except InputError as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 @weights_app.command("list")
@@ -46,7 +42,7 @@ def list_cmd(dest: Optional[str] = typer.Option(None, "--dest", help="weights fo
     try:
         infos = weights.list_models(dest)
     except InputError as e:
-        _fail(str(e))
+        fail(str(e))
     typer.echo(f"weights folder: {weights.weights_dir() if dest is None else dest}")
     for m in infos:
         mark = "present" if m.present else "missing"
@@ -65,7 +61,7 @@ def verify_cmd(
         names = [name] if name else [m.name for m in weights.list_models(dest) if m.present]
         results = [weights.verify(n, dest) for n in names]
     except InputError as e:
-        _fail(str(e))
+        fail(str(e))
     if not results:
         typer.echo("no model files present")
     for r in results:
@@ -77,3 +73,7 @@ def verify_cmd(
         raise typer.Exit(2)
     if any(r.status == "mismatch" for r in results):
         raise typer.Exit(1)
+
+
+app.add_typer(weights_app, name="weights", help="List, fetch (with sha256 checks and resumption) and verify the ONNX "
+              "models in onnx_weights/manifest.json.")

@@ -80,7 +80,7 @@ def clip_key(seed: int, name: str):
 
 
 def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, mount="watch-left",
-                   noise=None, seed: int = 0, rate_hz: float = 50.0, cutoff_hz="auto", fps: Optional[float] = None,
+                   noise=None, noise_name: Optional[str] = None, seed: int = 0, rate_hz: float = 50.0, cutoff_hz="auto", fps: Optional[float] = None,
                    joint_set: Optional[str] = None, roll: str = "auto", fmt: str = "csv", batch_size: int = 256,
                    overwrite: bool = False, progress: bool = True,
                    warn: Optional[Callable[[str], None]] = None) -> BatchReport:
@@ -109,7 +109,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     warn = warn or (lambda msg: print(msg, file=sys.stderr))
     m = get_mount(mount)
     noise_model = get_noise(noise)  # bad noise names fail before any file is read
-    noise_label = noise if isinstance(noise, str) else ("none" if noise is None else "custom")
+    noise_label = noise_name or (noise if isinstance(noise, str) else ("none" if noise is None else noise.name))
     out_dir = os.fspath(out_dir)
     report = BatchReport()
     files = find_inputs(inputs)

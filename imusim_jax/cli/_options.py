@@ -1,0 +1,115 @@
+"""The options every simulating command shares (``simulate``, ``batch``, ``video2imu``), declared once, and their
+checks, done once before anything is read or simulated."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Optional
+
+import typer
+
+from imusim_jax.cli._app import fail
+
+MountOption = Annotated[Optional[str], typer.Option(
+    "--mount", help="watch-left (default)|watch-right|band-left|band-right|phone-left|phone-right|body, or a "
+    "profile .json with a 'mount' object (`imusim-jax mounts NAME -o FILE.json` writes one to edit)")]
+WristOption = Annotated[Optional[str], typer.Option(
+    "--wrist", help="left|right: the arm (implied by a mount preset; alone, or with --mount watch|band|phone, "
+    "it picks that device on this wrist)")]
+RateOption = Annotated[float, typer.Option("--rate", help="IMU output rate, Hz")]
+NoiseOption = Annotated[str, typer.Option(
+    "--noise", help="none, a preset (bmi160, bmi270, lsm6dso, ideal) or a profile .json")]
+SeedOption = Annotated[int, typer.Option("--seed", help="PRNG seed for the noise")]
+CutoffOption = Annotated[str, typer.Option(
+    "--cutoff", help="low-pass cut-off of the joints in Hz, 'auto' (Winter's residual analysis per clip) or "
+    "'none'")]
+RollOption = Annotated[str, typer.Option(
+    "--roll", help="forearm roll from auto|hand|hinge (auto: hand landmarks where the joint set has them)")]
+FpsOption = Annotated[Optional[float], typer.Option("--fps", help="override the input's frame rate, Hz")]
+JointSetOption = Annotated[Optional[str], typer.Option(
+    "--joint-set", help="override the input's joint set: coco17|h36m17|ntu25|mediapipe33|kinect20")]
+
+ROLLS = ("auto", "hand", "hinge")
+
+
+@dataclasses.dataclass(frozen=True)
+class Simulation:
+    """The checked simulation options: ``mount`` a ``Mount``, ``noise`` an ``ImuNoise`` or ``None`` (``noise_name``
+    as the user wrote it, for the outputs' metadata), ``cutoff_hz`` a number, ``"auto"`` or ``None``."""
+
+    mount: object
+    noise: object
+    noise_name: str
+    rate_hz: float
+    seed: int
+    cutoff_hz: object
+    roll: str
+
+    def metadata(self) -> dict:
+        """What an output records about how it was made (``batch`` compares it on a rerun)."""
+        import numpy as np
+
+        from imusim_jax import __version__
+
+        m = self.mount
+        return {"mount": m.name, "side": m.side, "q_fs": np.round(np.asarray(m.q_fs, np.float64), 9).tolist(),
+                "lever_f": np.round(np.asarray(m.lever_f, np.float64), 9).tolist(), "noise": self.noise_name,
+                "rate_hz": self.rate_hz, "seed": self.seed,
+                "cutoff_hz": self.cutoff_hz, "roll": self.roll, "imusim_jax": __version__}
+
+
+def resolve_mount(mount: Optional[str], wrist: Optional[str], default: str = "watch-left"):
+    """``--mount`` and ``--wrist`` as one ``Mount``: ``--wrist`` alone picks the watch on that wrist, with
+    ``watch``/``band``/``phone`` it picks that device, with ``body`` it sets the arm, and with anything else it
+    must agree with the mount's arm."""
+    from imusim_jax import MOUNTS, get_mount
+
+    if wrist is not None:
+        wrist = wrist.strip().lower()
+        if wrist not in ("left", "right"):
+            fail(f"--wrist must be left or right, got {wrist!r}")
+    name = (mount if mount is not None else ("watch" if wrist else default)).strip()
+    key = name.lower()
+    if wrist is not None and key in ("watch", "band", "phone"):
+        return get_mount(f"{key}-{wrist}")
+    if wrist is not None and key == "body":
+        return get_mount("body").replace(side=wrist)
+    m = get_mount(name)
+    if wrist is not None and m.side != wrist:
+        what = "the mount implies the wrist" if key in MOUNTS else "the profile's mount has side " + m.side
+        fail(f"--wrist {wrist} contradicts --mount {name} ({what})")
+    return m
+
+
+def check_seed(seed: int) -> int:
+    """``--seed`` must fit ``jax.random.key`` (a 64-bit signed integer)."""
+    if not -2 ** 63 <= seed < 2 ** 63:
+        fail(f"--seed must be an integer from -2^63 to 2^63 - 1, got {seed}")
+    return seed
+
+
+def simulation(*, mount: Optional[str], wrist: Optional[str], rate: float, noise: str, seed: int, cutoff: str,
+               roll: str, default_mount: str = "watch-left") -> Simulation:
+    """Check the shared options (one ``error:`` line each) and resolve them: before any input is read."""
+    from imusim_jax._cutoff import cutoff_arg, positive_hz
+    from imusim_jax._noise import get_noise
+
+    rate_hz = positive_hz(rate, "--rate")
+    cut = cutoff_arg(cutoff, "--cutoff")
+    roll = roll.strip().lower()
+    if roll not in ROLLS:
+        fail(f"--roll must be one of {', '.join(ROLLS)}, got {roll!r}")
+    m = resolve_mount(mount, wrist, default_mount)
+    return Simulation(mount=m, noise=get_noise(noise), noise_name=noise, rate_hz=rate_hz, seed=check_seed(seed),
+                      cutoff_hz=cut, roll=roll)
+
+
+def check_plot(path: str) -> None:
+    """``--plot``: a format matplotlib writes, checked before the simulation runs."""
+    import os
+
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext not in formats:
+        fail(f"--plot {path!r} must end in one of .{', .'.join(sorted(formats))}")
