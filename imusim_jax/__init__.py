@@ -18,6 +18,7 @@ from imusim_jax import _quaternion as quaternion
 from imusim_jax._constants import DEFAULT_RATE_HZ as DEFAULT_RATE_HZ
 from imusim_jax._constants import GRAVITY_W as GRAVITY_W
 from imusim_jax._constants import STANDARD_GRAVITY as STANDARD_GRAVITY
+from imusim_jax._gaps import fill_gaps as fill_gaps
 from imusim_jax._joints import JOINT_SETS as JOINT_SETS
 from imusim_jax._joints import JointSet as JointSet
 from imusim_jax._joints import conversion_report as conversion_report
@@ -63,7 +64,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'imusim_jax' has no attribute {name!r}")
 
 __all__ = [
-    "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "JOINT_SETS", "JointSet", "conversion_report",
+    "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "fill_gaps", "JOINT_SETS", "JointSet", "conversion_report",
     "convert_joints", "get_joint_set", "InputError", "Motion", "Trajectory", "load_motion", "load_trajectory",
     "stack_motions", "MOUNTS", "Mount", "get_mount", "NOISE_PRESETS", "ImuNoise", "SensorNoise", "apply_noise",
     "get_noise", "save_noise_json", "RollModel", "forearm_frame", "ImuSignal", "ForearmWarning", "auto_cutoff",

@@ -27,6 +27,7 @@ import numpy as np
 from flax import struct
 
 from imusim_jax._errors import InputError
+from imusim_jax._gaps import fill_along_time, fill_gaps
 from imusim_jax._joints import convert, get_joint_set
 
 __all__ = ["Motion", "Trajectory", "InputError", "load_motion", "load_trajectory", "stack_motions",
@@ -49,7 +50,7 @@ def _check_joints(joints: np.ndarray, what: str = "joints") -> None:
     if not np.isfinite(joints).all():
         bad = np.argwhere(~np.isfinite(joints))[0]
         raise InputError(f"{what} contain NaN or infinite values (first at index {tuple(int(i) for i in bad)}); "
-                         "fill gaps first (imusim_jax.pose.fill_gaps) or give those joints confidence 0 there "
+                         "fill gaps first (imusim_jax.fill_gaps) or give those joints confidence 0 there "
                          "(they are then interpolated over time)")
     if joints.shape[-3] < MIN_FRAMES:
         raise InputError(f"too few frames: {joints.shape[-3]} (need at least {MIN_FRAMES})")
@@ -57,19 +58,17 @@ def _check_joints(joints: np.ndarray, what: str = "joints") -> None:
 
 def _fill_unconfident(joints: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """Non-finite joints where ``conf`` is 0, filled over time: gaps between finite frames by
-    ``imusim_jax.pose.fill_gaps`` (a shape-preserving cubic through the joint's finite frames: no overshoot, exact
+    ``imusim_jax.fill_gaps`` (a shape-preserving cubic through the joint's finite frames: no overshoot, exact
     for linear motion), runs at a clip's ends held at the nearest finite frame, and a joint with no finite frame
     set to 0 (its confidence stays 0, and ``simulate`` refuses to use it). ``joints`` ``(..., T, J, 3)``, ``conf``
     ``(..., T, J)``. A non-finite joint with a positive confidence is an ``InputError``."""
-    from imusim_jax.pose.world import fill_gaps
-
     finite = np.isfinite(joints).all(-1)
     trusted = ~finite & (np.nan_to_num(conf, nan=0.0) > 0)
     if trusted.any():
         where = tuple(int(i) for i in np.argwhere(trusted)[0])
         raise InputError(f"joints are NaN or infinite at index {where} where the confidence is "
                          f"{float(conf[where]):.3g}; give missing joints confidence 0 (or fill gaps first: "
-                         "imusim_jax.pose.fill_gaps)")
+                         "imusim_jax.fill_gaps)")
     out = joints.copy()
     T = joints.shape[-3]
     for clip in np.ndindex(*joints.shape[:-3]):
@@ -77,13 +76,8 @@ def _fill_unconfident(joints: np.ndarray, conf: np.ndarray) -> np.ndarray:
         if ok.all():
             continue
         # every gap between finite frames (confidence: finite or not; at most T frames long, 1 frame a "second")
-        x[:] = fill_gaps(x, ok.astype(np.float64), 1.0, float(T), 0.5)[0]
-        for j in np.flatnonzero(~ok.all(0)):  # what fill_gaps leaves: the runs at the clip's ends
-            good = np.flatnonzero(ok[:, j])
-            if good.size == 0:
-                x[:, j] = 0.0
-            else:
-                x[:good[0], j], x[good[-1] + 1:, j] = x[good[0], j], x[good[-1], j]
+        # what fill_gaps leaves (the runs at the clip's ends) held, a joint never seen set to 0
+        x[:] = fill_along_time(fill_gaps(x, ok.astype(np.float64), 1.0, float(T), 0.5)[0], empty=0.0)
     return out
 
 

@@ -28,6 +28,7 @@ from typing import Optional
 import numpy as np
 
 from imusim_jax._errors import InputError
+from imusim_jax._gaps import trim_and_fill
 
 __all__ = ["CAMERA_TO_WORLD", "NTU_FPS", "UTD_DEFAULT_FPS", "UTD_IMU_RATE_HZ", "MAX_GAP_S", "camera_to_world",
            "SkeletonClip", "read_ntu_skeleton", "read_utd_skeleton", "utd_inertial_path", "load_ntu_skeleton",
@@ -76,34 +77,6 @@ class SkeletonClip:
     first_frame: int
     filled: np.ndarray
     note: str
-
-
-def _fill_gaps(joints: np.ndarray, present: np.ndarray, fps: float, where: str):
-    """Trim the frames before the first and after the last present one, interpolate interior gaps linearly.
-
-    Returns ``(joints, filled, first)``. Gaps longer than ``MAX_GAP_S`` and fewer than 2 present frames are refused.
-    """
-    idx = np.flatnonzero(present)
-    if len(idx) < 2:
-        raise InputError(f"{where}: the body has {len(idx)} frame(s) with joints; need at least 2")
-    first, last = int(idx[0]), int(idx[-1])
-    joints, present = joints[first:last + 1].copy(), present[first:last + 1]
-    idx = idx - first
-    gaps = np.diff(idx) - 1
-    max_gap = max(1, int(round(MAX_GAP_S * fps)))
-    if gaps.size and gaps.max() > max_gap:
-        k = int(np.argmax(gaps))
-        raise InputError(f"{where}: the body is missing for {int(gaps[k])} frames (file frames "
-                         f"{first + idx[k] + 1}-{first + idx[k + 1] - 1}); at most {max_gap} "
-                         f"({MAX_GAP_S:g} s) are interpolated: choose another body or cut the clip")
-    filled = ~present
-    if filled.any():
-        t = np.arange(len(joints))
-        flat = joints.reshape(len(joints), -1)
-        for c in range(flat.shape[1]):
-            flat[filled, c] = np.interp(t[filled], idx, flat[present, c])
-        joints = flat.reshape(joints.shape)
-    return joints, filled, first
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -227,7 +200,7 @@ def read_ntu_skeleton(path: str | os.PathLike, *, body: int | None = None, fps: 
         k = int(body)
         how = f"body index {k}"
     chosen = bodies[k]
-    joints, filled, first = _fill_gaps(chosen.joints, chosen.present, fps,
+    joints, filled, first = trim_and_fill(chosen.joints, chosen.present, fps, MAX_GAP_S,
                                        f"{path}: body {k} (bodyID {chosen.body_id})")
     conf = chosen.tracking[first:first + len(joints)] / 2.0
     conf[filled] = 0.0
@@ -306,7 +279,7 @@ def read_utd_skeleton(path: str | os.PathLike, *, fps: float | None = None) -> S
         else:
             fps, how = UTD_DEFAULT_FPS, "default (no inertial file beside it)"
     present = np.any(cam != 0, axis=(1, 2))
-    joints, filled, first = _fill_gaps(cam, present, fps, path)
+    joints, filled, first = trim_and_fill(cam, present, fps, MAX_GAP_S, path)
     conf = None
     if filled.any():
         conf = np.ones(joints.shape[:2])

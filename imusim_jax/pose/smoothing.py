@@ -38,6 +38,7 @@ from typing import Optional
 
 import numpy as np
 
+from imusim_jax._gaps import fill_along_time
 from imusim_jax._joints import get_joint_set
 from imusim_jax._motion import Motion
 
@@ -519,7 +520,7 @@ def smooth_joints(joints: np.ndarray, conf: np.ndarray, fps: float, joint_set: s
             cov = np.where(np.isfinite(yr).all(-1)[..., None, None], cov, np.nan)
             rel_s = rts_smooth_cov(yr, cov, fps, config.q_body)
     else:
-        root_s, rel_s = _interpolate(y_root), _interpolate(y_rel).reshape(T, J, 3)
+        root_s, rel_s = fill_along_time(y_root, np.nan), fill_along_time(y_rel, np.nan).reshape(T, J, 3)
     # joints never seen keep their input relative position (held), so the output is finite
     never = ~np.isfinite(rel_s).all(-1)
     if never.any():
@@ -531,17 +532,6 @@ def smooth_joints(joints: np.ndarray, conf: np.ndarray, fps: float, joint_set: s
         rel_s, lengths = constrain_bones(rel_s, js.name, c)
         report["bone_lengths_m"] = lengths
     return root_s[:, None] + rel_s, report
-
-
-def _interpolate(y: np.ndarray) -> np.ndarray:
-    """Fill NaN along axis 0 of ``(T, C)`` linearly (held past the ends; all-NaN columns stay NaN)."""
-    out = np.array(y, np.float64)
-    t = np.arange(len(out))
-    for c in range(out.shape[1]):
-        ok = np.isfinite(out[:, c])
-        if ok.any() and not ok.all():
-            out[:, c] = np.interp(t, t[ok], out[ok, c])
-    return out
 
 
 def smooth_motion(motion: Motion, config: SmoothingConfig = SmoothingConfig()) -> tuple[Motion, dict]:

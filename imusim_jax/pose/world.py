@@ -13,7 +13,7 @@ Frames and conventions (stated once, here):
     the origin of the root-relative input (H36M's pelvis, MediaPipe's hip midpoint).
 
 The chain in ``to_world_motion``; each step is a public function one can call alone, replace or skip:
-  1. ``fill_gaps``        interpolate low-confidence joints over short gaps; report long gaps and leave them masked;
+  1. ``imusim_jax.fill_gaps`` interpolate low-confidence joints over short gaps; report long gaps and leave them masked;
   2. ``metric_scale``     a factor that makes bone lengths match an anthropometric skeleton of the subject's height;
   3. ``estimate_focal``   the focal length: given, from a default field of view, or fitted to the data;
   4. ``root_trajectory``  the camera-frame root position per frame from the 2D track (or ``root_cam=`` from a
@@ -36,13 +36,13 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.interpolate import PchipInterpolator
 from scipy.optimize import minimize_scalar
 
+from imusim_jax._gaps import fill_along_time, fill_gaps
 from imusim_jax._joints import convert, get_joint_set
 from imusim_jax._motion import InputError, Motion, MIN_FRAMES
 
-__all__ = ["WorldConfig", "fill_gaps", "metric_scale", "root_trajectory", "estimate_focal", "gravity_rotation",
+__all__ = ["WorldConfig", "metric_scale", "root_trajectory", "estimate_focal", "gravity_rotation",
            "world_origin", "to_world_motion", "anthropometric_skeleton", "SEGMENT_RATIOS",
            "DEFAULT_SUBJECT_HEIGHT_M", "DEFAULT_DIAGONAL_FOV_DEG", "R_WC_UPRIGHT"]
 
@@ -133,20 +133,6 @@ def _windowed_speed(p: np.ndarray, fps: float, window_s: float = 0.2) -> np.ndar
     return np.linalg.norm(p[hi] - p[lo], axis=-1) / dt.reshape((-1,) + (1,) * (p.ndim - 2))
 
 
-def _hold_fill(x: np.ndarray) -> np.ndarray:
-    """Make ``x`` (T, ...) finite along time: linear between finite values, held constant past the ends, zero
-    where a channel has no finite value. Used only for masked (confidence 0) values."""
-    out = np.array(x, dtype=np.float64)
-    flat = out.reshape(out.shape[0], -1)
-    t = np.arange(out.shape[0])
-    for c in range(flat.shape[1]):
-        ok = np.isfinite(flat[:, c])
-        if ok.all():
-            continue
-        flat[:, c] = np.interp(t, t[ok], flat[ok, c]) if ok.any() else 0.0
-    return flat.reshape(out.shape)
-
-
 def _jsonable(obj):
     """NumPy scalars/arrays -> Python floats/ints/lists (recursively), so ``json.dumps`` accepts the report."""
     if isinstance(obj, dict):
@@ -173,81 +159,6 @@ def _check_array(x, ndim_last: tuple[int, ...], what: str) -> np.ndarray:
     if a.ndim != 3 or a.shape[-1] not in ndim_last:
         raise InputError(f"{what} must have shape (T, J, {'|'.join(map(str, ndim_last))}), got {a.shape}")
     return a
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 1. gaps
-# ---------------------------------------------------------------------------------------------------------------
-
-def fill_gaps(x: np.ndarray, conf: np.ndarray, fps: float, max_gap_s: float, min_confidence: float, *,
-              method: str = "pchip", joint_names: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Interpolate low-confidence joints over short gaps; report the long ones.
-
-    A joint is missing in a frame when its confidence is below ``min_confidence`` or a coordinate is not finite.
-    A run of missing frames between two valid frames lasting at most ``max_gap_s`` (``n / fps`` s for ``n``
-    frames) is interpolated per coordinate through the joint's valid frames (``"pchip"``: shape-preserving cubic,
-    exact for linear motion, no overshoot; or ``"linear"``). Longer runs, and runs touching the first or last frame
-    (nothing to interpolate towards), are left missing: NaN in ``x`` and confidence 0.
-
-    Args:
-      x: ``(T, J, C)`` values (positions in any unit, pixels...).
-      conf: ``(T, J)`` confidences in [0, 1].
-      fps: frame rate in Hz.
-      max_gap_s: longest gap to fill, seconds.
-      min_confidence: confidence threshold.
-      method: ``"pchip"`` or ``"linear"``.
-      joint_names: optional names for the report (else joint indices).
-
-    Returns:
-      ``(x_filled (T, J, C), conf (T, J), report)``. Filled frames get confidence ``min_confidence`` (trusted, but
-      least); frames still missing get 0 and NaN values. ``report``: ``filled`` (list of ``{joint, start, stop,
-      duration_s}``, frames ``start:stop``), ``long_gaps`` (same, plus ``edge``), counts ``filled_values`` and
-      ``missing_values``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    x = _check_array(x, (x.shape[-1],) if x.ndim == 3 else (3,), "x")
-    conf = np.asarray(conf, dtype=np.float64)
-    if conf.shape != x.shape[:2]:
-        raise InputError(f"conf must have shape {x.shape[:2]}, got {conf.shape}")
-    if not (fps > 0 and max_gap_s >= 0):
-        raise InputError(f"fps must be positive and max_gap_s non-negative, got {fps}, {max_gap_s}")
-    if method not in ("pchip", "linear"):
-        raise InputError(f"method must be 'pchip' or 'linear', got {method!r}")
-    T, J, _ = x.shape
-    valid = (np.nan_to_num(conf, nan=-1.0) >= min_confidence) & np.isfinite(x).all(-1)
-    out = np.where(valid[..., None], x, np.nan)
-    conf_out = np.where(valid, np.nan_to_num(conf), 0.0)
-    max_len = int(math.floor(max_gap_s * fps + 1e-9))
-    filled, long_gaps = [], []
-    t = np.arange(T, dtype=np.float64)
-    for j in range(J):
-        name = joint_names[j] if joint_names is not None else j
-        v = valid[:, j]
-        if v.all():
-            continue
-        # runs of missing frames: starts where v goes True->False, stops where it goes False->True
-        edges = np.diff(np.concatenate([[1], v.astype(np.int8), [1]]))
-        starts, stops = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
-        interp = None
-        for a, b in zip(starts, stops):
-            n = int(b - a)
-            gap = {"joint": name, "start": int(a), "stop": int(b), "duration_s": n / fps}
-            edge = a == 0 or b == T
-            if edge or n > max_len:
-                long_gaps.append({**gap, "edge": bool(edge)})
-                continue
-            if interp is None:
-                tv = t[v]
-                interp = (PchipInterpolator(tv, x[v, j], axis=0) if method == "pchip" and v.sum() >= 2
-                          else lambda q, tv=tv, xv=x[v, j]: np.stack(
-                              [np.interp(q, tv, xv[:, c]) for c in range(xv.shape[1])], -1))
-            out[a:b, j] = interp(t[a:b])
-            conf_out[a:b, j] = min_confidence
-            filled.append(gap)
-    report = {"max_gap_s": max_gap_s, "min_confidence": min_confidence, "method": method, "filled": filled,
-              "long_gaps": long_gaps, "filled_values": int(sum(g["stop"] - g["start"] for g in filled)),
-              "missing_values": int(sum(g["stop"] - g["start"] for g in long_gaps))}
-    return out, conf_out, report
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -825,9 +736,9 @@ def to_world_motion(joints3d_cam: np.ndarray, keypoints2d: np.ndarray, *, fps: f
         raise InputError("no frame has two confident 2D keypoints shared with the 3D pose; cannot place the root")
     t, tconf, tgaps = fill_gaps(t[:, None, :], np.isfinite(t).all(-1)[:, None] * 1.0, fps, config.max_gap_s, 0.5,
                                 joint_names=["root"])
-    t, root_ok = _hold_fill(t[:, 0]), tconf[:, 0] > 0
+    t, root_ok = fill_along_time(t[:, 0]), tconf[:, 0] > 0
     conf_out = np.where(root_ok[:, None], c3, 0.0)
-    Xc = _hold_fill(P) + t[:, None]
+    Xc = fill_along_time(P) + t[:, None]
 
     # 5. gravity, 6. origin
     if R_wc is not None:

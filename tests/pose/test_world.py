@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 from imusim_jax._joints import get_joint_set
 from imusim_jax._motion import InputError
+import imusim_jax as ij
 from imusim_jax.pose import world as W
 
 FPS, HEIGHT, F_PX, SIZE = 30.0, 1.75, 1100.0, (1280, 720)
@@ -277,7 +278,7 @@ def test_fill_gaps_linear_motion_and_long_gaps():
     x_bad[conf < 0.3] = 1e6
     x_bad[40, 0] = np.nan  # a NaN is missing too (1 frame)
     for method in ("pchip", "linear"):
-        y, c, rep = W.fill_gaps(x_bad, conf, fps, 0.5, 0.3, method=method, joint_names=["a", "b"])
+        y, c, rep = ij.fill_gaps(x_bad, conf, fps, 0.5, 0.3, method=method, joint_names=["a", "b"])
         np.testing.assert_allclose(y[:, 0], x[:, 0], atol=1e-12)
         assert np.isnan(y[30:50, 1]).all() and np.isnan(y[:3, 1]).all() and (c[30:50, 1] == 0).all()
         np.testing.assert_allclose(y[3:30, 1], x[3:30, 1], atol=1e-12)
@@ -296,7 +297,7 @@ def test_fill_gaps_is_exact_for_linear_motion(start, n, v):
     x = (np.arange(T)[:, None] / fps * np.array(v))[:, None, :]
     conf = np.ones((T, 1))
     conf[start:start + n] = 0.0
-    y, c, rep = W.fill_gaps(x, conf, fps, 0.5, 0.3)
+    y, c, rep = ij.fill_gaps(x, conf, fps, 0.5, 0.3)
     np.testing.assert_allclose(y, x, atol=1e-9)
     assert (c[start:start + n] == 0.3).all() and not rep["long_gaps"]
 
