@@ -51,8 +51,9 @@ def _cut_chunk(stage: int, full):
     """``_simulate_chunk`` cut after ``stage`` (0-5; 6 and 7 are the real one): its outputs have the real shapes and
     depend on everything computed so far, so XLA cannot drop it."""
 
-    def chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys, *, kind, rig, roll_model, pad, window,
-              n_out, rate_hz, m_ax, n_ax):
+    def chunk(clips, mount, noise, *, kind, rig, roll_model, pad, window, n_out, rate_hz, m_ax, n_ax):
+        X, lengths, sos, zi, pads, windows = clips.channels, clips.lengths, clips.sos, clips.zi, clips.pads, \
+            clips.windows
         nb = X.shape[0]
 
         def out(*arrays):
@@ -93,8 +94,7 @@ def _install(stage: int, full, batch_impl, part_impl) -> None:
     """Point the core at ``_cut_chunk(stage)`` and make fresh compiled entry points."""
     sim._simulate_chunk = _cut_chunk(stage, full)
     sim._simulate_batch_plain, sim._simulate_batch_wide = sim._jit_pair(_copy(batch_impl), sim._CORE_STATIC)
-    sim._simulate_part_plain, sim._simulate_part_wide = sim._jit_pair(
-        _copy(part_impl), ("size", "batched", "prep") + sim._CORE_STATIC)
+    sim._simulate_part_plain, sim._simulate_part_wide = sim._jit_pair(_copy(part_impl), ("size", "prep") + sim._CORE_STATIC)
     sim._COMPILED.clear()
 
 

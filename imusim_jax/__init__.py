@@ -13,60 +13,78 @@ Public API::
 
     motion = imusim_jax.load_motion("clip.npz")            # or Motion.create(joints, fps, "coco17")
     imu = imusim_jax.simulate(motion, "watch-left", "bmi160", key=jax.random.key(0), rate_hz=50)
+    p = imusim_jax.prepare(motion, rate_hz=50)              # host work, once ...
+    imu = imusim_jax.sense(p, mount, noise, key, time_offset_s=0.01)   # ... then pure JAX (jit, grad, vmap)
+
+Layers (docs/architecture.md): the core (the private modules) <- ``io`` <- ``datasets`` | ``pose`` <- ``workflows``
+<- ``cli``; each imports downward only.
 """
 from imusim_jax import _quaternion as quaternion
 from imusim_jax._constants import DEFAULT_RATE_HZ as DEFAULT_RATE_HZ
 from imusim_jax._constants import GRAVITY_W as GRAVITY_W
 from imusim_jax._constants import STANDARD_GRAVITY as STANDARD_GRAVITY
+from imusim_jax._cutoff import auto_cutoff as auto_cutoff
+from imusim_jax._cutoff import auto_cutoffs as auto_cutoffs
+from imusim_jax._errors import InputError as InputError
 from imusim_jax._gaps import fill_gaps as fill_gaps
 from imusim_jax._joints import JOINT_SETS as JOINT_SETS
 from imusim_jax._joints import JointSet as JointSet
 from imusim_jax._joints import conversion_report as conversion_report
 from imusim_jax._joints import convert as convert_joints
 from imusim_jax._joints import get_joint_set as get_joint_set
-from imusim_jax._motion import InputError as InputError
 from imusim_jax._motion import Motion as Motion
 from imusim_jax._motion import Trajectory as Trajectory
-from imusim_jax._motion import load_motion as load_motion
-from imusim_jax._motion import load_trajectory as load_trajectory
 from imusim_jax._motion import stack_motions as stack_motions
 from imusim_jax._mounting import MOUNTS as MOUNTS
 from imusim_jax._mounting import Mount as Mount
 from imusim_jax._mounting import get_mount as get_mount
+from imusim_jax._mounting import stack_mounts as stack_mounts
 from imusim_jax._noise import NOISE_PRESETS as NOISE_PRESETS
 from imusim_jax._noise import ImuNoise as ImuNoise
 from imusim_jax._noise import SensorNoise as SensorNoise
 from imusim_jax._noise import apply_noise as apply_noise
 from imusim_jax._noise import get_noise as get_noise
 from imusim_jax._noise import save_noise_json as save_noise_json
+from imusim_jax._noise import stack_noise as stack_noise
 from imusim_jax._orientation import RollModel as RollModel
 from imusim_jax._orientation import forearm_frame as forearm_frame
 from imusim_jax._signal import ImuSignal as ImuSignal
+from imusim_jax._simulate import ArmFilter as ArmFilter
 from imusim_jax._simulate import ForearmWarning as ForearmWarning
-from imusim_jax._cutoff import auto_cutoff as auto_cutoff
-from imusim_jax._cutoff import auto_cutoffs as auto_cutoffs
+from imusim_jax._simulate import Prepared as Prepared
+from imusim_jax._simulate import prepare as prepare
+from imusim_jax._simulate import sense as sense
 from imusim_jax._simulate import simulate as simulate
-from imusim_jax._simulate import stack_mounts as stack_mounts
-from imusim_jax._simulate import stack_noise as stack_noise
+
+# Files and source datasets (their readers register themselves), after the core, which knows nothing of them.
+from imusim_jax import datasets as datasets  # noqa: E402, I001
+from imusim_jax import io as io  # noqa: E402
+from imusim_jax.io import load_motion as load_motion  # noqa: E402
+from imusim_jax.io import load_trajectory as load_trajectory  # noqa: E402
+from imusim_jax.io import read_signal as read_signal  # noqa: E402
+from imusim_jax.io import write_signal as write_signal  # noqa: E402
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("io", "plotting", "sample", "datasets_io", "weights", "pose", "workflows", "cli")
+_SUBMODULES = ("plotting", "sample", "weights", "pose", "workflows", "cli")
 
 
 def __getattr__(name: str):
-    """The public submodules as attributes (``imusim_jax.workflows.batch.clip_key`` after ``import imusim_jax``), imported on
-    first use: ``plotting`` loads matplotlib and ``pose`` onnxruntime, which a plain ``import imusim_jax`` need not."""
+    """The other public subpackages as attributes (``imusim_jax.workflows.batch.clip_key`` after ``import
+    imusim_jax``), imported on first use: ``plotting`` loads matplotlib and ``pose`` onnxruntime, which a plain
+    ``import imusim_jax`` need not."""
     if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"imusim_jax.{name}")
     raise AttributeError(f"module 'imusim_jax' has no attribute {name!r}")
 
+
 __all__ = [
-    "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "fill_gaps", "JOINT_SETS", "JointSet", "conversion_report",
-    "convert_joints", "get_joint_set", "InputError", "Motion", "Trajectory", "load_motion", "load_trajectory",
-    "stack_motions", "MOUNTS", "Mount", "get_mount", "NOISE_PRESETS", "ImuNoise", "SensorNoise", "apply_noise",
-    "get_noise", "save_noise_json", "RollModel", "forearm_frame", "ImuSignal", "ForearmWarning", "auto_cutoff",
-    "auto_cutoffs", "simulate", "stack_mounts", "stack_noise", "quaternion",
+    "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "auto_cutoff", "auto_cutoffs", "InputError", "fill_gaps",
+    "JOINT_SETS", "JointSet", "conversion_report", "convert_joints", "get_joint_set", "Motion", "Trajectory",
+    "stack_motions", "MOUNTS", "Mount", "get_mount", "stack_mounts", "NOISE_PRESETS", "ImuNoise", "SensorNoise",
+    "apply_noise", "get_noise", "save_noise_json", "stack_noise", "RollModel", "forearm_frame", "ImuSignal",
+    "ArmFilter", "ForearmWarning", "Prepared", "prepare", "sense", "simulate", "datasets", "io", "load_motion",
+    "load_trajectory", "read_signal", "write_signal", "quaternion",
 ]

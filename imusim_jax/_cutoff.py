@@ -6,7 +6,7 @@ many clips at one rate); nothing here runs inside ``sense``.
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -197,19 +197,19 @@ def _residual_batch(E, ends, lo, n_valid, sos, zi):
     return jnp.sqrt(r2 / (n_valid[:, None] * E.shape[-1]).astype(E.dtype))
 
 
-def resolve_cutoffs(cutoff_hz: Cutoff, X, lengths: np.ndarray, fps: np.ndarray,
-                     pos_channels: int) -> list[Optional[float]]:
+def resolve_cutoffs(cutoff_hz: Cutoff, channels: Callable[[], np.ndarray], lengths: np.ndarray, fps: np.ndarray,
+                    pos_channels: int) -> list[Optional[float]]:
+    """Each clip's cut-off (Hz, or ``None`` for no filter): ``cutoff_hz`` for every clip, or for ``"auto"``
+    ``auto_cutoffs`` of the first ``pos_channels`` channels of ``channels()`` ``(B, T, C)`` (called only then: a
+    host copy of the clips). A cut-off at or above 0.49 times a clip's frame rate warns that no filter is applied."""
     if cutoff_hz == "auto":
-        if isinstance(X, jax.core.Tracer):
-            raise InputError("cutoff_hz='auto' looks at the data: pass a number when differentiating through "
-                             "the joints (or compute it first with imusim_jax.auto_cutoff)")
-        X = np.asarray(X)
+        X = channels()
         return auto_cutoffs([X[b, : lengths[b], :pos_channels] for b in range(X.shape[0])], list(fps))
-    out = [cutoff_hz] * X.shape[0]  # None or a positive float (cutoff_arg)
+    out = [cutoff_hz] * len(lengths)  # None or a positive float (cutoff_arg)
     if out and out[0] is not None and (out[0] >= 0.49 * np.asarray(fps)).any():
         f = float(np.min(fps))
         warnings.warn(f"cutoff_hz={out[0]:g} is at or above 0.49 times the frame rate ({0.49 * f:g} Hz at {f:g} fps): "
-                      "no low-pass filter is applied", UserWarning, stacklevel=3)
+                      "no low-pass filter is applied", UserWarning, stacklevel=4)
     return out
 
 

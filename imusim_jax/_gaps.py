@@ -16,7 +16,6 @@ import math
 from typing import Sequence
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
 
 from imusim_jax._errors import InputError
 
@@ -82,6 +81,8 @@ def fill_gaps(x: np.ndarray, conf: np.ndarray, fps: float, max_gap_s: float, min
                 long_gaps.append({**gap, "edge": bool(edge)})
                 continue
             if interp is None:
+                from scipy.interpolate import PchipInterpolator  # here: scipy.interpolate takes 0.3 s to import
+
                 tv = t[v]
                 interp = (PchipInterpolator(tv, x[v, j], axis=0) if method == "pchip" and v.sum() >= 2
                           else lambda q, tv=tv, xv=x[v, j]: np.stack(

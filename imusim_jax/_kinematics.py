@@ -152,11 +152,9 @@ def edge_acceleration(x: jnp.ndarray, length: jnp.ndarray, n: int, w: jnp.ndarra
     EDGE_FLOOR^2)`` (over the channels: one choice per edge, so the joints of a rigid body are continued alike and
     the forearm's rotation with them) goes from 1 to 2: the quintic where the difference stands out of the noise (motion
     capture, analytic trajectories), the cubic where it does not (video keypoints, whose edges are therefore as
-    before). Measured (``benchmarks/analytic.py``, rigid analytic motions at 25-100 fps, three cut-off settings):
-    93 of 384 error figures fall, up to 40x (a 2 Hz swing at 30 fps: 27 % -> 4.4 % of its peak acceleration at
-    the edge), one rises (a gyro edge, 0.0089 -> 0.0100 of the peak rate); a 6 rad/s spin at 30 fps reads its
-    centripetal acceleration 0.8 % off at the edges instead of 6.5 %. With 0.2, 1 or 4 mm of white noise on the
-    joints (three motions, 24 seeds each) the edges are unchanged to the third decimal."""
+    before). On rigid analytic motions (``benchmarks/analytic.py``) a 2 Hz swing filmed at 30 fps reads its edge
+    acceleration within 4.4 % of its peak and a 6 rad/s spin its centripetal acceleration within 0.8 %; with 0.2, 1
+    or 4 mm of white noise on the joints the cubic is kept."""
     T = x.shape[0]
     dt = x.dtype
     hi = jax.lax.Precision.HIGHEST  # GPUs default to TF32 in float32 matmuls
@@ -201,9 +199,8 @@ def extend_edges(x: jnp.ndarray, length: jnp.ndarray, pad: int, window: int, cli
     ``sosfiltfilt`` default) continues position and velocity but forces zero acceleration at the edge, wrong for
     a clip that starts or ends mid-fall; the parabola restores it, so the continuation is smooth to the third
     derivative when ``a_0`` is right, any quadratic (free fall) continues exactly, and the spline and filter see
-    no kink at the edge. (Extrapolating the fitted polynomial itself, as this function did before, leaves a step
-    in curvature where the fit misses the edge frames: the edge acceleration of a 0.5 Hz swing at 30 fps was 30-40
-    % wrong; now 2 %.) Where the clip is shorter than the reflection, the far end's frame is reused.
+    no kink at the edge (extrapolating the fitted polynomial itself would leave a step in curvature where the fit
+    misses the edge frames). Where the clip is shorter than the reflection, the far end's frame is reused.
 
     ``pad`` and ``window`` are static (the maxima over a batch); ``clip_pad <= pad`` and ``clip_window <= window``
     are this clip's own (traced) values. Rows beyond the clip's own extension hold its last extrapolated value, a

@@ -26,7 +26,7 @@ annotators click the visible wrist, on its surface; Kinect's and a mocap rigid b
 where a watch would be), and on real recordings an extra offset only hurts: a 3.6 cm lever arm (2 cm toward the
 elbow, 3 cm out of the back of the wrist, the anatomical joint centre to a watch's sensor) lowers the
 correlation of simulated and real accelerometers from 0.991 to 0.981 (BROAD, worst axis of the fast-translation
-trial) and from 0.768 to 0.756 (UTD-MHAD, median |a| envelope); benchmarks/README.md has the figures. Give a
+trial) and from 0.768 to 0.756 (UTD-MHAD, median |a| envelope), measured with ``benchmarks/fidelity.py``. Give a
 ``Mount`` a lever arm when the wrist point is an anatomical joint centre (e.g. a biomechanical model's).
 The phone's 9 cm (toward the fingers, 3 cm on the palm side) puts its centre in the palm.
 A lever arm adds the tangential ``alpha × r`` and centripetal ``omega × (omega × r)`` accelerations of a point on a

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -38,12 +38,12 @@ import numpy as np
 from flax import struct
 
 from imusim_jax._constants import STANDARD_GRAVITY
-from imusim_jax._motion import InputError
+from imusim_jax._errors import InputError
 from imusim_jax._ops import cumsum_last, sincos_turns  # sincos_turns: re-exported
 
 __all__ = ["SensorNoise", "ImuNoise", "NOISE_PRESETS", "get_noise", "apply_sensor_noise", "apply_noise",
            "ideal_sensor", "save_noise_json", "noise_profile_json", "ste_round", "ste_clip", "counter_normals",
-           "counter_normal_rows", "sincos_turns"]
+           "counter_normal_rows", "sincos_turns", "stack_noise"]
 
 _DEG = np.pi / 180.0
 _MG = 1e-3 * STANDARD_GRAVITY
@@ -309,14 +309,9 @@ def apply_sensor_noise(key: jax.Array, x: jnp.ndarray, p: SensorNoise, rate_hz: 
 
 def apply_noise(key: jax.Array, accel: jnp.ndarray, gyro: jnp.ndarray, noise: ImuNoise, rate_hz: float):
     """Apply an ``ImuNoise`` to one clip: returns ``(accel, gyro)`` with the same shapes ``(T, 3)``."""
-    a, g = apply_noise_cm(key, accel.T, gyro.T, noise, rate_hz)
-    return a.T, g.T
-
-
-def apply_noise_cm(key: jax.Array, accel: jnp.ndarray, gyro: jnp.ndarray, noise: ImuNoise, rate_hz: float):
-    """``apply_noise`` on component-major readings ``(3, T)``: the same noise."""
-    a, g = apply_noise_rows(key[None], tuple(r[None] for r in accel), tuple(r[None] for r in gyro), noise, rate_hz)
-    return jnp.concatenate(a), jnp.concatenate(g)
+    a, g = apply_noise_rows(key[None], tuple(r[None] for r in accel.T), tuple(r[None] for r in gyro.T), noise,
+                            rate_hz)
+    return jnp.concatenate(a).T, jnp.concatenate(g).T
 
 
 def apply_noise_rows(keys: jax.Array, accel: tuple, gyro: tuple, noise: ImuNoise, rate_hz: float,
@@ -415,3 +410,15 @@ def get_noise(noise: str | ImuNoise | None) -> ImuNoise | None:
             raise InputError(f"no such noise profile: {key}")
         return _load_noise_json(key)
     raise InputError(f"unknown noise {noise!r}; expected none, {', '.join(NOISE_PRESETS)} or a profile .json")
+
+
+def stack_noise(models: Sequence[ImuNoise | str]) -> ImuNoise:
+    """Stack noise models (presets or ``ImuNoise``) into one batched ``ImuNoise`` (each leaf gains a clip axis)."""
+    if not models:
+        raise InputError("no noise models to stack")
+    ns = [get_noise(n) for n in models]
+    if any(n is None for n in ns):
+        ns = [get_noise("ideal") if n is None else n for n in ns]
+    name = "+".join(n.name for n in ns)
+    ns = [n.replace(name=name) for n in ns]  # static metadata must agree for tree.map
+    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *ns)

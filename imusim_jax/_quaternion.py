@@ -17,7 +17,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from imusim_jax._ops import continuity_signs
+from imusim_jax import _rows as R
+from imusim_jax._rows import eps as _eps
 from imusim_jax._typing import Array, Mat3, Quat, Vec3
 
 __all__ = [
@@ -27,8 +28,9 @@ __all__ = [
 ]
 
 
-def _eps(x: Array) -> float:
-    return 1e-12 if x.dtype == jnp.float64 else 1e-6
+def _rows(x: Array) -> tuple:
+    """The components of ``(..., n)`` as a tuple of ``(...)`` arrays (the algebra in ``_rows`` works on them)."""
+    return tuple(jnp.moveaxis(x, -1, 0))
 
 
 def safe_norm(v: Array, axis: int = -1, keepdims: bool = False) -> Array:
@@ -45,14 +47,7 @@ def identity(shape: tuple[int, ...] = (), dtype=jnp.float32) -> Quat:
 
 def multiply(p: Quat, q: Quat) -> Quat:
     """Hamilton product ``p ⊗ q`` (apply ``q`` first, then ``p``)."""
-    pw, px, py, pz = jnp.moveaxis(p, -1, 0)
-    qw, qx, qy, qz = jnp.moveaxis(q, -1, 0)
-    return jnp.stack([
-        pw * qw - px * qx - py * qy - pz * qz,
-        pw * qx + px * qw + py * qz - pz * qy,
-        pw * qy - px * qz + py * qw + pz * qx,
-        pw * qz + px * qy - py * qx + pz * qw,
-    ], axis=-1)
+    return jnp.stack(R.qmul(_rows(p), _rows(q)), axis=-1)
 
 
 def conjugate(q: Quat) -> Quat:
@@ -68,11 +63,10 @@ def normalize(q: Quat) -> Quat:
 
 
 def rotate(q_ab: Quat, v_b: Vec3) -> Vec3:
-    """``v_a = q_ab ⊗ v_b ⊗ q_ab*`` for unit ``q``, expanded as ``v + 2 w (u × v) + 2 u × (u × v)`` with
-    ``q = (w, u)``: element-wise arithmetic that vectorises well (no 3x3 matrices)."""
-    w, u = q_ab[..., :1], q_ab[..., 1:]
-    t = 2.0 * jnp.cross(u, v_b)
-    return v_b + w * t + jnp.cross(u, t)
+    """``v_a = q_ab ⊗ v_b ⊗ q_ab*`` for unit ``q`` (``_rows.rotate``); leading axes broadcast."""
+    shape = jnp.broadcast_shapes(q_ab.shape[:-1], v_b.shape[:-1])
+    q_ab, v_b = jnp.broadcast_to(q_ab, shape + (4,)), jnp.broadcast_to(v_b, shape + (3,))
+    return jnp.stack(R.rotate(_rows(q_ab), _rows(v_b)), axis=-1)
 
 
 def rotate_inverse(q_ab: Quat, v_a: Vec3) -> Vec3:
@@ -162,8 +156,7 @@ def make_continuous(q: Quat, axis: int = -2) -> Quat:
     ``q`` and ``-q`` are the same rotation; sign jumps break interpolation and finite differences.
     """
     q = jnp.moveaxis(q, axis, -2)
-    signs = continuity_signs(jnp.sum(q[..., 1:, :] * q[..., :-1, :], axis=-1))
-    return jnp.moveaxis(q * signs[..., None], -2, axis)
+    return jnp.moveaxis(jnp.stack(R.continuous(_rows(q)), axis=-1), -2, axis)
 
 
 def body_rate(q_ab: Quat, qdot_ab: Quat) -> Vec3:

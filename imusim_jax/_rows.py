@@ -4,14 +4,20 @@
 The simulator's inner stages are written this way, with time as the vectorised axis of every component, instead
 of on ``(..., 3)`` arrays: XLA's CPU backend vectorises along the minor axis, and a stack of component rows built
 inside ``vmap`` is written through a transposed layout, several times slower than separate rows. Same maths as
-``imusim_jax._quaternion`` (Hamilton product, scalar first)."""
+``imusim_jax._quaternion`` (Hamilton product, scalar first), whose functions on ``(..., 4)`` arrays are these on
+the arrays' components: the algebra is written once, here."""
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from imusim_jax._quaternion import _eps
+from imusim_jax._ops import continuity_signs
 
-__all__ = ["sub", "dot", "cross", "norm", "unit", "perp", "qmul", "conj", "rotate"]
+__all__ = ["sub", "dot", "cross", "norm", "unit", "perp", "qmul", "conj", "rotate", "continuous", "eps"]
+
+
+def eps(x) -> float:
+    """The smallest magnitude treated as non-zero, by dtype (the jaxlie pattern)."""
+    return 1e-12 if x.dtype == jnp.float64 else 1e-6
 
 
 def sub(a, b):
@@ -27,9 +33,9 @@ def cross(a, b):
 
 
 def norm(v):
-    """Euclidean norm with a finite (zero) gradient at the zero vector (as ``_quaternion.safe_norm``)."""
+    """Euclidean norm with a finite (zero) gradient at the zero vector (the double-where pattern)."""
     sq = dot(v, v)
-    nonzero = sq > _eps(sq) ** 2
+    nonzero = sq > eps(sq) ** 2
     return jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq, 1.0)), 0.0)
 
 
@@ -57,8 +63,16 @@ def conj(q):
 
 
 def rotate(q, v):
-    """``q ⊗ v ⊗ q*`` for unit ``q`` (as ``_quaternion.rotate``)."""
+    """``q ⊗ v ⊗ q*`` for unit ``q``, expanded as ``v + 2 w (u × v) + 2 u × (u × v)`` with ``q = (w, u)``:
+    element-wise arithmetic that vectorises well (no 3x3 matrices)."""
     w, u = q[0], q[1:]
     t = tuple(2.0 * c for c in cross(u, v))
     c = cross(u, t)
     return tuple(v[i] + w * t[i] + c[i] for i in range(3))
+
+
+def continuous(q):
+    """Signs flipped along the last axis (time) of each component so consecutive quaternions have a non-negative
+    dot product: ``q`` and ``-q`` are one rotation, and sign jumps break interpolation and differences."""
+    signs = continuity_signs(sum(c[..., 1:] * c[..., :-1] for c in q))
+    return tuple(c * signs for c in q)

@@ -26,45 +26,32 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 from imusim_jax import _quaternion as quat
 from imusim_jax import _rows as R
 from imusim_jax._constants import DEFAULT_RATE_HZ, GRAVITY_W
-from imusim_jax._cutoff import Cutoff, auto_cutoff, auto_cutoffs, cutoff_arg, positive_hz, resolve_cutoffs
+from imusim_jax._cutoff import Cutoff, cutoff_arg, positive_hz, resolve_cutoffs
 from imusim_jax._kinematics import (FilterCoeffs, design_lowpass, edge_window,
                                     eval_spline_derivs, extend_edges, filtfilt_batch, fit_spline, pad_length,
                                     WINDOW_STEP)
 from imusim_jax._joints import get_joint_set
-from imusim_jax._motion import InputError, Motion, Trajectory
+from imusim_jax._motion import MAX_FPS, MIN_FPS, InputError, Motion, Trajectory, check_time_base
 from imusim_jax._mounting import Mount, get_mount
 from imusim_jax._noise import ImuNoise, apply_noise_rows, get_noise
-from imusim_jax._ops import atan2, continuity_signs, cumsum_last, sincos
+from imusim_jax._ops import atan2, cumsum_last, sincos
 from imusim_jax._orientation import ArmRig, RollModel, arm_rig, forearm_frame_rows
 from imusim_jax._parallel import bucket, cpu_threads, thread_pool
 from imusim_jax._signal import ImuSignal
 
-__all__ = ["simulate", "auto_cutoff", "auto_cutoffs", "num_output_samples", "stack_mounts", "stack_noise"]
+__all__ = ["prepare", "sense", "simulate", "Prepared", "ArmFilter", "ForearmWarning", "num_output_samples",
+           "MIN_FOREARM_M", "MAX_FOREARM_M", "MAX_OUTPUT_SAMPLES"]
 
-
-
-def _checked_mount(mount: Mount) -> Mount:
-    """``mount`` if its leaves have the shapes ``simulate`` reads and, where concrete, finite values and a non-zero
-    ``q_fs`` (normalised in the core, so a fit may leave the unit sphere); else a one-line ``InputError``."""
-    q, lev = mount.q_fs, mount.lever_f
-    if jnp.ndim(q) not in (1, 2) or jnp.shape(q)[-1] != 4 or jnp.shape(lev)[-1:] != (3,) \
-            or jnp.ndim(lev) != jnp.ndim(q) or (jnp.ndim(q) == 2 and jnp.shape(q)[0] != jnp.shape(lev)[0]):
-        raise InputError(f"a mount needs q_fs (4,) and lever_f (3,) (or (B, 4) and (B, 3)), got {jnp.shape(q)} and "
-                         f"{jnp.shape(lev)}")
-    if not _traced((q, lev)):
-        qn, ln = np.asarray(q, np.float64), np.asarray(lev, np.float64)
-        if not (np.isfinite(qn).all() and np.isfinite(ln).all()) or (np.linalg.norm(qn, axis=-1) < 1e-6).any():
-            raise InputError("a mount's q_fs must be a finite, non-zero quaternion and its lever_f finite metres")
-    return mount
 
 
 MAX_OUTPUT_SAMPLES = 2 ** 24
@@ -128,13 +115,7 @@ def _knot_orientation(x, z, psi, smooth):
     z = tuple(c * z[i] + s * xz[i] for i in range(3))
     y = R.cross(z, x)
     q = quat.from_matrix_elements(x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2])
-    return _continuous_rows(q)
-
-
-def _continuous_rows(q):
-    """``quat.make_continuous`` along time on a quaternion given as four rows ``(N,)``."""
-    signs = continuity_signs(sum(c[1:] * c[:-1] for c in q))
-    return tuple(c * signs for c in q)
+    return R.continuous(q)
 
 
 def _sensor_readings(spline, u, fps, mount: Mount, live):
@@ -189,11 +170,10 @@ def _materialise(live, rows):
     XLA's CPU backend fuses cheap element-wise producers into every consumer, so each of the readings' outputs
     recomputed the whole quaternion algebra behind it (one fusion of 358 operations per output element), and
     each rate component the spline evaluation. Operands and results of a conditional are buffers, so passing
-    the shared intermediates through one stores them once: 0.102 -> 0.081 ms per clip at B = 1024
-    (``benchmarks/README.md``). ``live`` is true for every real input (a clip's length is positive), so the
+    the shared intermediates through one stores them once, a fifth of the core's time at B = 1024. ``live`` is true for every real input (a clip's length is positive), so the
     other branch never runs; it is a traced value outside ``vmap``, so XLA cannot fold the conditional away.
     (``jax.lax.optimization_barrier`` is dropped before fusion on this backend.) Identity on other backends:
-    not measured there (no GPU was lent), and a GPU conditional may wait on the host for its predicate. Under a
+    not measured there, and a GPU conditional may wait on the host for its predicate. Under a
     user's ``vmap`` of ``simulate`` the conditional becomes a select; results are the same either way."""
     if jax.default_backend() != "cpu":
         return rows
@@ -219,9 +199,10 @@ def _extend_clip(X, length, clip_pad, clip_window, *, kind, pad, window):
     return extend_edges(_detrend(X, length, kind), length, pad, window, clip_pad, clip_window)
 
 
-def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz, live):
+def _sense_clip(p_w, q_wf, length, fps, offset, mount, *, pad, n_out, rate_hz, live):
     """The last stage of one clip: splines through the knots' wrist position ``(N, 3)`` and orientation ``(N, 4)``,
     ideal readings at the IMU rate, masking (the noise is added to the whole chunk, ``_simulate_chunk``).
+    Sample ``k`` reads the motion at ``k / rate_hz + offset`` seconds (``sense``'s ``time_offset_s``).
 
     Returns rows (tuples of ``(n_out,)`` arrays: three for the accelerometer, three for the gyroscope, four for
     ``q_ws``) and the number of valid samples. The vector algebra stays in rows until the chunk is assembled,
@@ -230,7 +211,7 @@ def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz, live):
     dtype = p_w.dtype
     spline = fit_spline(jnp.concatenate([p_w, q_wf], axis=1))
     k = jnp.arange(n_out)
-    u = k.astype(dtype) / rate_hz * fps + pad
+    u = (k.astype(dtype) / rate_hz + offset) * fps + pad
     acc, gyr, q_ws = _sensor_readings(spline, u, fps, mount, live)
     n_valid = jnp.floor((length - 1).astype(dtype) / fps * rate_hz + 1e-4).astype(jnp.int32) + 1
     valid = k < n_valid
@@ -241,11 +222,12 @@ def _sense_clip(p_w, q_wf, length, fps, mount, *, pad, n_out, rate_hz, live):
     return acc, gyr, q_ws, n_valid
 
 
-def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys, *, kind, rig, roll_model, pad,
-                    window, n_out, rate_hz, m_ax, n_ax):
+def _simulate_chunk(clips: "_Clips", mount, noise, *, kind, rig, roll_model, pad, window, n_out, rate_hz, m_ax, n_ax):
     """The simulator on a batch of clips: element-wise stages ``vmap``-ped over clips, the two zero-phase filters
     (positions, then the forearm's twist) run on the whole batch at once (``filtfilt_batch``)."""
-    coeffs = FilterCoeffs(sos, zi)
+    X, lengths, fps, pads, windows = clips.channels, clips.lengths, clips.fps, clips.pads, clips.windows
+    keys = clips.keys
+    coeffs = FilterCoeffs(clips.sos, clips.zi)
     ext = functools.partial(_extend_clip, kind=kind, pad=pad, window=window)
     Y = filtfilt_batch(coeffs, jax.vmap(ext)(X, lengths, pads, windows), lengths, pad, pads)  # (B, N, C) knots
     if kind == "skeleton":
@@ -257,7 +239,8 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
         p_w, q_wf = Y[..., 0:3], Y[..., 3:7]
     # every clip's length is positive: the conditionals of _materialise always take their first branch
     sense = functools.partial(_sense_clip, pad=pad, n_out=n_out, rate_hz=rate_hz, live=lengths[0] > 0)
-    acc, gyr, q_ws, n_valid = jax.vmap(sense, in_axes=(0, 0, 0, 0, m_ax))(p_w, q_wf, lengths, fps, mount)
+    acc, gyr, q_ws, n_valid = jax.vmap(sense, in_axes=(0, 0, 0, 0, 0, m_ax))(p_w, q_wf, lengths, fps, clips.offsets,
+                                                                          mount)
     if noise is not None:
         acc, gyr = apply_noise_rows(keys, acc, gyr, noise, rate_hz, noise_batched=n_ax == 0)
         valid = jnp.arange(n_out)[None, :] < n_valid[:, None]
@@ -265,18 +248,6 @@ def _simulate_chunk(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys,
     finite = functools.reduce(jnp.logical_and, [jnp.isfinite(r).all(-1) for r in acc + gyr])  # (B,): simulate checks
     forearm = _forearm_code(X, lengths) if kind == "skeleton" else jnp.zeros(lengths.shape, jnp.int32)
     return tuple(jnp.stack(rows, axis=-1) for rows in (acc, gyr, q_ws)) + (n_valid, finite, forearm)
-
-
-MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
-"""Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's orientation
-is undefined (joints missing and set to zero, or a collapsed skeleton); longer, the joints are probably not in
-metres (millimetres, centimetres or pixels). ``simulate`` warns (``ForearmWarning``)."""
-
-
-class ForearmWarning(UserWarning):
-    """The mount's forearm (elbow to wrist) is shorter than ``MIN_FOREARM_M`` or longer than ``MAX_FOREARM_M`` in
-    most of a clip's frames: the joints are probably missing or not in metres. The command line prints its own
-    line with the measured length instead."""
 
 
 def _forearm_code(X, lengths):
@@ -294,75 +265,363 @@ def _forearm_code(X, lengths):
     return jnp.where(short, 1, jnp.where(long, 2, 0)).astype(jnp.int32)
 
 
-_CORE_STATIC = ("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz", "axes")
+class _Clips(NamedTuple):
+    """The core's per-clip inputs, each with the clip axis first: the rig's channels ``(B, T, C)`` (``channels``;
+    or, before ``_prepare_input``, the source's own array), valid frames, frame rates, the filter and the edge
+    extension of each clip, the time offsets (s) and the noise keys."""
+
+    channels: jnp.ndarray
+    lengths: jnp.ndarray
+    fps: jnp.ndarray
+    sos: jnp.ndarray
+    zi: jnp.ndarray
+    pads: jnp.ndarray
+    windows: jnp.ndarray
+    offsets: jnp.ndarray
+    keys: jnp.ndarray
 
 
-def _simulate_batch_impl(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys, *, kind, rig, roll_model, pad,
-                         window, n_out, rate_hz, axes):
-    _, m_ax, n_ax = axes
+_CORE_STATIC = ("kind", "rig", "roll_model", "pad", "window", "n_out", "rate_hz", "m_ax", "n_ax")
+
+
+def _simulate_batch_impl(clips: _Clips, mount, noise, *, kind, rig, roll_model, pad, window, n_out, rate_hz, m_ax,
+                         n_ax):
     run = functools.partial(_simulate_chunk, kind=kind, rig=rig, roll_model=roll_model, pad=pad, window=window,
                             n_out=n_out, rate_hz=rate_hz, m_ax=m_ax, n_ax=n_ax)
-    chunk = _CHUNK.get(jax.default_backend(), None)
-    nb = keys.shape[0]
+    chunk = _chunk_size()
+    nb = clips.keys.shape[0]
     if chunk is None or nb <= chunk:
-        return run(X, lengths, fps, sos, zi, pads, windows, mount, noise, keys)
+        return run(clips, mount, noise)
     # A large batch on a CPU runs as a loop over chunks of clips (the last clip repeated to fill the last chunk):
     # each chunk's intermediates stay in cache, faster than one call over all clips (memory bound).
     nc = -(-nb // chunk)
     idx = np.minimum(np.arange(nc * chunk), nb - 1)
-    batched = (X, lengths, fps, sos, zi, pads, windows, keys, mount if m_ax == 0 else None,
-               noise if n_ax == 0 else None)
+    batched = (clips, mount if m_ax == 0 else None, noise if n_ax == 0 else None)
     # a whole number of chunks is a reshape; otherwise a gather (a copy of the batch) fills the last chunk
     take = (lambda a: a) if nb == nc * chunk else (lambda a: a[idx])
     chunks = jax.tree.map(lambda a: take(a).reshape((nc, chunk) + a.shape[1:]), batched)
 
     def one(c):
-        x, l, f, s_, z, p, w, k, mb, nbt = c
-        return run(x, l, f, s_, z, p, w, mount if mb is None else mb, noise if nbt is None else nbt, k)
+        cl, mb, nbt = c
+        return run(cl, mount if mb is None else mb, noise if nbt is None else nbt)
 
     outs = jax.lax.map(one, chunks)
     return jax.tree.map(lambda a: a.reshape((nc * chunk,) + a.shape[2:])[:nb], outs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Public entry point
+# prepare: host side, once per clip set
 # ---------------------------------------------------------------------------------------------------------------
 
-def stack_mounts(mounts: Sequence[Mount | str]) -> Mount:
-    """Stack mounts of the same arm into one batched ``Mount`` (leaves ``(B, 4)`` and ``(B, 3)``)."""
-    if not mounts:
-        raise InputError("no mounts to stack")
-    ms = [get_mount(m) for m in mounts]
-    sides = {m.side for m in ms}
-    if len(sides) != 1:
-        raise InputError(f"a batched mount must use one arm, got {sorted(sides)}; simulate each arm separately")
-    return Mount(jnp.stack([jnp.asarray(m.q_fs) for m in ms]), jnp.stack([jnp.asarray(m.lever_f) for m in ms]),
-                 ms[0].side, "+".join(m.name for m in ms))
+@struct.dataclass
+class ArmFilter:
+    """The zero-phase low-pass filter and edge extension of every clip, for one arm (``Prepared.arms``).
+
+    Attributes:
+      sos: ``(B, S, 6)`` second-order sections (SciPy's layout) of each clip's Butterworth filter.
+      zi: ``(B, S, 2)`` their steady-state initial conditions.
+      pads: ``(B,)`` frames of edge extension each clip's filter needs.
+      windows: ``(B,)`` frames each edge's acceleration is estimated over.
+      cutoff_hz: ``(B,)`` the cut-off chosen for each clip, Hz (``inf`` where none is applied); for reading.
+    """
+
+    sos: jnp.ndarray
+    zi: jnp.ndarray
+    pads: jnp.ndarray
+    windows: jnp.ndarray
+    cutoff_hz: jnp.ndarray
 
 
-def stack_noise(models: Sequence[ImuNoise | str]) -> ImuNoise:
-    """Stack noise models (presets or ``ImuNoise``) into one batched ``ImuNoise`` (each leaf gains a clip axis)."""
-    if not models:
-        raise InputError("no noise models to stack")
-    ns = [get_noise(n) for n in models]
-    if any(n is None for n in ns):
-        ns = [get_noise("ideal") if n is None else n for n in ns]
-    name = "+".join(n.name for n in ns)
-    ns = [n.replace(name=name) for n in ns]  # static metadata must agree for tree.map
-    return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *ns)
+@struct.dataclass
+class Prepared:
+    """A ``Motion`` or ``Trajectory`` made ready for ``sense``: everything that needs the host or fixes a shape is
+    decided here, once (``prepare``); ``sense`` is then a pure function of this pytree, a mount, a noise model, a
+    key and a time offset.
 
+    Array leaves (differentiable where they are floats; ``replace`` them, e.g. with new joints of the same shape):
+      source: the source's own array: joints ``(T, J, 3)`` / ``(B, T, J, 3)`` in metres (a ``Motion``), or
+        positions and ``q_wb`` joined ``(T, 7)`` / ``(B, T, 7)`` (a ``Trajectory``).
+      lengths: ``(B,)`` valid frames of each clip (``B`` = 1 for one clip).
+      fps: ``(B,)`` frame rates, Hz.
+      n_samples: ``(B,)`` valid IMU samples of each clip.
+      arms: one ``ArmFilter`` per prepared arm (``sides``); one for a ``Trajectory``.
+    Static fields: ``kind`` (``skeleton`` or ``trajectory``), ``sides`` (the arms prepared), ``rigs`` (each arm's
+    joints and roll source), ``missing`` (why an arm could not be prepared, per side), ``joint_set``,
+    ``roll_model``, ``num_frames`` (frames after padding to a shape bucket), ``pad`` and ``window`` (their
+    largest), ``n_out`` (samples computed, a bucket) and ``n_keep`` (samples returned), ``rate_hz`` and
+    ``single`` (one clip: outputs have no clip axis).
+    """
+
+    source: jnp.ndarray
+    lengths: jnp.ndarray
+    fps: jnp.ndarray
+    n_samples: jnp.ndarray
+    arms: tuple
+    kind: str = struct.field(pytree_node=False, default="skeleton")
+    sides: tuple = struct.field(pytree_node=False, default=())
+    rigs: tuple = struct.field(pytree_node=False, default=())
+    missing: tuple = struct.field(pytree_node=False, default=())
+    joint_set: Optional[str] = struct.field(pytree_node=False, default=None)
+    roll_model: RollModel = struct.field(pytree_node=False, default=RollModel())
+    num_frames: int = struct.field(pytree_node=False, default=0)
+    pad: int = struct.field(pytree_node=False, default=0)
+    window: int = struct.field(pytree_node=False, default=0)
+    n_out: int = struct.field(pytree_node=False, default=0)
+    n_keep: int = struct.field(pytree_node=False, default=0)
+    rate_hz: float = struct.field(pytree_node=False, default=DEFAULT_RATE_HZ)
+    single: bool = struct.field(pytree_node=False, default=True)
+
+    @property
+    def num_clips(self) -> int:
+        return int(self.lengths.shape[0])
+
+    @property
+    def max_time_offset_s(self) -> float:
+        """The largest ``|time_offset_s|`` every clip's readings stay defined for: its edge extension (``pad``
+        frames of the smallest) at its frame rate. Beyond it a sample reads the spline's extrapolation."""
+        pads = min(int(np.min(np.asarray(a.pads))) for a in self.arms)
+        return float(pads / np.max(np.asarray(self.fps)))
+
+
+def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, rate_hz: float = DEFAULT_RATE_HZ,
+            cutoff_hz: Cutoff = "auto", filter_order: int = 2, roll: str = "auto",
+            roll_model: RollModel = RollModel()) -> Prepared:
+    """Everything ``sense`` needs that is decided once per set of clips, on the host: input checks, the cut-off
+    (Winter's residual analysis for ``"auto"``), the filter design, the edge extension, the output length and the
+    shape buckets. Returns a ``Prepared`` pytree.
+
+    Args:
+      source: a ``Motion`` (joints, z-up world, metres) or a ``Trajectory`` (rigid body), one clip or a batch.
+      mount: the mount (a ``Mount``, a preset or a profile) whose arm to prepare; ``None`` prepares both arms
+        (a ``sense`` call then takes a mount of either). Its rotation and lever arm are ``sense``'s to choose.
+      rate_hz, cutoff_hz, filter_order, roll, roll_model: as ``simulate``.
+    Raises:
+      InputError: one line, for bad input (see ``simulate``); the frame rates and lengths must be concrete (they
+        size the filters and the output): transform the joints, not the whole ``Motion``.
+
+    Example::
+
+        p = ij.prepare(motion, rate_hz=50)                      # host work, once
+        loss = lambda q: jnp.sum(ij.sense(p, mount.replace(q_fs=q), None, None, time_offset_s=0.01).gyro ** 2)
+        jax.jit(jax.grad(loss))(mount.q_fs)                     # no host work inside
+    """
+    if not isinstance(source, (Motion, Trajectory)):
+        raise InputError(f"prepare and simulate take a Motion or a Trajectory (Motion.create(joints, fps, "
+                         f"joint_set)), got {type(source).__name__}")
+    rate_hz = positive_hz(rate_hz, "rate_hz")
+    cutoff_hz = cutoff_arg(cutoff_hz)
+    if isinstance(filter_order, (bool, np.bool_)) or not isinstance(filter_order, (int, np.integer)) \
+            or not 1 <= filter_order <= 10:
+        raise InputError(f"filter_order must be a whole number from 1 to 10, got {filter_order!r}")
+    single = not source.batched
+    if isinstance(source, Motion):
+        kind = "skeleton"
+        js = get_joint_set(source.joint_set)
+        want = 3 if single else 4
+        if source.joints.ndim != want or source.joints.shape[-2:] != (len(js), 3):
+            raise InputError(f"joints must have shape {'(T' if single else '(B, T'}, {len(js)}, 3) for joint set "
+                             f"{js.name}, got {tuple(source.joints.shape)}")
+        X = source.joints
+        wanted = ("left", "right") if mount is None else (get_mount(mount).side,)
+        rigs, missing = {}, {}
+        for side in wanted:
+            rig = arm_rig(source.joint_set, side, roll)
+            why = _rig_missing(source, tuple(rig.indices))
+            if why is None:
+                rigs[side] = rig
+            elif mount is not None:
+                raise InputError(why)
+            else:
+                missing[side] = why
+        if not rigs:
+            raise InputError(next(iter(missing.values())))
+    else:
+        kind, js, rigs, missing = "trajectory", None, {"any": None}, {}
+        X = jnp.concatenate([source.positions, source.q_wb], axis=-1)
+    num_frames = X.shape[-3] if kind == "skeleton" else X.shape[-2]
+    for name, leaf in (("fps", source.fps), ("lengths", source.lengths)):
+        if isinstance(leaf, jax.core.Tracer):
+            raise InputError(f"simulate needs a concrete {name} (it sizes the filters and the output): transform "
+                             f"the joints, e.g. jax.jit(lambda j: simulate(motion.replace(joints=j), ...)), not the "
+                             f"whole {type(source).__name__}")
+    nb = 1 if single else X.shape[0]
+    fps, lengths = check_time_base(source.fps, source.lengths, None if single else (nb, num_frames))
+    if single:
+        fps, lengths = np.atleast_1d(fps), np.array([num_frames])
+    if ((fps < MIN_FPS) | (fps > MAX_FPS)).any():
+        f = float(fps[np.argmax((fps < MIN_FPS) | (fps > MAX_FPS))])
+        raise InputError(f"a frame rate of {f:.4g} fps is not one of a recorded body ({MIN_FPS:g} to {MAX_FPS:g} fps): "
+                         "check the file's time column (seconds) or the rate given (--fps)")
+    n_samples = num_output_samples(lengths, fps, rate_hz)
+    if (n_samples < 2).any():
+        b = int(np.argmin(n_samples))
+        raise InputError(f"{'' if single else f'clip {b}: '}{lengths[b]} frames at {fps[b]:g} fps last "
+                         f"{(lengths[b] - 1) / fps[b] * 1e3:.3g} ms, less than two samples at {rate_hz:g} Hz: check "
+                         "the frame rate, or raise the output rate")
+    dtype = np.dtype(X.dtype)
+    designs_per_arm = []
+    for side, rig in rigs.items():
+        if kind == "skeleton":
+            idx, channels = list(rig.indices), 3 * len(rig.indices)
+        else:
+            idx, channels = None, 3
+        cut = resolve_cutoffs(cutoff_hz, lambda: _host_channels(X, idx, single), lengths, fps, channels)
+        designs_per_arm.append([(None if c is None else float(c), float(f)) for c, f in zip(cut, fps)])
+    pairs = {cf for arm in designs_per_arm for cf in arm}
+    S = max(len(design_lowpass(c, f, filter_order).sos) for c, f in pairs)
+    per_pair = {cf: (design_lowpass(*cf, filter_order, sections=S), edge_window(*cf)) for cf in pairs}
+    arms, pad, window = [], 0, 0
+    for arm in designs_per_arm:
+        designs = [per_pair[cf][0] for cf in arm]
+        pads = np.array([_pad_cached(per_pair[cf][0]) for cf in arm], np.int32)
+        windows = np.minimum(np.array([per_pair[cf][1] for cf in arm], np.int32), np.maximum(lengths, 3))
+        pad, window = max(pad, bucket(int(pads.max()), 16)), max(window, bucket(int(windows.max()), WINDOW_STEP))
+        arms.append((np.stack([d.sos for d in designs]).astype(dtype), np.stack([d.zi for d in designs]).astype(dtype),
+                     pads, windows.astype(np.int32),
+                     np.array([np.inf if c is None else c for c, _ in arm], dtype)))
+    n_keep = int(n_samples.max())
+    # one transfer for every host array (a calibration loop then calls sense with device arrays only)
+    lengths_d, fps_d, n_d, arms_d = jax.device_put((np.asarray(lengths, np.int32), np.asarray(fps, dtype),
+                                                    np.asarray(n_samples, np.int32), arms))
+    return Prepared(source=X, lengths=lengths_d, fps=fps_d, n_samples=n_d, arms=tuple(ArmFilter(*a) for a in arms_d),
+                    kind=kind, sides=tuple(rigs), rigs=tuple(rigs.values()), missing=tuple(missing.items()),
+                    joint_set=None if js is None else js.name, roll_model=roll_model, num_frames=bucket(num_frames, 32),
+                    pad=pad, window=window, n_out=bucket(n_keep, 32), n_keep=n_keep, rate_hz=rate_hz, single=single)
+
+
+def _host_channels(X, idx, single: bool) -> np.ndarray:
+    """The rig's joints (``idx``; ``None``: the trajectory's positions) of every clip as ``(B, T, C)`` NumPy
+    channels, for the residual analysis of ``cutoff_hz="auto"``."""
+    if isinstance(X, jax.core.Tracer):
+        raise InputError("cutoff_hz='auto' looks at the data: pass a number when differentiating through the joints "
+                         "(or compute it first with imusim_jax.auto_cutoff)")
+    X = np.asarray(X)
+    X = X[None] if single else X
+    if idx is None:
+        return X[..., :3]
+    return X[:, :, idx, :].reshape(X.shape[0], X.shape[1], -1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sense: pure JAX
+# ---------------------------------------------------------------------------------------------------------------
+
+def sense(prepared: Prepared, mount: Mount | str = "watch-left", noise: ImuNoise | str | None = None,
+          key: Optional[jax.Array] = None, *, time_offset_s=0.0) -> ImuSignal:
+    """The IMU a device at ``mount`` records of a prepared source: a pure function of arrays, jittable, ``vmap``-
+    and ``grad``-able with respect to the source's joints, the mount, every noise parameter and the time offset;
+    randomness only from ``key``. A second call with the same shapes does not recompile, and nothing moves
+    between host and device (give it device arrays: ``jax.device_put(mount)``; ``prepare``'s are).
+
+    Args:
+      prepared: what ``prepare`` returned.
+      mount: a ``Mount`` (or a preset / profile name, resolved on the host) on a prepared arm; a batched
+        ``Mount`` (``stack_mounts``) gives one mount per clip, or several mounts of one clip.
+      noise: ``None`` (ideal), a preset, a profile, an ``ImuNoise`` or a batched ``ImuNoise`` (as ``simulate``).
+      key: ``jax.random`` key (one, split per clip, or ``(B,)``); required with noise.
+      time_offset_s: when the sensor's first sample is, in the motion's time (s): sample ``k`` reads the motion at
+        ``k / rate_hz + time_offset_s``. A scalar or one per clip ``(B,)``; differentiable. Keep it within
+        ``prepared.max_time_offset_s`` (the edge extension); the number of samples does not change.
+    Returns:
+      ``ImuSignal`` as ``simulate``'s. Unlike ``simulate``, ``sense`` does not check that the signal is finite
+      (that needs the host): check ``jnp.isfinite`` yourself where parameters may go astray.
+    """
+    return _sense(prepared, mount, noise, key, time_offset_s)[0]
+
+
+def _sense(p: Prepared, mount, noise, key, time_offset_s):
+    """``sense``, plus the core's per-clip finiteness flags and forearm codes (``simulate`` checks them)."""
+    if not isinstance(p, Prepared):
+        raise InputError(f"sense takes what prepare returns (imusim_jax.prepare(motion, ...)), got "
+                         f"{type(p).__name__}")
+    mount = _mount_shapes(get_mount(mount))
+    noise = get_noise(noise)
+    if p.kind == "skeleton":
+        if mount.side not in p.sides:
+            why = dict(p.missing).get(mount.side)
+            raise InputError(why or f"the {mount.side} arm was not prepared (prepared: {', '.join(p.sides)}); "
+                             f"prepare(source, mount) with this mount, or mount=None for both arms")
+        a = p.sides.index(mount.side)
+        rig = p.rigs[a]
+    else:
+        a, rig = 0, None
+    arm = p.arms[a]
+    mount_batched = jnp.ndim(mount.q_fs) == 2
+    noise_batched = noise is not None and jnp.ndim(noise.accel.noise_density) == 2
+    sizes = {n for n, flag in ((p.num_clips, not p.single),
+                               (jnp.shape(mount.q_fs)[0] if mount_batched else None, mount_batched),
+                               (jnp.shape(noise.accel.noise_density)[0] if noise_batched else None, noise_batched))
+             if flag}
+    if len(sizes) > 1:
+        raise InputError(f"batch sizes disagree between motion, mount and noise: {sorted(sizes)}")
+    B = sizes.pop() if sizes else None
+    one = B is None
+    nb = 1 if one else B
+    if noise is not None:
+        if key is None:
+            raise InputError("noise needs an explicit PRNG key: simulate(..., key=jax.random.key(0))")
+        key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+        if not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                or (key.dtype == jnp.uint32 and key.ndim in (1, 2) and key.shape[-1] == 2)):
+            raise InputError(f"key must be a jax.random.key(seed) (or (B,) of them), got {key.dtype} of shape "
+                             f"{key.shape}")
+        if _is_key_batch(key):
+            if key.shape[0] != nb:
+                raise InputError(f"got {key.shape[0]} keys for {nb} clips")
+            keys = key
+        else:
+            keys = key[None] if one else jax.random.split(key, nb)
+    else:
+        keys = jnp.zeros((nb,), jnp.uint32)
+    dtype = p.source.dtype
+    offsets = jnp.asarray(time_offset_s, dtype)
+    if offsets.ndim == 0:
+        offsets = jnp.broadcast_to(offsets, (nb,))
+    elif offsets.shape != (nb,):
+        raise InputError(f"time_offset_s must be one number or one per clip ({nb}), got shape {offsets.shape}")
+    source, lengths, fps, sos, zi, pads, windows = p.source, p.lengths, p.fps, arm.sos, arm.zi, arm.pads, arm.windows
+    batched_source = not p.single
+    if p.single and not one:  # one clip, many mounts or noise models: the clip broadcast to each
+        source = jnp.broadcast_to(source, (nb,) + source.shape)
+        lengths, fps, sos, zi, pads, windows = (jnp.broadcast_to(x, (nb,) + x.shape[1:])
+                                                for x in (lengths, fps, sos, zi, pads, windows))
+        batched_source = True
+    clips = _Clips(source, lengths, fps, sos, zi, pads, windows, offsets, keys)
+    idx = tuple(rig.indices) if rig is not None else None
+    static = dict(kind=p.kind, rig=rig, roll_model=p.roll_model, pad=p.pad, window=p.window, n_out=p.n_out,
+                  rate_hz=p.rate_hz, m_ax=0 if mount_batched else None, n_ax=0 if noise_batched else None)
+    outs = _run_core(clips, mount, noise, static, prep=(idx, batched_source, p.num_frames))
+    acc, gyr, q_ws, n_ok, finite, forearm = _finish(outs, nb=nb, n_keep=p.n_keep, squeeze=one)
+    return ImuSignal(acc, gyr, None if one else n_ok, q_ws, p.rate_hz), finite, forearm
+
+
+def _mount_shapes(mount: Mount) -> Mount:
+    """``mount`` if its leaves have the shapes the core reads, else a one-line ``InputError`` (shapes only: no
+    value is read, so nothing leaves the device)."""
+    q, lev = mount.q_fs, mount.lever_f
+    if jnp.ndim(q) not in (1, 2) or jnp.shape(q)[-1] != 4 or jnp.shape(lev)[-1:] != (3,) \
+            or jnp.ndim(lev) != jnp.ndim(q) or (jnp.ndim(q) == 2 and jnp.shape(q)[0] != jnp.shape(lev)[0]):
+        raise InputError(f"a mount needs q_fs (4,) and lever_f (3,) (or (B, 4) and (B, 3)), got {jnp.shape(q)} and "
+                         f"{jnp.shape(lev)}")
+    return mount
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# simulate: both in one call, with the checks that need the host
+# ---------------------------------------------------------------------------------------------------------------
 
 def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
              noise: ImuNoise | str | None = None, *, key: Optional[jax.Array] = None,
              rate_hz: float = DEFAULT_RATE_HZ, cutoff_hz: Cutoff = "auto", filter_order: int = 2,
              roll: str = "auto", roll_model: RollModel = RollModel()) -> ImuSignal:
-    """Simulate the 6-axis IMU a device at ``mount`` would record.
+    """Simulate the 6-axis IMU a device at ``mount`` would record: ``sense(prepare(source, mount, ...), mount,
+    noise, key)``, with the checks that need the host (a finite signal, a forearm of human length).
 
     Args:
       source: a ``Motion`` (joints, z-up world, metres) or a ``Trajectory`` (rigid body), one clip or a batch.
       mount: a preset name (``watch-left``, ``watch-right``, ``band-left``, ``band-right``, ``phone-left``,
-        ``phone-right``, ``body``) or a ``Mount``; a batched ``Mount`` (``stack_mounts``) simulates one mount per
-        clip, or several mounts of one clip.
+        ``phone-right``, ``body``), a profile ``.json`` or a ``Mount``; a batched ``Mount`` (``stack_mounts``)
+        simulates one mount per clip, or several mounts of one clip.
       noise: ``None`` (ideal), a preset (``bmi160``, ``bmi270``, ``lsm6dso``), a profile path, an ``ImuNoise``,
         or a batched ``ImuNoise`` (``stack_noise``).
       key: ``jax.random`` key, required with noise: one key (split per clip) or ``(B,)`` keys.
@@ -378,165 +637,107 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
       ``(B, T', 3)`` with ``lengths`` for a batch (padding is zero).
     Raises:
       InputError: one line, for bad input (lengths outside ``[4, T]``, a traced frame rate, a key that is not a
-        ``jax.random`` key, more than ``MAX_OUTPUT_SAMPLES`` samples a clip, ...) and for a signal that would not
-        be finite (NaN joints or noise parameters that got past ``Motion.create`` or ``SensorNoise.create``).
-        A cut-off at or above 0.49 times the frame rate warns (``UserWarning``) that no filter is applied.
-        Under a transformation of ``simulate`` (``jit``, ``grad``, ``vmap``) the output cannot be read, so the
-        finiteness check does not run: check ``jnp.isfinite`` of the result where the joints may hold NaN.
+        ``jax.random`` key, more than ``MAX_OUTPUT_SAMPLES`` samples a clip, ...), for a signal that would not be
+        finite (NaN joints or noise parameters that got past ``Motion.create`` or ``SensorNoise.create``), and for
+        a clip whose forearm is longer than ``MAX_FOREARM_M`` in most frames (joints not in metres).
+        A cut-off at or above 0.49 times the frame rate warns (``UserWarning``) that no filter is applied; a
+        forearm shorter than ``MIN_FOREARM_M`` in most frames warns ``ForearmWarning``.
+        Under a transformation of ``simulate`` (``jit``, ``grad``, ``vmap``) the output cannot be read, so these
+        checks do not run: check ``jnp.isfinite`` of the result where the joints may hold NaN.
     """
     if not isinstance(source, (Motion, Trajectory)):
         raise InputError(f"simulate takes a Motion or a Trajectory (Motion.create(joints, fps, joint_set)), got "
                          f"{type(source).__name__}")
     mount = _checked_mount(get_mount(mount))
     noise = get_noise(noise)
-    rate_hz = positive_hz(rate_hz, "rate")
-    cutoff_hz = cutoff_arg(cutoff_hz)
-    if isinstance(filter_order, (bool, np.bool_)) or not isinstance(filter_order, (int, np.integer)) \
-            or not 1 <= filter_order <= 10:
-        raise InputError(f"filter_order must be a whole number from 1 to 10, got {filter_order!r}")
-    src_batched = source.batched
-    if isinstance(source, Motion):
-        kind = "skeleton"
-        js = get_joint_set(source.joint_set)
-        want = (4 if src_batched else 3)
-        if source.joints.ndim != want or source.joints.shape[-2:] != (len(js), 3):
-            raise InputError(f"joints must have shape {'(B, T' if src_batched else '(T'}, {len(js)}, 3) for joint set "
-                             f"{js.name}, got {tuple(source.joints.shape)}")
-        rig = arm_rig(source.joint_set, mount.side, roll)
-        X, idx = source.joints, tuple(rig.indices)
-        _check_rig_present(source, idx)
-        pos_channels = 3 * len(idx)
-    elif isinstance(source, Trajectory):
-        kind, rig, idx = "trajectory", None, None
-        X = jnp.concatenate([source.positions, source.q_wb], axis=-1)
-        pos_channels = 3
-    else:
-        raise InputError(f"simulate takes a Motion or a Trajectory, got {type(source).__name__}")
-    num_frames = X.shape[1] if src_batched else X.shape[0]
-    # The rig's joints as channels (B, T_static, C), frames padded to a bucket by repeating the last one (lengths
-    # keep the truth): static sizes are rounded up so that clips of similar length share one compiled core (and
-    # the command line's persistent compilation cache hits across files).
-    T_static = bucket(num_frames, 32)
-    prep = (idx, src_batched, T_static)
-    # A batch with a fixed cut-off is prepared inside the core's parts (_run_core), on every core at once;
-    # the residual analysis of cutoff_hz="auto" reads the prepared channels first.
-    defer = src_batched and not (isinstance(cutoff_hz, str) and cutoff_hz == "auto")
-    Xb = X if defer else _prepared(X, prep)
-
-    mount_batched = jnp.ndim(mount.q_fs) == 2
-    noise_batched = noise is not None and jnp.ndim(noise.accel.noise_density) == 2
-    sizes = {n for n, flag in ((X.shape[0] if src_batched else None, src_batched),
-                               (jnp.shape(mount.q_fs)[0] if mount_batched else None, mount_batched),
-                               (jnp.shape(noise.accel.noise_density)[0] if noise_batched else None, noise_batched))
-             if flag}
-    if len(sizes) > 1:
-        raise InputError(f"batch sizes disagree between motion, mount and noise: {sorted(sizes)}")
-    B = sizes.pop() if sizes else None
-
-    for name, leaf in (("fps", source.fps), ("lengths", source.lengths)):
-        if isinstance(leaf, jax.core.Tracer):
-            raise InputError(f"simulate needs a concrete {name} (it sizes the filters and the output): transform "
-                             f"the joints, e.g. jax.jit(lambda j: simulate(motion.replace(joints=j), ...)), not the "
-                             f"whole {type(source).__name__}")
-    fps = np.atleast_1d(np.asarray(source.fps, np.float64))
-    if not (np.isfinite(fps).all() and (fps > 0).all()):
-        raise InputError(f"fps must be positive and finite, got {fps.tolist()}")
-    lengths = (np.array([source.num_frames]) if not src_batched else
-               np.full(X.shape[0], num_frames) if source.lengths is None else np.asarray(source.lengths))
-    if lengths.shape != (X.shape[0] if src_batched else 1,) or (lengths < 4).any() or (lengths > num_frames).any():
-        raise InputError(f"lengths must be ({X.shape[0] if src_batched else 1},) frame counts in [4, {num_frames}], "
-                         f"got {lengths.tolist()}")
-    if fps.shape not in ((1,), lengths.shape):
-        raise InputError(f"fps must be one rate or one per clip ({len(lengths)}), got shape {fps.shape}")
-    fps = np.broadcast_to(fps, lengths.shape)
-    n_valid = num_output_samples(lengths, fps, rate_hz)
-    cut = resolve_cutoffs(cutoff_hz, Xb, lengths, fps, pos_channels)
-    pairs = [(None if c is None else float(c), float(f)) for c, f in zip(cut, fps)]
-    S = max(len(design_lowpass(c, f, filter_order).sos) for c, f in set(pairs))
-    per_pair = {cf: (design_lowpass(*cf, filter_order, sections=S), edge_window(*cf)) for cf in set(pairs)}
-    designs = [per_pair[cf][0] for cf in pairs]
-    pads = np.array([_pad_cached(per_pair[cf][0]) for cf in pairs], np.int32)
-    windows = np.array([per_pair[cf][1] for cf in pairs], np.int32)
-    windows = np.minimum(windows, np.maximum(lengths, 3))
-    pad, window = bucket(int(pads.max()), 16), bucket(int(windows.max()), WINDOW_STEP)
-    n_keep = int(n_valid.max())
-    n_out = bucket(n_keep, 32)
-    # Host-side arrays go to the compiled core as NumPy arrays (transferred in its dispatch, not one by one).
-    dtype = np.dtype(Xb.dtype)
-    sos = np.stack([d.sos for d in designs]).astype(dtype)
-    zi = np.stack([d.zi for d in designs]).astype(dtype)
-    fps_j = np.asarray(fps, dtype)
-    len_j = np.asarray(lengths, np.int32)
-    pads_j, windows_j = pads, windows
-    x_ax = 0
-    if not src_batched and B is not None:  # one clip, many mounts/noise models: broadcast the clip
-        Xb = jnp.broadcast_to(Xb, (B,) + Xb.shape[1:])
-        len_j, fps_j, sos, zi, pads_j, windows_j = (
-            np.ascontiguousarray(np.broadcast_to(a, (B,) + a.shape[1:]))
-            for a in (len_j, fps_j, sos, zi, pads_j, windows_j))
-    nb = Xb.shape[0]
-    if noise is not None:
-        if key is None:
-            raise InputError("noise needs an explicit PRNG key: simulate(..., key=jax.random.key(0))")
-        key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
-        if not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                or (key.dtype == jnp.uint32 and key.ndim in (1, 2) and key.shape[-1] == 2)):
-            raise InputError(f"key must be a jax.random.key(seed) (or (B,) of them), got {key.dtype} of shape "
-                             f"{key.shape}")
-        if _is_key_batch(key):
-            if key.shape[0] != nb:
-                raise InputError(f"got {key.shape[0]} keys for {nb} clips")
-            keys = key
-        else:
-            keys = jax.random.split(key, nb) if (src_batched or B is not None) else key[None]
-    else:
-        keys = jnp.zeros((nb,), jnp.uint32)
-    axes = (x_ax, 0 if mount_batched else None, 0 if noise_batched else None)
-    outs = _run_core(
-        (Xb, len_j, fps_j, sos, zi, pads_j, windows_j, mount, noise, keys),
-        dict(kind=kind, rig=rig, roll_model=roll_model, pad=pad, window=window, n_out=n_out, rate_hz=rate_hz,
-             axes=axes), prep=prep if defer else None)
-    one = not (src_batched or B is not None)
-    acc, gyr, q_ws, n_ok, finite, forearm = _finish(outs, nb=nb, n_keep=n_keep, squeeze=one)
+    p = prepare(source, mount, rate_hz=rate_hz, cutoff_hz=cutoff_hz, filter_order=filter_order, roll=roll,
+                roll_model=roll_model)
+    signal, finite, forearm = _sense(p, mount, noise, key, 0.0)
     if not isinstance(finite, jax.core.Tracer):
         if not bool(np.all(np.asarray(finite))):  # never a silent NaN
             b = int(np.argmin(np.atleast_1d(np.asarray(finite))))
             raise InputError(f"the simulated signal of clip {b} is not finite: check its joints (Motion.create "
                              "refuses NaN and inf) and the noise model's parameters (SensorNoise.create checks them)")
-        _warn_forearm(np.asarray(forearm), mount.side, src_batched or B is not None)
-    return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz)
+        if p.kind == "skeleton":
+            _check_forearm(np.atleast_1d(np.asarray(forearm)), p, mount.side)
+    return signal
 
 
-def _warn_forearm(codes: np.ndarray, side: str, batched: bool) -> None:
-    """A ``ForearmWarning`` naming the first clip whose forearm is not of human length (``_forearm_code``)."""
-    bad = np.nonzero(codes)[0]
-    if not len(bad):
-        return
-    b = int(bad[0])
-    where = (f"clip {b} (and {len(bad) - 1} more)" if len(bad) > 1 else f"clip {b}") + ": " if batched else ""
-    short = codes[b] == 1
-    size = (f"shorter than {MIN_FOREARM_M * 100:g} cm in most frames" if short
-            else f"longer than {MAX_FOREARM_M:g} m in most frames")
-    warnings.warn(forearm_text(where, side, short, size), ForearmWarning, stacklevel=3)
+def _checked_mount(mount: Mount) -> Mount:
+    """``_mount_shapes``, and where the values are concrete, finite values and a non-zero ``q_fs`` (normalised in
+    the core, so a fit may leave the unit sphere); else a one-line ``InputError``."""
+    mount = _mount_shapes(mount)
+    q, lev = mount.q_fs, mount.lever_f
+    if not _traced((q, lev)):
+        qn, ln = np.asarray(q, np.float64), np.asarray(lev, np.float64)
+        if not (np.isfinite(qn).all() and np.isfinite(ln).all()) or (np.linalg.norm(qn, axis=-1) < 1e-6).any():
+            raise InputError("a mount's q_fs must be a finite, non-zero quaternion and its lever_f finite metres")
+    return mount
 
 
-def forearm_text(prefix: str, side: str, short: bool, size: str) -> str:
-    """The one wording of a forearm that is not of human length (``ForearmWarning`` here, the command line's line
-    in ``batch.forearm_warning``): ``prefix`` names the clip or file, ``size`` says how long it is."""
-    head = f"{prefix}the {side} forearm (elbow to wrist) is {size}"
-    if short:  # a point-mass skeleton still has a correct |a|: warn, do not refuse
-        return (f"{head}: its orientation is undefined (the device is taken as face up); are the {side} arm's "
-                "joints present and in metres?")
-    return f"{head} (a human's is about 0.25 m): are the joints in metres? Accelerations scale with the units."
+MIN_FOREARM_M, MAX_FOREARM_M = 0.02, 1.0
+"""Plausible elbow-to-wrist distances (an adult's is 0.22-0.30 m): shorter in most frames, the arm's orientation
+is undefined (joints missing and set to zero, or a collapsed skeleton): ``simulate`` warns (``ForearmWarning``);
+longer, the joints are not in metres (millimetres, centimetres or pixels): ``simulate`` refuses the clip."""
 
 
-def _check_rig_present(source: Motion, idx: tuple) -> None:
-    """Refuse a clip whose forearm model reads a joint that is missing in every frame (NaN with confidence 0
-    everywhere, filled with zeros by ``Motion.create``): its readings would be made up. Joints with confidence 0
-    but real positions (a Kinect joint it only inferred) are used as they are."""
+class ForearmWarning(UserWarning):
+    """The mount's forearm (elbow to wrist) is shorter than ``MIN_FOREARM_M`` in most frames of one or more clips:
+    their joints are probably missing. ``side``, ``clips`` (their indices in the batch; ``(0,)`` for one clip) and
+    ``lengths_m`` (each one's median length over its valid frames) say which and how short; ``text(prefix,
+    length_m)`` words one of them for a caller that names it otherwise (the command line names the file)."""
+
+    def __init__(self, message: str, side: str = "left", clips: tuple = (), lengths_m: tuple = ()):
+        super().__init__(message)
+        self.side, self.clips, self.lengths_m = side, tuple(clips), tuple(lengths_m)
+
+    def text(self, prefix: str, length_m: float) -> str:
+        return forearm_text(prefix, self.side, length_m)
+
+
+def _check_forearm(codes: np.ndarray, p: Prepared, side: str) -> None:
+    """Refuse (``InputError``) the first clip whose forearm the core found longer than ``MAX_FOREARM_M`` in most
+    frames, and warn (one ``ForearmWarning`` for all) of those shorter than ``MIN_FOREARM_M``. The decision is the
+    core's vote (``_forearm_code``); the median lengths in the messages are measured here, for those clips only."""
+    long, short = np.nonzero(codes == 2)[0], np.nonzero(codes == 1)[0]
+    if len(long):
+        b = int(long[0])
+        where = "" if p.single else f"clip {b}" + (f" (and {len(long) - 1} more)" if len(long) > 1 else "") + ": "
+        raise InputError(forearm_text(where, side, _median_forearm_m(p, side, b)))
+    if len(short):
+        lengths = [_median_forearm_m(p, side, int(b)) for b in short]
+        where = "" if p.single else f"clip {short[0]}" + (f" (and {len(short) - 1} more)" if len(short) > 1
+                                                          else "") + ": "
+        warnings.warn(ForearmWarning(forearm_text(where, side, lengths[0]), side, tuple(int(b) for b in short),
+                                     tuple(lengths)), stacklevel=3)
+
+
+def _median_forearm_m(p: Prepared, side: str, b: int) -> float:
+    """Median elbow-to-wrist distance (m) of clip ``b`` on ``side`` over its valid frames."""
+    rig = p.rigs[p.sides.index(side)]
+    X = np.asarray(p.source if p.single else p.source[b], np.float64)[: int(np.asarray(p.lengths)[b])]
+    elbow, wrist = rig.indices[1], rig.indices[2]
+    return float(np.median(np.linalg.norm(X[:, wrist] - X[:, elbow], axis=-1)))
+
+
+def forearm_text(prefix: str, side: str, length_m: float) -> str:
+    """The one wording of a forearm that is not of human length: ``prefix`` names the clip or file."""
+    if length_m < MIN_FOREARM_M:  # a point-mass skeleton still has a correct |a|: warn, do not refuse
+        return (f"{prefix}the {side} forearm (elbow to wrist) is {length_m * 100:.1f} cm long in most frames "
+                f"(shorter than {MIN_FOREARM_M * 100:g} cm): its orientation is undefined (the device is taken as "
+                f"face up); are the {side} arm's joints present and in metres?")
+    return (f"{prefix}the {side} forearm (elbow to wrist) is {length_m:.3g} m long in most frames (a human's is about "
+            f"0.25 m; over {MAX_FOREARM_M:g} m is not a forearm): are the joints in metres? Convert them first "
+            "(millimetres: joints / 1000)")
+
+
+def _rig_missing(source: Motion, idx: tuple) -> Optional[str]:
+    """Why a clip's forearm model cannot be simulated, or ``None``: a joint it reads is missing in every frame
+    (NaN with confidence 0 everywhere, filled with zeros by ``Motion.create``): its readings would be made up.
+    Joints with confidence 0 but real positions (a Kinect joint it only inferred) are used as they are."""
     conf = source.confidence
     if conf is None or isinstance(conf, jax.core.Tracer) or isinstance(source.joints, jax.core.Tracer):
-        return
+        return None
     c = np.asarray(conf)[..., list(idx)]
     j = np.asarray(source.joints)[..., list(idx), :]
     if not source.batched:
@@ -544,17 +745,22 @@ def _check_rig_present(source: Motion, idx: tuple) -> None:
     lengths = np.asarray(source.lengths) if source.batched else np.array([c.shape[1]])
     live = (np.arange(c.shape[1])[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
     missing = ~(((c > 0) | (np.abs(j).sum(-1) > 0)) & live).any(1)  # (B, K): nothing in any valid frame
-    if missing.any():
-        b, k = (int(i) for i in np.argwhere(missing)[0])
-        name = get_joint_set(source.joint_set).joints[idx[k]]
-        where = f"clip {b}: " if source.batched else ""
-        raise InputError(f"{where}the {name} (a joint the forearm model reads) is missing in every frame "
-                         f"(confidence 0, no position): nothing to simulate it from")
+    if not missing.any():
+        return None
+    b, k = (int(i) for i in np.argwhere(missing)[0])
+    name = get_joint_set(source.joint_set).joints[idx[k]]
+    where = f"clip {b}: " if source.batched else ""
+    return (f"{where}the {name} (a joint the forearm model reads) is missing in every frame (confidence 0, no "
+            f"position): nothing to simulate it from")
 
 
-def _prepared(X, prep: tuple):
-    """``_prepare_input`` with ``prep`` = ``(idx, batched, num_frames)``."""
-    return _prepare_input(X, idx=prep[0], batched=prep[1], num_frames=prep[2])
+# ---------------------------------------------------------------------------------------------------------------
+# Running the compiled core
+# ---------------------------------------------------------------------------------------------------------------
+
+def _prepared_clips(clips: _Clips, prep: tuple) -> _Clips:
+    """``clips`` with the source's array turned into the rig's channels (``_prepare_input``)."""
+    return clips._replace(channels=_prepare_input(clips.channels, idx=prep[0], batched=prep[1], num_frames=prep[2]))
 
 
 @functools.partial(jax.jit, static_argnames=("idx", "batched", "num_frames"))
@@ -562,8 +768,7 @@ def _prepare_input(X, *, idx, batched, num_frames):
     """Joints ``(B?, T, J, 3)`` -> the rig's channels ``(B, num_frames, 3 len(idx))`` (``idx`` None: ``X`` is
     already ``(B?, T, C)``), frames padded by repeating the last one. One compiled call instead of a gather, a
     reshape and a padding dispatched one by one. The padding is a gather of frame indices: XLA fuses it with the
-    joints' gather into one cheap loop, where a concatenation of repeated frames made the fused loop 2.4x slower
-    (B = 1024: 0.063 -> 0.058 ms per clip, ``benchmarks/README.md``)."""
+    joints' gather into one cheap loop, where a concatenation of repeated frames made the fused loop 2.4x slower."""
     if not batched:
         X = X[None]
     if idx is not None:
@@ -593,31 +798,32 @@ def _pad_cached(coeffs, _cache={}):
     return _cache[key]
 
 
-_CHUNK = {"cpu": int(os.environ.get("IMUSIM_CPU_CHUNK", "32"))}
-"""Clips per vmapped chunk on each backend (``None``: one vmap over the whole batch)."""
+def _chunk_size() -> Optional[int]:
+    """Clips per vmapped chunk (read while tracing): on a CPU ``$IMUSIM_CPU_CHUNK`` (default 32; 0 for one vmap
+    over the whole batch), elsewhere one vmap over the whole batch."""
+    if jax.default_backend() != "cpu":
+        return None
+    return int(os.environ.get("IMUSIM_CPU_CHUNK", "32")) or None
 
 _MIN_CLIPS_PER_THREAD = 32
-
 
 _COMPILED: set = set()
 
 
-
-def _simulate_part_impl(start, args, *, size, batched, prep, **static):
+def _simulate_part_impl(start, clips: _Clips, mount, noise, *, size, prep, **static):
     """``_simulate_batch`` on clips ``start .. start + size - 1`` of the batch (the last clip repeated past the
-    end); ``start`` is traced, so every part of a batch shares one compiled function. ``prep`` (``idx``,
-    ``batched``, ``num_frames``) or None: ``args[0]`` is the source's own array, prepared here
-    (``_prepare_input``) for this part only."""
-    nb = args[0].shape[0]
+    end); ``start`` is traced, so every part of a batch shares one compiled function. The source's array is
+    turned into the rig's channels here (``_prepare_input``), for this part only."""
+    nb = clips.keys.shape[0]
     if nb % size == 0:  # every part is whole: a slice, not a gather (a copy of the batch)
         take = functools.partial(jax.lax.dynamic_slice_in_dim, start_index=start, slice_size=size)
     else:
         idx = jnp.minimum(start + jnp.arange(size), nb - 1)
         take = lambda a: a[idx]  # noqa: E731
-    sub = tuple(jax.tree.map(take, a) if b else a for a, b in zip(args, batched))
-    if prep is not None:
-        sub = (_prepared(sub[0], prep),) + sub[1:]
-    return _simulate_batch(*sub, **static)
+    sub = _prepared_clips(jax.tree.map(take, clips), prep)
+    mount = jax.tree.map(take, mount) if static["m_ax"] == 0 else mount
+    noise = jax.tree.map(take, noise) if static["n_ax"] == 0 else noise
+    return _simulate_batch(sub, mount, noise, **static)
 
 
 # XLA's CPU code generator asks LLVM for 256-bit vectors by default, even where the CPU has 512-bit ones (AVX-512).
@@ -642,8 +848,7 @@ def _jit_pair(fun, static_argnames):
 
 
 _simulate_batch_plain, _simulate_batch_wide = _jit_pair(_simulate_batch_impl, _CORE_STATIC)
-_simulate_part_plain, _simulate_part_wide = _jit_pair(
-    _simulate_part_impl, ("size", "batched", "prep") + _CORE_STATIC)
+_simulate_part_plain, _simulate_part_wide = _jit_pair(_simulate_part_impl, ("size", "prep") + _CORE_STATIC)
 
 
 @functools.lru_cache(maxsize=None)
@@ -684,10 +889,10 @@ def _core_cache_size() -> int:
                                          _simulate_part_wide) if f is not None)
 
 
-def _run_core(args: tuple, static: dict, prep: Optional[tuple] = None):
-    """``_simulate_batch(*args, **static)`` (``args[0]`` prepared by ``_prepared(., prep)`` first, if ``prep`` is
-    given: on a CPU each part prepares its own clips); on a CPU, a batch of at least 64 clips is cut into equal
-    parts, one per core, run from a thread pool. Returns the list of the calls' outputs (``_finish`` joins them).
+def _run_core(clips: _Clips, mount, noise, static: dict, prep: tuple):
+    """The compiled core on ``clips`` (the source's array turned into the rig's channels by ``_prepare_input``
+    with ``prep``); on a CPU, a batch of at least 64 clips is cut into equal parts, one per core, run from a
+    thread pool. Returns the list of the calls' outputs (``_finish`` joins them).
 
     XLA's CPU backend parallelises one call within its operations only, and the simulator's operations are small
     (one chunk of clips at a time): measured on 2 cores, a call runs no faster than on one core, while two
@@ -695,19 +900,15 @@ def _run_core(args: tuple, static: dict, prep: Optional[tuple] = None):
     own key, filter and length), so the parts give the batch's result up to float32 round-off (XLA may fuse a
     smaller batch differently, as it may a batch against a single clip: a quantiser's last bit can flip in about
     one sample in 10^4). The parts are cut inside the compiled function (``_simulate_part``: one dispatch per
-    part, not one per array). Not under a transformation (``grad``, ``jit``, ``vmap`` of ``simulate``): tracers are
-    run as one call."""
-    mount_ax, noise_ax = static["axes"][1], static["axes"][2]
-    nb = args[0].shape[0]
+    part, not one per array). Under a transformation (``grad``, ``jit``, ``vmap`` of ``sense``) one call."""
+    args = (clips, mount, noise)
+    nb = clips.keys.shape[0]
     threads = cpu_threads()
     parts = min(threads, nb // _MIN_CLIPS_PER_THREAD) if jax.default_backend() == "cpu" else 1
     if parts < 2 or _traced(args):
-        if prep is not None:
-            args = (_prepared(args[0], prep),) + args[1:]
-        return [_simulate_batch(*args, **static)]
+        return [_simulate_batch(_prepared_clips(clips, prep), mount, noise, **static)]
     size = -(-nb // parts)
-    batched = (True,) * 7 + (mount_ax == 0, noise_ax == 0, True)
-    run = functools.partial(_simulate_part, args=args, size=size, batched=batched, prep=prep, **static)
+    run = functools.partial(_simulate_part, clips=clips, mount=mount, noise=noise, size=size, prep=prep, **static)
     sig = (tuple(sorted((k, repr(v)) for k, v in static.items())), size, prep, jax.tree.structure(args),
            tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in jax.tree.leaves(args)))  # str(dtype) is slow
     if sig not in _COMPILED:  # the first call compiles once, on this thread

@@ -111,7 +111,7 @@ def _save(fig, path) -> None:
     """``fig.savefig``; a folder that cannot be written is an ``InputError`` in one line (``io.atomic_path``'s)."""
     import matplotlib.pyplot as plt
 
-    from imusim_jax.io import _write_error
+    from imusim_jax.io.files import _write_error
 
     try:
         fig.savefig(path, dpi=110)

@@ -20,7 +20,8 @@ import numpy as np
 
 from imusim_jax._constants import STANDARD_GRAVITY
 from imusim_jax._joints import COCO17
-from imusim_jax._motion import Motion, load_motion
+from imusim_jax._motion import Motion
+from imusim_jax.io import load_motion
 
 __all__ = ["fall_motion", "sample_path", "load_sample"]
 

@@ -44,3 +44,31 @@ def getkey():
         return sub
 
     return _next
+
+
+@pytest.fixture
+def compiles():
+    """A context manager that collects the XLA compilations inside it (jax's public ``jax.log_compiles``):
+    ``with compiles() as c: ...; assert not c``."""
+    import contextlib
+    import logging
+
+    @contextlib.contextmanager
+    def collect():
+        found: list = []
+
+        class _Handler(logging.Handler):
+            def emit(self, record):
+                msg = record.getMessage()
+                if msg.startswith("Compiling "):
+                    found.append(msg)
+
+        handler, logger = _Handler(), logging.getLogger("jax")
+        logger.addHandler(handler)
+        try:
+            with jax.log_compiles(True):
+                yield found
+        finally:
+            logger.removeHandler(handler)
+
+    return collect

@@ -88,7 +88,8 @@ def test_trajectory_input(tmp_path):
     (["simulate", "{fall}", "--mount", "watch-left", "--wrist", "right", "-o", "o.csv"], "contradicts"),
     (["simulate", "{fall}", "--rate", "-5", "-o", "o.csv"], "rate must be a positive number"),
     (["simulate", "{fall}", "--rate", "1e7", "-o", "o.csv"], "IMU samples for one clip"),  # not 2 min and 1 GB
-    (["simulate", "{fall}", "--fps", "1e-6", "-o", "o.csv"], "IMU samples for one clip"),  # not out of memory
+    (["simulate", "{fall}", "--fps", "1e-6", "-o", "o.csv"], "not one of a recorded body"),  # not out of memory
+    (["simulate", "{fall}", "--fps", "1e9", "-o", "o.csv"], "not one of a recorded body"),  # not LinAlgError
     (["simulate", "{nan}", "-o", "o.csv"], "NaN"),
     (["simulate", "{short}", "-o", "o.csv"], "too few frames"),
     (["simulate", "{nowrist}", "-o", "o.csv"], "left_wrist"),  # the error alone, no forearm-length warning
@@ -121,22 +122,25 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, sample, args, match):
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("case", ["millimetres", "point mass"])
-def test_an_implausible_forearm_is_simulated_with_a_one_line_warning(tmp_path, sample, case):
-    """Joints in millimetres, or every joint at one point (a point mass in free fall: |a| is still right, the
-    orientation is not defined): the command runs and says why the result may not be what was meant."""
+def test_joints_in_millimetres_are_refused_and_a_point_mass_is_simulated_with_a_warning(tmp_path, sample):
+    """Joints in millimetres read 54,000 m/s^2: refused in one line that says so. Every joint at one point (a point
+    mass in free fall: |a| is still right, the orientation is not defined): simulated, with one warning line."""
     d = np.load(sample / "fall.npz")
+    np.savez(tmp_path / "mm.npz", joints=d["joints"] * 1000.0, fps=30.0, joint_set="coco17")
+    r = run("simulate", str(tmp_path / "mm.npz"), "-o", str(tmp_path / "mm.csv"), check=False)
+    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and "metres" in lines[0], r.stderr
+    assert not (tmp_path / "mm.csv").exists()
     t = np.arange(30) / 30.0
-    joints = (d["joints"] * 1000.0 if case == "millimetres"
-              else np.zeros((30, 17, 3)) + np.stack([0 * t, 0 * t, -4.903325 * t ** 2], -1)[:, None])
+    joints = np.zeros((30, 17, 3)) + np.stack([0 * t, 0 * t, -4.903325 * t ** 2], -1)[:, None]
     np.savez(tmp_path / "odd.npz", joints=joints, fps=30.0, joint_set="coco17")
     r = run("simulate", str(tmp_path / "odd.npz"), "-o", str(tmp_path / "odd.csv"))
     assert r.returncode == 0 and (tmp_path / "odd.csv").exists()
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("warning:") and "metres" in lines[0], r.stderr
-    if case == "point mass":
-        acc = np.array([[float(r[k]) for k in ("ax", "ay", "az")] for r in read_csv(tmp_path / "odd.csv")])
-        np.testing.assert_allclose(acc, 0.0, atol=3e-2)  # free fall reads no specific force
+    assert len(lines) == 1 and lines[0].startswith("warning: odd.npz: the left forearm") and "metres" in lines[0], \
+        r.stderr
+    acc = np.array([[float(r[k]) for k in ("ax", "ay", "az")] for r in read_csv(tmp_path / "odd.csv")])
+    np.testing.assert_allclose(acc, 0.0, atol=3e-2)  # free fall reads no specific force
     r = run("simulate", str(sample / "fall.npz"), "-o", str(tmp_path / "m.csv"))
     assert "warning" not in r.stderr
 

@@ -275,7 +275,7 @@ def test_unbatch_gives_each_clip_without_its_padding():
 
 
 @pytest.mark.parametrize("name,content,match", [
-    ("missing.csv", None, "No such file"),
+    ("missing.csv", None, "no such file"),
     ("garbage.npz", b"not a zip", "not a zip archive"),
     ("notes.txt", b"t,ax", "unsupported"),
     ("short_rows.csv", b"t,ax,ay,az,gx,gy,gz\n0,1,2\n0.02,1,2\n", "expected rows|cannot read"),

@@ -244,15 +244,18 @@ def test_blocked_cumsum_is_a_cumulative_sum():
     np.testing.assert_allclose(cumsum_last(jnp.asarray(x)), np.cumsum(x, axis=1), atol=1e-5)
 
 
-def test_component_major_noise_is_the_same_noise(getkey):
-    k = getkey()
-    a = jax.random.normal(getkey(), (77, 3))
-    g = jax.random.normal(getkey(), (77, 3))
-    nz = ij.get_noise("bmi160")
-    a1, g1 = N.apply_noise(k, a, g, nz, FS)
-    a2, g2 = N.apply_noise_cm(k, a.T, g.T, nz, FS)
-    np.testing.assert_array_equal(a1, a2.T)
-    np.testing.assert_array_equal(g1, g2.T)
+def test_the_two_sensors_and_three_axes_draw_independent_noise(getkey):
+    """Accelerometer and gyroscope with the same white-noise density, on a zero signal: each axis has the density's
+    sigma, and no two of the six channels are correlated (a reused draw would correlate them perfectly)."""
+    n, density = 20_000, 0.02
+    white = ij.SensorNoise.create(noise_density=density)
+    nz = ij.ImuNoise(white, white, "white")
+    zeros = jnp.zeros((n, 3))
+    a, g = ij.apply_noise(getkey(), zeros, zeros, nz, FS)
+    x = np.concatenate([np.asarray(a), np.asarray(g)], axis=1)  # (n, 6)
+    np.testing.assert_allclose(x.std(0), density * np.sqrt(FS), rtol=0.03)
+    corr = np.corrcoef(x.T)
+    assert np.abs(corr[~np.eye(6, dtype=bool)]).max() < 0.04
 
 
 def test_a_noise_model_fitted_by_gradient_descent_recovers_the_generating_parameters(getkey):

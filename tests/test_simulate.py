@@ -263,16 +263,14 @@ def test_same_key_same_signal_other_key_other_signal(getkey):
         ij.simulate(m, "watch-left", "bmi270")
 
 
-def test_second_call_does_not_recompile():
-    from imusim_jax import _simulate
-
+def test_second_call_does_not_recompile(compiles):
     m, _ = spin_about_z(1.0, 1.0, 30.0)
     ij.simulate(m, "watch-left", cutoff_hz=5.0)
-    before = _simulate._core_cache_size()
     m2, _ = spin_about_z(2.0, 1.0, 30.0)
-    ij.simulate(m2, "watch-left", cutoff_hz=5.0)
-    ij.simulate(m2, ij.get_mount("watch-left").replace(lever_f=np.zeros(3, np.float32)), cutoff_hz=5.0)
-    assert _simulate._core_cache_size() == before
+    with compiles() as c:
+        ij.simulate(m2, "watch-left", cutoff_hz=5.0)
+        ij.simulate(m2, ij.get_mount("watch-left").replace(lever_f=np.zeros(3, np.float32)), cutoff_hz=5.0)
+    assert not c, c
 
 
 def test_gradients_wrt_joints_and_mount_match_finite_differences():
@@ -321,8 +319,8 @@ def test_several_mounts_of_one_clip_in_one_call():
 
 
 def test_large_batches_run_in_chunks_with_the_same_result(monkeypatch):
-    """On a CPU, batches above a chunk size loop over vmapped chunks (lax.map): same readings as one vmap."""
-    from imusim_jax import _simulate
+    """On a CPU, batches above a chunk size (``IMUSIM_CPU_CHUNK``) loop over vmapped chunks (lax.map): the same
+    readings as one vmap."""
     from imusim_jax.sample import load_sample
 
     m = load_sample()
@@ -330,8 +328,8 @@ def test_large_batches_run_in_chunks_with_the_same_result(monkeypatch):
     batch = ij.stack_motions(clips)
     keys = jax.random.split(jax.random.key(7), 5)
     results = []
-    for chunk in (2, None):
-        monkeypatch.setitem(_simulate._CHUNK, jax.default_backend(), chunk)
+    for chunk in ("2", "0"):
+        monkeypatch.setenv("IMUSIM_CPU_CHUNK", chunk)
         jax.clear_caches()  # the chunk size is read while tracing
         results.append(ij.simulate(batch, "watch-left", "bmi270", key=keys, cutoff_hz=5.5))
     chunked, whole = results
@@ -342,12 +340,10 @@ def test_large_batches_run_in_chunks_with_the_same_result(monkeypatch):
 
 @pytest.mark.parametrize("n", [67, 64])
 def test_a_cpu_batch_split_across_threads_is_the_batch(getkey, monkeypatch, n):
-    """On a CPU, a batch of >= 64 clips runs as parts on a thread pool (``_run_core``): the first call (compiling,
-    parts in turn) and later calls (parts at once) give what one call over the whole batch gives, for an uneven
-    batch (the last part repeats a clip: gathers) and an even one (parts and chunks are slices), with per-clip
-    mounts and lengths."""
-    from imusim_jax import _simulate
-
+    """On a CPU, a batch of >= 64 clips runs as parts on a thread pool (``IMUSIM_CPU_THREADS``): the first call
+    (compiling, parts in turn) and later calls (parts at once) give what one call over the whole batch gives, for
+    an uneven batch (the last part repeats a clip: gathers) and an even one (parts and chunks are slices), with
+    per-clip mounts and lengths."""
     rng = np.random.default_rng(1)
     T = 40
     base = reference_joints()
@@ -361,16 +357,8 @@ def test_a_cpu_batch_split_across_threads_is_the_batch(getkey, monkeypatch, n):
     monkeypatch.setenv("IMUSIM_CPU_THREADS", "1")
     whole = run()
     monkeypatch.setenv("IMUSIM_CPU_THREADS", "2")
-    calls = []
-    part = _simulate._simulate_part
-    monkeypatch.setattr(_simulate, "_simulate_part",
-                        lambda start, **k: calls.append((start, k["size"])) or part(start, **k))
-    _simulate._COMPILED.clear()
-    for _ in range(2):  # compiling call, then the thread pool
-        calls.clear()
+    for _ in range(2):  # compiling call (parts in turn), then the thread pool (parts at once)
         parts = run()
-        half = -(-n // 2)
-        assert sorted(calls) == [(0, half), (half, half)]
         np.testing.assert_array_equal(parts.lengths, whole.lengths)
         for a, b in ((parts.accel, whole.accel), (parts.gyro, whole.gyro), (parts.q_ws, whole.q_ws)):
             np.testing.assert_allclose(a, b, atol=5e-3, rtol=1e-4)  # round-off may flip a quantiser's last bit

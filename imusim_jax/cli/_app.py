@@ -21,26 +21,25 @@ def fail(msg: str, code: int = 2) -> NoReturn:
 
 
 @contextlib.contextmanager
-def one_line_warnings():
+def one_line_warnings(label: Optional[str] = None):
     """The library's ``UserWarning``s as one ``warning:`` line each on stderr (each text once), in the command
-    line's spelling; other warnings as Python shows them. ``ForearmWarning`` is left to the commands, which word
-    it with the file and the measured length."""
-    from imusim_jax import ForearmWarning
-
+    line's spelling; other warnings as Python shows them. A ``ForearmWarning`` of one clip is worded with
+    ``label`` (the file's name) in front."""
     seen: set = set()
     show = warnings.showwarning
 
     def one_line(message, category, filename, lineno, file=None, line=None):
         if not issubclass(category, UserWarning):
             return show(message, category, filename, lineno, file, line)
-        text = str(message).replace("cutoff_hz=", "--cutoff ")
+        lengths = getattr(message, "lengths_m", ())
+        text = message.text(f"{label}: ", lengths[0]) if label and len(lengths) == 1 else str(message)
+        text = text.replace("cutoff_hz=", "--cutoff ")
         if text not in seen:
             seen.add(text)
             typer.echo(f"warning: {text}", err=True)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", UserWarning)
-        warnings.simplefilter("ignore", ForearmWarning)
         warnings.showwarning = one_line
         yield
 

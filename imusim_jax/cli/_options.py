@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from imusim_jax._constants import DEFAULT_RATE_HZ
 from imusim_jax.cli._app import fail
 
 MountOption = Annotated[Optional[str], typer.Option(
@@ -29,6 +30,7 @@ JointSetOption = Annotated[Optional[str], typer.Option(
     "--joint-set", help="override the input's joint set: coco17|h36m17|ntu25|mediapipe33|kinect20")]
 
 ROLLS = ("auto", "hand", "hinge")
+DEFAULT_RATE = DEFAULT_RATE_HZ  # --rate's default, Hz
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,8 +6,8 @@ import os
 import typer
 
 from imusim_jax.cli._app import app, one_line_warnings
-from imusim_jax.cli._options import (CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption, RateOption,
-                                     RollOption, WristOption, simulation)
+from imusim_jax.cli._options import (DEFAULT_RATE, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
+                                     RateOption, RollOption, WristOption, simulation)
 
 
 @app.command()
@@ -20,7 +20,7 @@ def batch(
     fmt: str = typer.Option("csv", "--format", help="csv | npz | parquet (as simulate's -o)"),
     mount: MountOption = None,
     wrist: WristOption = None,
-    rate: RateOption = 50.0,
+    rate: RateOption = DEFAULT_RATE,
     noise: NoiseOption = "none",
     seed: int = typer.Option(0, "--seed", help="PRNG seed; each clip's key is fold_in(key(seed), crc32(name))"),
     cutoff: CutoffOption = "auto",

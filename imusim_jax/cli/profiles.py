@@ -38,7 +38,12 @@ def mounts(
     """List the mounting presets (and draw their axes), or print/write one as an editable mount profile."""
     import numpy as np
 
-    from imusim_jax._mounting import MOUNTS, get_mount, mount_profile_json, save_mount_json
+    from imusim_jax._mounting import (
+        MOUNTS,
+        get_mount,
+        mount_profile_json,
+        save_mount_json,
+    )
 
     if name is None and output:
         fail("-o writes one mount's profile: name it (imusim-jax mounts watch-right -o my_mount.json)")

@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 
 from imusim_jax.cli._app import app, fail, one_line_warnings
-from imusim_jax.cli._options import (CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption, RateOption,
-                                     RollOption, SeedOption, WristOption, check_plot, simulation)
+from imusim_jax.cli._options import (DEFAULT_RATE, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
+                                     RateOption, RollOption, SeedOption, WristOption, check_plot, simulation)
 
 
 @app.command()
@@ -21,7 +21,7 @@ def simulate(
                                              "instead of a skeleton (default mount: body)"),
     mount: MountOption = None,
     wrist: WristOption = None,
-    rate: RateOption = 50.0,
+    rate: RateOption = DEFAULT_RATE,
     noise: NoiseOption = "none",
     seed: SeedOption = 0,
     cutoff: CutoffOption = "auto",
@@ -38,7 +38,6 @@ def simulate(
     from imusim_jax import io as iio
     from imusim_jax import load_motion, load_trajectory
     from imusim_jax import simulate as sim
-    from imusim_jax.workflows.batch import forearm_warning
 
     if (input is None) == (trajectory is None):
         fail("give exactly one of INPUT (a skeleton) or --trajectory FILE.csv")
@@ -51,7 +50,7 @@ def simulate(
     for path in (output, plot):  # before the simulation, not after it
         if path:
             iio.check_writable(path)
-    with one_line_warnings():
+    with one_line_warnings(os.path.basename(input or trajectory)):
         if trajectory is not None:
             src = load_trajectory(trajectory, fps=fps)
         else:
@@ -59,9 +58,6 @@ def simulate(
             if src.batched:
                 fail(f"{input} holds a batch of {src.joints.shape[0]} clips and simulate writes one; use "
                      f"'imusim-jax batch {input} --out-dir DIR' (one output per clip)")
-            note = forearm_warning(src, opts.mount.side, os.path.basename(input))
-            if note:
-                typer.echo(f"warning: {note}", err=True)
         signal = sim(src, opts.mount, opts.noise, key=jax.random.key(opts.seed), rate_hz=opts.rate_hz,
                      cutoff_hz=opts.cutoff_hz, roll=opts.roll)
     iio.write_signal(signal, output, **opts.metadata())

@@ -16,8 +16,8 @@ from typing import Optional
 import typer
 
 from imusim_jax.cli._app import app, fail, one_line_warnings
-from imusim_jax.cli._options import (CutoffOption, MountOption, NoiseOption, RateOption, RollOption, SeedOption,
-                                     WristOption, simulation)
+from imusim_jax.cli._options import (DEFAULT_RATE, CutoffOption, MountOption, NoiseOption, RateOption, RollOption,
+                                     SeedOption, WristOption, simulation)
 
 
 @app.command("video2imu")
@@ -28,7 +28,7 @@ def video2imu(
                                        "weights); default: mediapipe when installed"),
     mount: MountOption = None,
     wrist: WristOption = None,
-    rate: RateOption = 50.0,
+    rate: RateOption = DEFAULT_RATE,
     noise: NoiseOption = "none",
     seed: SeedOption = 0,
     cutoff: CutoffOption = "auto",

@@ -1,88 +1,30 @@
-"""Reading and writing IMU signals: CSV, NPZ and Parquet, in SI units.
+"""IMU signals in the package's own formats, SI units: what ``simulate`` writes and ``read_signal`` reads back.
 
 * CSV: header ``t,ax,ay,az,gx,gy,gz`` (seconds, m/s^2, rad/s), one row per sample.
-* NPZ: arrays ``t`` (T,), ``accel`` (T, 3), ``gyro`` (T, 3), plus ``rate_hz``.
-* Parquet: columns ``t,ax,ay,az,gx,gy,gz`` (float64) with ``rate_hz`` and units in the schema metadata.
+* NPZ: arrays ``t`` (T,), ``accel`` (T, 3), ``gyro`` (T, 3), plus ``rate_hz`` and ``q_ws`` (T, 4) when known.
+* Parquet: columns ``t,ax,ay,az,gx,gy,gz`` (float64) with ``rate_hz``, units and the caller's metadata in the
+  schema metadata, and the NPZ's ``accel``/``gyro`` as columns of 3-element lists.
 
-Writers go through a temporary file and an atomic rename, so an interrupted run never leaves a half file.
+Writers go through a temporary file and an atomic rename (``atomic_path``), so an interrupted run never leaves a
+half file. Each format is also a registered ``imu`` reader (``imusim_jax.io.registry``).
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from typing import Optional
 
 import numpy as np
 
-from imusim_jax._motion import InputError, _fps_from_time, check_npz_magic
+from imusim_jax._errors import InputError
 from imusim_jax._signal import ImuSignal
+from imusim_jax.io.files import atomic_path, check_npz_magic, rate_from_time
+from imusim_jax.io.registry import _read, register_reader
 
-__all__ = ["write_signal", "read_signal", "COLUMNS", "atomic_path", "check_writable"]
+__all__ = ["write_signal", "read_signal", "COLUMNS"]
 
 COLUMNS = ("t", "ax", "ay", "az", "gx", "gy", "gz")
-
-
-class atomic_path:
-    """Context manager yielding a temporary path beside ``path``; renamed onto ``path`` on success only. A failure
-    to write (a read-only or missing folder that cannot be made, a full disk) is an ``InputError`` naming
-    ``path``, not the temporary file."""
-
-    def __init__(self, path: str | os.PathLike, suffix: Optional[str] = None):
-        self.path = os.fspath(path)
-        self.suffix = suffix if suffix is not None else os.path.splitext(self.path)[1]
-
-    def __enter__(self) -> str:
-        d = os.path.dirname(os.path.abspath(self.path))
-        self.tmp = None
-        try:
-            if os.path.isdir(self.path):
-                raise IsADirectoryError(21, "it is a directory")
-            os.makedirs(d, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.suffix, dir=d)
-            os.close(fd)
-        except OSError as e:
-            raise _write_error(self.path, e) from None
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                mask = os.umask(0)  # mkstemp makes the file 0600; give it what open() would (0666 less the umask)
-                os.umask(mask)
-                os.chmod(self.tmp, 0o666 & ~mask)
-                os.replace(self.tmp, self.path)
-                return False
-            if os.path.exists(self.tmp):
-                os.remove(self.tmp)
-        except OSError as e:
-            raise _write_error(self.path, e) from None
-        if isinstance(exc, OSError):
-            raise _write_error(self.path, exc) from None
-        return False
-
-
-def _write_error(path: str, e: OSError) -> InputError:
-    if isinstance(e, FileExistsError) and e.filename:  # os.makedirs met a file where a folder goes
-        return InputError(f"cannot write {path}: {e.filename} is a file, not a folder")
-    return InputError(f"cannot write {path}: {e.strerror or e}")
-
-
-def check_writable(path: str | os.PathLike) -> None:
-    """Raise ``InputError`` (one line) if ``path`` could not be written: it is a folder, or its nearest existing
-    folder is a file or not writable. Run before a long computation, so that it fails at once."""
-    shown = os.fspath(path)
-    path = os.path.abspath(shown)
-    if os.path.isdir(path):
-        raise InputError(f"cannot write {shown}: it is a directory")
-    d = os.path.dirname(path)
-    while not os.path.exists(d) and os.path.dirname(d) != d:
-        d = os.path.dirname(d)
-    if not os.path.isdir(d):
-        raise InputError(f"cannot write {shown}: {os.path.relpath(d)} is a file, not a folder")
-    if not os.access(d, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write {shown}: {os.path.relpath(d)} is not writable")
 
 
 def _table(signal: ImuSignal) -> np.ndarray:
@@ -125,13 +67,17 @@ def write_signal(signal: ImuSignal, path: str | os.PathLike, **metadata) -> None
         raise InputError(f"unsupported output {path!r}: use .csv, .npz or .parquet")
 
 
-def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None) -> ImuSignal:
-    """Read a signal written by ``write_signal`` (or any CSV with the ``t,ax,ay,az,gx,gy,gz`` header); an ``.npz``
-    brings back the sensor's orientation ``q_ws`` too."""
-    path = os.fspath(path)
+def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None, *, format: Optional[str] = None,
+                **options) -> ImuSignal:
+    """Read an IMU recording with the registered ``imu`` reader of its format (by suffix, or ``format=``): the
+    package's own ``.csv``/``.npz``/``.parquet`` (``write_signal``; any CSV with the ``t,ax,ay,az,gx,gy,gz``
+    header too; an ``.npz`` brings back the sensor's orientation ``q_ws``), or a real recording's reader.
+    ``rate_hz`` overrides the file's rate; other keyword options go to the reader."""
+    return _read("imu", path, format, dict(rate_hz=rate_hz, **options))
+
+
+def _read_own(path: str, *, rate_hz: Optional[float] = None) -> ImuSignal:
     ext = os.path.splitext(path)[1].lower()
-    if ext not in (".csv", ".npz", ".parquet"):
-        raise InputError(f"unsupported signal file {path!r} (.csv, .npz or .parquet)")
     try:
         return _read_signal(path, ext, rate_hz)
     except InputError:
@@ -167,5 +113,10 @@ def _read_signal(path: str, ext: str, rate_hz: Optional[float]) -> ImuSignal:
     if rate_hz is None:  # a CSV without its '# rate_hz' line: from the time column, as motion CSVs
         if len(X) < 2:
             raise InputError(f"{path}: one sample and no rate")
-        rate_hz = _fps_from_time(X[:, 0], str(path))
+        rate_hz = rate_from_time(X[:, 0], str(path))
     return ImuSignal(X[:, 1:4], X[:, 4:7], None, q_ws, float(rate_hz))
+
+
+for _ext in ("csv", "npz", "parquet"):
+    register_reader("imu", f"imusim-{_ext}", (f".{_ext}",), _read_own, options=("rate_hz",),
+                    description=f"the package's own .{_ext} (t,ax,ay,az,gx,gy,gz in s, m/s^2, rad/s)")

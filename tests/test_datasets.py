@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 
 import imusim_jax as ij
-from imusim_jax import datasets_io as dio
+from imusim_jax.datasets import kinect, ntu, utd_mhad
 from imusim_jax._joints import KINECT20, NTU25
 
 from motions import G
@@ -58,15 +58,15 @@ ID_A, ID_B = "72057594037931648", "72057594037931649"  # real-looking IDs: large
 
 
 def test_camera_to_world_is_a_proper_rotation_that_keeps_left_and_right():
-    C = dio.CAMERA_TO_WORLD
+    C = kinect.CAMERA_TO_WORLD
     np.testing.assert_allclose(C @ C.T, np.eye(3))
     assert np.linalg.det(C) == pytest.approx(1.0)
     v = np.random.default_rng(0).normal(size=(5, 3))
-    np.testing.assert_allclose(dio.camera_to_world(v), v @ C.T)
+    np.testing.assert_allclose(kinect.camera_to_world(v), v @ C.T)
     # A person facing a Kinect: their right shoulder is at +x (the sensor's left), head up (+y), 3 m away.
     cam = {"left_shoulder": [-0.2, 0.4, 3.0], "right_shoulder": [0.2, 0.4, 3.0], "head": [0.0, 0.7, 3.0],
            "spine_base": [0.0, 0.0, 3.0]}
-    w = {k: dio.camera_to_world(v) for k, v in cam.items()}
+    w = {k: kinect.camera_to_world(v) for k, v in cam.items()}
     np.testing.assert_allclose(w["head"], [0.0, 3.0, 0.7])
     assert w["head"][2] > w["spine_base"][2]  # z is up
     forward = np.cross([0, 0, 1], w["right_shoulder"] - w["left_shoulder"])  # up x (right - left) = facing
@@ -88,7 +88,7 @@ def test_ntu_three_frames_two_bodies_values_and_body_choice(tmp_path):
     p = tmp_path / "two.skeleton"
     p.write_text(ntu_text(frames))
     # default: the body present in the most frames (A, 2 of 3), not the first listed (B, 1 of 3)
-    c = dio.read_ntu_skeleton(p)
+    c = ntu.read_ntu_skeleton(p)
     assert c.joint_set == "ntu25" and c.fps == 30.0 and c.first_frame == 1 and ID_A in c.note
     assert c.joints.shape == (2, 25, 3)
     np.testing.assert_array_equal(c.joints, world(np.stack([a0, a1])))  # exact: (-x, z, y)
@@ -96,12 +96,12 @@ def test_ntu_three_frames_two_bodies_values_and_body_choice(tmp_path):
                                   [-a0[3, 0], a0[3, 2], a0[3, 1]])  # NTU joint 4 is the head
     np.testing.assert_array_equal(c.confidence, np.stack([tr_a, tr_a]) / 2.0)
     # by index in order of first appearance: 1 is A, 0 is B (present in one frame only: refused)
-    np.testing.assert_array_equal(dio.read_ntu_skeleton(p, body=1).joints, c.joints)
+    np.testing.assert_array_equal(ntu.read_ntu_skeleton(p, body=1).joints, c.joints)
     with pytest.raises(ij.InputError, match="1 frame") as e:
-        dio.read_ntu_skeleton(p, body=0)
+        ntu.read_ntu_skeleton(p, body=0)
     assert "\n" not in str(e.value)
     with pytest.raises(ij.InputError, match="has 2"):
-        dio.read_ntu_skeleton(p, body=2)
+        ntu.read_ntu_skeleton(p, body=2)
     # a 3-frame clip is below a Motion's minimum: load_motion says so in one line
     with pytest.raises(ij.InputError, match="too few frames"):
         ij.load_motion(p)
@@ -173,7 +173,7 @@ def test_ntu_malformed_files_give_one_line_errors(tmp_path, cut, match):
     p = tmp_path / "bad.skeleton"
     p.write_text(cut(text))
     with pytest.raises(ij.InputError, match=match) as e:
-        dio.read_ntu_skeleton(p)
+        ntu.read_ntu_skeleton(p)
     assert "\n" not in str(e.value)
 
 
@@ -206,19 +206,19 @@ def test_utd_values_axes_and_fps_from_the_inertial_file(tmp_path):
     m = ij.load_motion(p)
     assert m.joint_set == "kinect20" and m.num_frames == T
     assert float(m.fps) == 30.0  # no Inertial/ beside it
-    J = np.asarray(dio.read_utd_skeleton(p).joints)
+    J = np.asarray(utd_mhad.read_utd_skeleton(p).joints)
     np.testing.assert_array_equal(J, world(np.transpose(skel, (2, 0, 1))))
     np.testing.assert_array_equal(J[:, KINECT20.index("right_wrist")], world(skel[10].T))  # UTD joint 11
     # the sibling inertial file: 8 frames over 20 samples at 50 Hz (0.4 s) -> 20 fps
     q = utd_layout(tmp_path, skel, iner_samples=20)
-    assert q == p and dio.utd_inertial_path(p) == str(tmp_path / "Inertial" / "a1_s1_t1_inertial.mat")
+    assert q == p and utd_mhad.utd_inertial_path(p) == str(tmp_path / "Inertial" / "a1_s1_t1_inertial.mat")
     assert float(ij.load_motion(p).fps) == pytest.approx(20.0)
-    assert "20 samples" in dio.read_utd_skeleton(p).note
+    assert "20 samples" in utd_mhad.read_utd_skeleton(p).note
     assert float(ij.load_motion(p, fps=12.5).fps) == 12.5  # an explicit rate wins
     # outside the dataset's layout there is no sibling: the default rate
     other = tmp_path / "elsewhere_skeleton.mat"
     scipy.io.savemat(other, {"d_skel": skel})
-    assert dio.utd_inertial_path(other) is None and float(ij.load_motion(other).fps) == 30.0
+    assert utd_mhad.utd_inertial_path(other) is None and float(ij.load_motion(other).fps) == 30.0
 
 
 def test_utd_zero_frames_interpolated(tmp_path):
@@ -323,7 +323,7 @@ def test_real_utd_files(realdata):
         assert m.num_frames == skel.shape[2] and m.joint_set == "kinect20"
         check_real_body(np.asarray(m.joints, np.float64), KINECT20, ["head", "spine_shoulder", "spine",
                                                                       "spine_base"])
-        iner = dio.utd_inertial_path(f)
+        iner = utd_mhad.utd_inertial_path(f)
         if os.path.exists(iner):
             n = scipy.io.loadmat(iner)["d_iner"].shape[0]
             assert float(m.fps) == pytest.approx(skel.shape[2] / (n / 50.0), rel=1e-5)
@@ -356,7 +356,7 @@ def test_cli_simulates_a_real_utd_file_over_the_imu_interval(realdata, tmp_path)
     f = files[0] if files else utd_files(realdata)[0]
     a, rest = simulate_real(f, tmp_path / "out.csv")
     assert abs(np.median(a[rest]) - G) < 0.6
-    iner = dio.utd_inertial_path(f)
+    iner = utd_mhad.utd_inertial_path(f)
     if os.path.exists(iner):  # the skeleton's rate makes it last as long as the real IMU recording
         n = scipy.io.loadmat(iner)["d_iner"].shape[0]
         assert abs(len(a) - n) <= 50 / 12 + 1

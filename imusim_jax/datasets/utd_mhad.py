@@ -1,0 +1,118 @@
+"""UTD-MHAD (Chen, Jafari, Kehtarnavaz, ICIP 2015) ``*_skeleton.mat``: MATLAB v5 file with ``d_skel`` of shape
+(20, 3, T), Kinect v1, joint set ``kinect20``, camera space (``imusim_jax.datasets.kinect``). Its Kinect stream
+covers the same interval as the wrist IMU recorded with it (``Inertial/aA_sS_tT_inertial.mat``, ``d_iner``
+(N, 6) at 50 Hz) with fewer frames than 30 fps would give (about 15-20 fps effective), so when that file exists
+the frame rate is ``T / (N / 50)`` Hz; without it, 30 fps with a one-line warning. Registered as the ``motion``
+reader ``utd-mhad-skeleton`` (``.mat``; a folder search takes ``*_skeleton.mat``)."""
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from imusim_jax._errors import InputError
+from imusim_jax._gaps import trim_and_fill
+from imusim_jax._motion import Motion
+from imusim_jax.datasets.kinect import MAX_GAP_S, SkeletonClip, camera_to_world, check_native_joint_set
+from imusim_jax.io.registry import register_reader
+
+__all__ = ["UTD_DEFAULT_FPS", "UTD_IMU_RATE_HZ", "read_utd_skeleton", "load_utd_skeleton", "utd_inertial_path"]
+
+UTD_DEFAULT_FPS = 30.0
+"""UTD-MHAD skeleton rate used when no inertial file is found beside it (the nominal Kinect v1 rate)."""
+UTD_IMU_RATE_HZ = 50.0
+"""UTD-MHAD's inertial sensor rate."""
+UTD_JOINTS = 20
+
+
+def utd_inertial_path(path: str | os.PathLike) -> Optional[str]:
+    """The inertial file recorded with a UTD-MHAD skeleton: ``.../Skeleton/aA_sS_tT_skeleton.mat`` ->
+    ``.../Inertial/aA_sS_tT_inertial.mat`` (``None`` when the path does not follow that layout)."""
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    parent, leaf = os.path.split(folder)
+    if leaf != "Skeleton" or not name.endswith("_skeleton.mat"):
+        return None
+    return os.path.join(parent, "Inertial", name[: -len("_skeleton.mat")] + "_inertial.mat")
+
+
+def _loadmat(path: str, what: str) -> dict:
+    import scipy.io
+
+    try:
+        return scipy.io.loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 (HDF5)
+        raise InputError(f"{path}: MATLAB v7.3 files are not supported; save {what} as v5 (-v7)") from None
+    except Exception as e:  # MatReadError, ValueError, TypeError, OSError on truncated or foreign files
+        msg = str(e).splitlines()[0] if str(e) else ""
+        raise InputError(f"cannot read {path} as a MATLAB .mat file: {type(e).__name__}: {msg}".rstrip(": ")
+                         ) from None
+
+
+def read_utd_skeleton(path: str | os.PathLike, *, fps: float | None = None) -> SkeletonClip:
+    """Read a UTD-MHAD ``*_skeleton.mat`` (``d_skel`` (20, 3, T), Kinect v1; joint set ``kinect20``).
+
+    The frame rate is, in this order: ``fps`` when given; ``T / (N / 50)`` when the inertial file recorded with
+    it exists (``utd_inertial_path``: ``Skeleton/..._skeleton.mat`` -> ``Inertial/..._inertial.mat`` with
+    ``d_iner`` (N, 6) at 50 Hz), because the dataset's Kinect stream covers the same interval as the IMU with
+    fewer frames (about 15-20 fps effective); else ``UTD_DEFAULT_FPS`` (30). Frames whose joints are all zero are
+    interpolated as missing frames (``MAX_GAP_S`` at most).
+    """
+    path = os.fspath(path)
+    data = _loadmat(path, "d_skel")
+    if "d_skel" not in data:
+        keys = ", ".join(k for k in sorted(data) if not k.startswith("__")) or "nothing"
+        raise InputError(f"{path}: no variable 'd_skel' (found: {keys}); expected a UTD-MHAD *_skeleton.mat")
+    skel = np.asarray(data["d_skel"])
+    if skel.dtype.kind not in "fiu":
+        raise InputError(f"{path}: d_skel must be numeric, got {skel.dtype}")
+    if skel.ndim == 2 and skel.shape == (UTD_JOINTS, 3):
+        skel = skel[:, :, None]  # MATLAB drops a trailing singleton dimension
+    if skel.ndim != 3 or skel.shape[:2] != (UTD_JOINTS, 3):
+        raise InputError(f"{path}: d_skel must have shape ({UTD_JOINTS}, 3, T), got {skel.shape}")
+    cam = np.transpose(skel.astype(np.float64), (2, 0, 1))  # (T, 20, 3)
+    if not np.isfinite(cam).all():
+        raise InputError(f"{path}: d_skel has NaN or infinite values")
+    T = cam.shape[0]
+    if fps is not None:
+        fps, how = float(fps), "given"
+        if not (np.isfinite(fps) and fps > 0):
+            raise InputError(f"fps must be positive and finite, got {fps}")
+    else:
+        iner = utd_inertial_path(path)
+        if iner is not None and os.path.exists(iner):
+            d = _loadmat(iner, "d_iner")
+            n = np.asarray(d.get("d_iner", np.zeros((0, 0))))
+            if n.ndim != 2 or n.shape[1] != 6 or n.shape[0] < 1:
+                raise InputError(f"{iner}: expected d_iner of shape (N, 6) to set the skeleton's frame rate, got "
+                                 f"{n.shape if 'd_iner' in d else 'no d_iner'}; pass fps (--fps) instead")
+            fps = T / (n.shape[0] / UTD_IMU_RATE_HZ)
+            how = f"{T} frames over the {n.shape[0]} samples at {UTD_IMU_RATE_HZ:g} Hz of {os.path.basename(iner)}"
+        else:
+            fps, how = UTD_DEFAULT_FPS, "default (no inertial file beside it)"
+            warnings.warn(f"{path}: no Inertial/{os.path.basename(path)[:-len('_skeleton.mat')]}_inertial.mat beside "
+                          f"it to set the frame rate: taken as {UTD_DEFAULT_FPS:g} fps, but UTD-MHAD's Kinect runs at "
+                          "14-21 fps (durations and speeds off by up to 2x); pass the rate (--fps)", UserWarning,
+                          stacklevel=2)
+    present = np.any(cam != 0, axis=(1, 2))
+    joints, filled, first = trim_and_fill(cam, present, fps, MAX_GAP_S, path)
+    conf = None
+    if filled.any():
+        conf = np.ones(joints.shape[:2])
+        conf[filled] = 0.0
+    note = f"UTD-MHAD skeleton, {fps:.4g} fps ({how}); {int(filled.sum())} frames interpolated"
+    return SkeletonClip(camera_to_world(joints), conf, fps, "kinect20", first, filled, note)
+
+
+def load_utd_skeleton(path, *, fps: float | None = None, joint_set: str | None = None) -> Motion:
+    """``read_utd_skeleton`` as a ``Motion`` (``kinect20``)."""
+    check_native_joint_set(os.fspath(path), "kinect20", joint_set)
+    c = read_utd_skeleton(path, fps=fps)
+    return Motion.create(c.joints, c.fps, c.joint_set, confidence=c.confidence)
+
+
+register_reader("motion", "utd-mhad-skeleton", (".mat",), load_utd_skeleton, search=("_skeleton.mat",),
+                options=("fps", "joint_set"),
+                description="UTD-MHAD Kinect v1 d_skel (kinect20; fps from the Inertial/ file beside it)")

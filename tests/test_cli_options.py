@@ -1,0 +1,119 @@
+"""What a new user met on the command line (the architecture issue's list): the options every simulating command
+shares, mounts from profiles, frame rates no body is recorded at, and ``batch`` reruns, layouts and failures."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from motions import reference_joints
+from test_cli import read_csv, run
+
+
+def _clip(path, T=60, fps=30.0, scale=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / fps
+    wave = np.sin(2 * np.pi * 0.8 * t)[:, None, None]
+    j = (reference_joints()[None] + 0.05 * wave * rng.normal(size=(1, 17, 3))) * scale
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.savez(path, joints=j, fps=fps, joint_set="coco17")
+
+
+def _accel(path):
+    return np.array([[float(r[k]) for k in ("ax", "ay", "az")] for r in read_csv(path)])
+
+
+def test_a_mount_profile_from_json_is_a_mount(tmp_path):
+    """``mounts NAME -o FILE`` writes a preset as a profile; ``--mount FILE`` reads it back; a profile may turn a
+    preset (UTD-MHAD's wrist sensor: watch-right turned 180 degrees about y)."""
+    _clip(tmp_path / "c.npz")
+    run("mounts", "watch-right", "-o", tmp_path / "right.json")
+    prof = json.loads((tmp_path / "right.json").read_text())
+    assert prof["mount"]["side"] == "right"
+    run("simulate", tmp_path / "c.npz", "--mount", tmp_path / "right.json", "--cutoff", "6", "-o", tmp_path / "a.csv")
+    run("simulate", tmp_path / "c.npz", "--mount", "watch-right", "--cutoff", "6", "-o", tmp_path / "b.csv")
+    np.testing.assert_array_equal(_accel(tmp_path / "a.csv"), _accel(tmp_path / "b.csv"))
+    (tmp_path / "utd.json").write_text(json.dumps({"mount": {"preset": "watch-right", "turn_deg": [0, 180, 0]}}))
+    run("simulate", tmp_path / "c.npz", "--mount", tmp_path / "utd.json", "--cutoff", "6", "-o", tmp_path / "u.csv")
+    a, u = _accel(tmp_path / "b.csv"), _accel(tmp_path / "u.csv")
+    np.testing.assert_allclose(u, a * np.array([-1.0, 1.0, -1.0]), atol=1e-6)  # 180 degrees about y
+    r = run("simulate", tmp_path / "c.npz", "--mount", tmp_path / "utd.json", "--wrist", "left", "-o",
+            tmp_path / "x.csv", check=False)
+    assert r.returncode == 2 and "contradicts" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / "bad.json").write_text(json.dumps({"mount": {"side": "left", "q_fs": [1, 0, 0]}}))
+    r = run("simulate", tmp_path / "c.npz", "--mount", tmp_path / "bad.json", "-o", tmp_path / "x.csv", check=False)
+    assert r.returncode == 2 and "q_fs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_time_column_in_milliseconds_and_a_utd_skeleton_without_its_imu(tmp_path):
+    """A CSV whose time column is in milliseconds is refused in one line that says so (it read as 0.03 fps and a
+    6000 s clip); a UTD-MHAD skeleton without its Inertial/ file is simulated at 30 fps with one warning line."""
+    j = np.tile(reference_joints(), (40, 1, 1)).reshape(40, -1)
+    t_ms = np.arange(40) * 1000.0 / 30.0
+    np.savetxt(tmp_path / "ms.csv", np.column_stack([t_ms, j]), delimiter=",", comments="",
+               header="# joint_set=coco17")
+    r = run("simulate", tmp_path / "ms.csv", "-o", tmp_path / "ms_out.csv", check=False)
+    assert r.returncode == 2 and "milliseconds" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    import scipy.io
+
+    import imusim_jax as ij
+    from motions import REFERENCE_POSE
+
+    names = ij.get_joint_set("kinect20").joints
+    world = np.array([REFERENCE_POSE.get(n, (0.0, 0.0, 1.0)) for n in names])  # arms and legs; the rest at the hip
+    cam = np.stack([-world[:, 0], world[:, 2], world[:, 1]], -1)  # world = (-x, z, y) of the camera
+    d_skel = np.repeat(cam[:, :, None], 40, axis=2)  # (20, 3, T): standing still
+    os.makedirs(tmp_path / "Skeleton")
+    scipy.io.savemat(tmp_path / "Skeleton" / "a1_s1_t1_skeleton.mat", {"d_skel": d_skel})
+    r = run("simulate", tmp_path / "Skeleton" / "a1_s1_t1_skeleton.mat", "--mount", "watch-right", "-o",
+            tmp_path / "u.csv", check=False)
+    warns = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert any("30 fps" in w and "--fps" in w for w in warns), r.stderr
+    assert len(warns) == 1
+
+
+def test_batch_folder_layout_reruns_with_other_options_and_failures(tmp_path):
+    """A folder argument's files keep their place under --out-dir; a rerun with the same options skips, with
+    other options is refused in one line (--overwrite redoes), and a changed input is redone; a clip that cannot
+    be simulated (millimetres, a frame rate no body is recorded at) fails alone; a killed run's temporary file is
+    removed."""
+    data = tmp_path / "data"
+    _clip(data / "a" / "x.npz")
+    _clip(data / "y.npz", seed=1)
+    _clip(data / "mm.npz", scale=1000.0)
+    _clip(data / "fast.npz", fps=1e9)
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)
+    (out / "a" / ".tmp-abc123.csv").write_text("half")
+    r = run("batch", data, "--out-dir", out, "--cutoff", "6", check=False)
+    assert r.returncode == 2
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.csv")) == ["a/x.csv", "y.csv"]
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 2 and any("mm.npz" in e and "metres" in e for e in errors) \
+        and any("fast.npz" in e and "frame rate" in e for e in errors), r.stderr
+    assert "removed 1 temporary" in r.stderr and not (out / "a" / ".tmp-abc123.csv").exists()
+    (data / "mm.npz").unlink()
+    (data / "fast.npz").unlink()
+    r = run("batch", data, "--out-dir", out, "--cutoff", "6")
+    assert "wrote 0 files" in r.stdout and "skipped 2" in r.stdout
+    r = run("batch", data, "--out-dir", out, "--cutoff", "6", "--mount", "watch-right", check=False)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--overwrite" in r.stderr \
+        and "watch-right" in r.stderr, r.stderr
+    _clip(data / "y.npz", seed=2)  # a changed input is redone
+    r = run("batch", data, "--out-dir", out, "--cutoff", "6")
+    assert "wrote 1 files" in r.stdout and "skipped 1" in r.stdout
+    before = _accel(out / "y.csv")
+    r = run("batch", data, "--out-dir", out, "--cutoff", "6", "--mount", "watch-right", "--overwrite")
+    assert "wrote 2 files" in r.stdout and np.abs(_accel(out / "y.csv") - before).max() > 0.1
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "y.csv").write_text("t,ax\n0,0\n")
+    r = run("batch", data, "--out-dir", tmp_path / "other", check=False)
+    assert r.returncode == 2 and "does not say this command made it" in r.stderr
+
+
+def test_video2imu_takes_the_shared_simulation_options():
+    text = run("video2imu", "--help").stdout
+    for option in ("--cutoff", "--roll", "--wrist", "--mount", "--noise", "--seed", "--rate"):
+        assert option in text
+    r = run("video2imu", "nothing.mp4", "-o", "x", "--roll", "elbow", check=False)
+    assert r.returncode == 2 and "--roll" in r.stderr and len(r.stderr.strip().splitlines()) == 1
