@@ -10,7 +10,7 @@
    (``t,ax,ay,az,gx,gy,gz``; ``t = 0`` at the person's first frame, which is at ``t0_s`` in the video, see
    ``meta.json``), ``imu.png`` and ``meta.json``; plus ``OUTDIR/meta.json``, a summary. Every file is written
    atomically (``imusim_jax.io.atomic_path``) and the folders are published together (``_publish``): an
-   interrupted run leaves no half file.
+   interrupted run leaves no half file. A run that finds no usable person writes nothing.
 """
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def _publish(outdir: str, folders: dict, summary: dict) -> None:
     ``person_*`` folders an earlier run of this command left (recognised by their ``meta.json``) are moved out
     and deleted; ``meta.json``, the summary that lists the run's folders, is written last (atomically). A folder
     of the same name that this command did not write is never touched: the run stops with an error instead. An
-    interrupted run leaves no half-written folder.
+    interrupted run leaves no half-written folder, and no empty ``outdir`` when it created it.
     """
     import shutil
     import tempfile
@@ -153,21 +153,30 @@ def _publish(outdir: str, folders: dict, summary: dict) -> None:
     if clash:
         raise InputError(f"{os.path.join(outdir, clash[0])} exists and was not written by video2imu: remove it or "
                          "choose another output folder")
+    created = not os.path.exists(outdir)
     os.makedirs(outdir, exist_ok=True)
-    stage = tempfile.mkdtemp(prefix=".video2imu-", dir=outdir)
     try:
-        for name, write in folders.items():
-            os.makedirs(os.path.join(stage, name))
-            write(os.path.join(stage, name))
-        old = os.path.join(stage, ".replaced")
-        os.makedirs(old)
-        for e in stale:
-            os.replace(os.path.join(outdir, e), os.path.join(old, e))
-        for name in folders:
-            os.replace(os.path.join(stage, name), os.path.join(outdir, name))
-        _write_json(summary, os.path.join(outdir, "meta.json"))
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        stage = tempfile.mkdtemp(prefix=".video2imu-", dir=outdir)
+        try:
+            for name, write in folders.items():
+                os.makedirs(os.path.join(stage, name))
+                write(os.path.join(stage, name))
+            old = os.path.join(stage, ".replaced")
+            os.makedirs(old)
+            for e in stale:
+                os.replace(os.path.join(outdir, e), os.path.join(old, e))
+            for name in folders:
+                os.replace(os.path.join(stage, name), os.path.join(outdir, name))
+            _write_json(summary, os.path.join(outdir, "meta.json"))
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    except BaseException:
+        if created:
+            try:
+                os.rmdir(outdir)  # only when empty
+            except OSError:
+                pass
+        raise
 
 
 def _simulate(motion, mount, noise, key, cfg: Video2ImuConfig, roll: str):
@@ -200,9 +209,9 @@ def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConf
     hinge.
 
     Output: ``OUTDIR/person_<id>/`` per accepted person and ``OUTDIR/meta.json``, published by ``_publish``
-    (stale ``person_*`` folders of an earlier run are removed). When the video holds no usable person, the
-    earlier run's folders are removed too and ``meta.json`` says why, and ``InputError`` is raised (one line).
-    Bad input and missing weights raise ``InputError`` before anything is written.
+    (stale ``person_*`` folders of an earlier run are removed). Bad input, missing weights and a video without a
+    usable person raise ``InputError`` (one line) and write nothing: ``OUTDIR`` is left as it was (not created
+    when it did not exist).
     """
     import jax
 
@@ -252,6 +261,13 @@ def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConf
         accepted.append((pm, signal, roll, hand, peak_a, peak_w))
     rejected.sort(key=lambda r: r["person"])
 
+    if not accepted:
+        nd = len(meta.get("dropped_tracks", []))
+        why = (f"{len(rejected)} person(s) found but none reconstructed plausibly: {rejected[0]['why']}"
+               if rejected else (f"{nd} candidate track(s) had no consistent pose" if nd else "no candidate"))
+        raise InputError(f"no person found in {name} ({meta['backend']} backend, {info.num_frames} frames of "
+                         f"{info.width}x{info.height}; {why})")
+
     config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "smoothing"}
     config = {**{k: config[k] for k in _CONFIG_ORDER}, **config, "mount": mount.to_dict()}
     summary = {"written_by": WRITTEN_BY, "video": info.to_dict(), "backend": meta["backend"],
@@ -291,13 +307,5 @@ def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConf
                                   "frames": pmeta["frames"], "pose_found_frac": pmeta["pose_found_frac"],
                                   "peak_accel_minus_g_mps2": peak_a, "peak_gyro_radps": peak_w, "roll": roll})
     summary["runtime_s"] = round(time.time() - t_start, 2)
-    if not accepted:
-        nd = len(meta.get("dropped_tracks", []))
-        why = (f"{len(rejected)} person(s) found but none reconstructed plausibly: {rejected[0]['why']}"
-               if rejected else (f"{nd} candidate track(s) had no consistent pose" if nd else "no candidate"))
-        summary["error"] = f"no person found in {name}: {why}"
-        _publish(outdir, {}, summary)
-        raise InputError(f"no person found in {name} ({meta['backend']} backend, {info.num_frames} frames of "
-                         f"{info.width}x{info.height}; {why})")
     _publish(outdir, folders, summary)
     return summary

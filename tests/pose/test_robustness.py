@@ -53,9 +53,21 @@ def test_publish_replaces_only_this_commands_stale_folders(tmp_path):
     assert (out / "person_0" / "imu.csv").read_text() == "new0"
     assert (out / "person_7" / "imu.csv").read_text() == "old"
     assert json.loads((out / "meta.json").read_text()) == {"people": [0, 1]}
-    # nothing to publish (no person found this time): the stale folders go too, and meta.json says so
-    wf._publish(str(out), {}, {"people": []})
-    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "notes.txt", "person_7", "person_8"]
+
+
+def test_a_failed_publish_leaves_no_folder_it_created(tmp_path):
+    def broken(d):
+        pathlib.Path(d, "imu.csv").write_text("half")
+        raise OSError("disk full")
+
+    out = tmp_path / "new" / "out"
+    with pytest.raises(OSError, match="disk full"):
+        wf._publish(str(out), {"person_0": broken}, {"people": [0]})
+    assert not out.exists()
+    out.mkdir()  # a folder that was there before is kept, and holds nothing of the failed run
+    with pytest.raises(OSError, match="disk full"):
+        wf._publish(str(out), {"person_0": broken}, {"people": [0]})
+    assert out.is_dir() and list(out.iterdir()) == []
 
 
 def test_publish_never_overwrites_a_foreign_folder(tmp_path):
