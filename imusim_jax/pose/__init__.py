@@ -11,7 +11,7 @@ Public API::
 
 Modules, in the order a video goes through them:
 
-* ``video``: decoding (rotation, letterbox, time range, frame rate);
+* ``video``: decoding (rotation, letterbox, time range, frame rate, cut-short files);
 * ``mediapipe_people`` / ``vitpose_people``: each backend's candidate people (detection, tracking, 2D and 3D pose),
   built on ``hog``, ``foreground``, ``tracking``, ``mediapipe_backend`` / ``detector``, ``vitpose``, ``lifter``;
 * ``selection``: which candidate tracks are people, one track per person;

@@ -155,7 +155,7 @@ def video_to_motions(video_path: Union[str, os.PathLike], config: Optional[PoseC
       ``VideoMotions``: iterate it for each person's ``PersonMotion`` (none when nobody usable was found: the
       reasons are in ``rejected`` and ``meta['dropped_tracks']``).
     Raises:
-      InputError: (one line) bad settings, an unreadable or too short video, missing model weights.
+      InputError: (one line) bad settings, an unreadable, cut-short or too short video, missing model weights.
     """
     config = PoseConfig() if config is None else config
     config.check()
