@@ -6,13 +6,13 @@ Prints the peak |a - g| (m/s^2, watch-left, 50 Hz, no sensor noise) after each s
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 
 import numpy as np
 
 from imusim_jax import simulate
-from imusim_jax.pose.pipeline import PipelineConfig, person_motion, track_people
+from imusim_jax.pose import PoseConfig, track_people
+from imusim_jax.pose.reconstruction import person_motion
 from imusim_jax.pose.smoothing import SmoothingConfig
 from imusim_jax.pose.video import Video
 
@@ -40,11 +40,11 @@ def main():
     fig, axes = plt.subplots(3, 2, figsize=(12, 9.5), gridspec_kw={"height_ratios": [1, 1, 1.4]})
     for col, (name, title) in enumerate(clips):
         video = Video(os.path.join(a.data, name))
-        people, _ = track_people(video, PipelineConfig(progress=False))
+        people, _ = track_people(video, PoseConfig(progress=False))
         p = people[0]
         peaks = []
         for k, (label, sm, raw_root) in enumerate(STEPS):
-            cfg = PipelineConfig(smoothing=sm)
+            cfg = PoseConfig(smoothing=sm)
             raw, smooth, _ = person_motion(p, video.info, cfg, video.times_s, raw_root=raw_root)
             m = smooth if smooth is not None else raw
             sig = simulate(m, "watch-left", rate_hz=50)

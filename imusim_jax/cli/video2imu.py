@@ -52,8 +52,9 @@ def video2imu(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
 ):
     """Video -> per-person 3D motion and simulated wrist IMU (accelerometer m/s^2, gyroscope rad/s)."""
-    from imusim_jax.pose.pipeline import BACKENDS, PipelineConfig, default_backend
-    from imusim_jax.pose.pipeline import video2imu as run
+    from imusim_jax.pose.config import BACKENDS, default_backend
+    from imusim_jax.workflows.video2imu import Video2ImuConfig
+    from imusim_jax.workflows.video2imu import video2imu as run
 
     backend = (pose or "auto").strip().lower()
     if backend not in BACKENDS + ("auto",):
@@ -70,10 +71,10 @@ def video2imu(
         from imusim_jax.pose.mediapipe_backend import silence_native_stderr
 
         silence_native_stderr()
-    cfg = PipelineConfig(pose=backend, mount=opts.mount, rate_hz=opts.rate_hz, noise=opts.noise_name,
-                         seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, start_s=start, end_s=end, fps=fps,
-                         max_people=max_people, subject_height_m=height_m, focal_px=focal_px, gravity=gravity,
-                         device=device, detector=detector, pose2d=pose2d, lifter=lifter, progress=progress, **kw)
+    cfg = Video2ImuConfig(pose=backend, mount=opts.mount, rate_hz=opts.rate_hz, noise=opts.noise_name,
+                          seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, start_s=start, end_s=end, fps=fps,
+                          max_people=max_people, subject_height_m=height_m, focal_px=focal_px, gravity=gravity,
+                          device=device, detector=detector, pose2d=pose2d, lifter=lifter, progress=progress, **kw)
     with one_line_warnings():
         summary = run(video, output, cfg)
     for p in summary["people"]:

@@ -6,7 +6,7 @@ It ships in every OpenCV 4 build and, in OpenCV 5, only in ``opencv-contrib-pyth
 pulls in). Its window is 64x128 pixels (a person about 96 pixels tall inside it), so the frame is resized to a
 short side of ``target_short_side`` pixels first: a 480x360 CCTV frame is upscaled 2x, and people down to about
 60 pixels tall in the original are found. It finds upright people (standing, walking, fighting on their feet),
-not people lying down: callers follow those with the pose itself (``pipeline``).
+not people lying down: callers follow those with the pose itself (``pose.mediapipe_people``).
 
 Scores: the SVM margin ``w`` (>= 0 for a detection) is mapped to ``w / (1 + w)`` in [0, 1); overlapping boxes are
 merged by non-maximum suppression (``cv2.dnn.NMSBoxes``).

@@ -451,10 +451,10 @@ def smooth_joints(joints: np.ndarray, conf: np.ndarray, fps: float, joint_set: s
       joint_set: name of the joint set.
       config: ``SmoothingConfig``.
       root_cov: ``(T, 3, 3)`` noise covariance (m^2) of the root when it is known from how the root was measured
-        (``pipeline.root_noise``: long along the camera's line of sight, which only the body's apparent size
+        (``pose.measurement_noise.root_noise``: long along the camera's line of sight, which only the body's apparent size
         tells); default: per-axis variances measured from the data like the posture's.
       joint_sigma: ``(T, J)`` extra noise std (m) of each joint's posture, added in quadrature to the measured
-        one (``pipeline.blur_noise``: motion blur smears a fast limb over the exposure).
+        one (``pose.measurement_noise.blur_noise``: motion blur smears a fast limb over the exposure).
       sight: ``(T, 3)`` world direction from the camera to the body: the posture's noise along it is
         ``config.depth_noise_factor`` times its noise across (a full covariance per joint); ``None``: isotropic.
       camera: ``(R_wc (3, 3), origin (3,))`` of the camera that saw the body (``p_w = R_wc p_c - origin``): the

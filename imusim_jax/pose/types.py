@@ -10,7 +10,7 @@ Conventions:
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Protocol, Sequence
+from typing import Optional, Protocol
 
 import numpy as np
 
@@ -40,6 +40,39 @@ class Track:
     boxes: np.ndarray
     scores: np.ndarray
     person: Optional[np.ndarray] = None
+
+
+@dataclasses.dataclass
+class PersonTrack:
+    """One person's Stage 1 observations over consecutive video frames (what a backend finds, before the world
+    frame).
+
+    Attributes:
+      id: the person's id (0, 1, ... in order of appearance, once ``pose.selection.select_people`` has run).
+      frames: ``(T,)`` consecutive video frame indices (counted from the first frame of the time range).
+      keypoints2d: ``(T, J2, 3)`` pixels + confidence in ``joint_set2d`` (confidence 0 where not found).
+      joints3d_cam: ``(T, J3, 3)`` root-relative camera-frame 3D pose (x right, y down, z forward; metres for
+        MediaPipe, lifter units for VideoPose3D); NaN where not found.
+      conf3d: ``(T, J3)`` confidences of the 3D joints.
+      boxes: ``(T, 4)`` the tracker's boxes, xyxy pixels.
+      pose_found: ``(T,)`` whether the pose model found the person.
+      joint_set2d, joint_set3d: joint set names.
+      has_box: ``(T,)`` whether the tracker has a box for the frame (``None``: every frame).
+      anchored: ``(T,)`` frames whose pose is the nearest observed one moved with the box
+        (``pose.selection.anchor_to_boxes``).
+    """
+
+    id: int
+    frames: np.ndarray
+    keypoints2d: np.ndarray
+    joints3d_cam: np.ndarray
+    conf3d: np.ndarray
+    boxes: np.ndarray
+    pose_found: np.ndarray
+    joint_set2d: str
+    joint_set3d: str
+    has_box: Optional[np.ndarray] = None
+    anchored: Optional[np.ndarray] = None
 
 
 class PersonDetector(Protocol):

@@ -21,7 +21,9 @@ for ``--fps`` (a guessed rate would scale every acceleration by its square). Tim
 more than ``VFR_SPREAD`` mark a variable-rate video (``VideoInfo.variable_fps``); ``Video.times_s`` keeps the
 real frame times so callers can resample onto the uniform grid ``k / fps``.
 
-Unreadable, empty and frameless files, and empty time ranges, raise a one-line ``InputError``.
+Unreadable, empty and frameless files, and empty time ranges, raise a one-line ``InputError``; so does a file
+cut short (``check_complete``): one whose decoding stops more than ``CUT_TOLERANCE`` before the frame count its
+container declares, unless ``end_s`` ends the range within the decoded frames.
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ import numpy as np
 
 from imusim_jax._motion import InputError
 
-__all__ = ["Video", "VideoInfo", "resolve_fps", "detect_letterbox", "MIN_FPS", "MAX_FPS"]
+__all__ = ["CUT_TOLERANCE", "MAX_FPS", "MIN_FPS", "Video", "VideoInfo", "check_complete", "detect_letterbox",
+           "resolve_fps"]
 
 MIN_FPS, MAX_FPS = 1.0, 480.0
 """Frame rates outside this range (Hz) are treated as missing metadata (high-speed phone video reaches 240-480)."""
@@ -44,6 +47,10 @@ LETTERBOX_LEVEL = 24
 """Brightness (0-255, brightest channel) above which a pixel is picture, not black bar."""
 LETTERBOX_MIN_FRAC = 0.02
 """Smallest bar, as a fraction of the frame's width or height, that makes the frame count as letter-boxed."""
+CUT_TOLERANCE = (2, 0.05)
+"""``(frames, fraction)``: a file that decodes fewer frames than its container declares by more than
+``max(frames, fraction * declared)`` is cut short. The slack allows containers whose count is an estimate
+(duration times rate: MKV, WebM, some AVI writers); MP4's count is exact."""
 NUM_SAMPLES = 32
 """Frames kept from the probing pass (evenly spread) for letterbox detection and background statistics."""
 
@@ -130,6 +137,29 @@ def resolve_fps(meta_fps: float, stamps_ms: np.ndarray, override: Optional[float
                      "no usable timestamps): pass --fps")
 
 
+def check_complete(name: str, decoded: int, declared: int, t_last_s: float, fps: float,
+                   end_s: Optional[float] = None) -> Optional[str]:
+    """Whether a file decoded completely: ``decoded`` frames, the last at ``t_last_s`` (s from the first), of the
+    ``declared`` frames its container announces (0 or less: unknown).
+
+    Returns ``None`` for a complete file (within ``CUT_TOLERANCE``), or a warning line for a cut-short file when
+    the time range ends (``end_s``) within the decoded frames. Raises ``InputError`` (one line naming the file,
+    the frames decoded and declared) when the range needs frames that could not be decoded: a cut file would
+    otherwise give a shorter motion in silence, and a clip labelled by its file (a fall) may have lost the very
+    part the label describes. ``--end`` at the decoded part's end uses what was decoded.
+    """
+    short = declared - decoded
+    if declared <= 0 or short <= max(CUT_TOLERANCE[0], CUT_TOLERANCE[1] * declared):
+        return None
+    t_end = t_last_s + 1.0 / fps  # a range ending here keeps every decoded frame and no missing one
+    if end_s is not None and end_s <= t_end + 0.5 / fps:
+        return (f"the file is cut short (only {decoded} of the {declared} frames its container declares decode); "
+                "the time range ends before the cut")
+    raise InputError(f"{name} is cut short: only {decoded} of the {declared} frames its container declares could "
+                     f"be decoded (a truncated or damaged file); re-encode or fetch it again, or pass --end "
+                     f"{round(t_end, 3):g} to use the decoded {t_end:.2f} s")
+
+
 def _brightest(frame: np.ndarray) -> np.ndarray:
     """Brightest channel per pixel, ``(H, W)`` uint8."""
     return np.maximum(np.maximum(frame[..., 0], frame[..., 1]), frame[..., 2])
@@ -201,6 +231,7 @@ class Video:
         meta_fps = float(cap.get(cv2.CAP_PROP_FPS))
         rotation = int(round(float(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0.0))) % 360
         rotation = rotation if rotation in _ROTATIONS else 0
+        declared = int(round(float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)))
         stamps = []
         while cap.grab():
             stamps.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
@@ -214,6 +245,9 @@ class Video:
         rel = stamps - stamps[0]
         use_stamps = source != "override" and np.all(np.isfinite(rel)) and np.all(np.diff(rel) > 0)
         t_file = rel / 1000.0 if use_stamps else np.arange(total) / rate
+        cut = check_complete(name, total, declared, float(t_file[-1]), rate, end_s)
+        if cut:
+            warnings.append(cut)
         keep = np.ones(total, bool)
         if start_s is not None:
             keep &= t_file >= start_s - 0.5 / rate

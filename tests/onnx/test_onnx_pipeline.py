@@ -28,3 +28,31 @@ def test_two_people_end_to_end(tiny, export_tiny, scene):
     for p in range(2):
         joints = lifter(np.stack([kp[p] for kp in kps]), 640, 480)
         assert joints.shape == (t, 17, 3) and np.isfinite(joints).all()
+
+
+def test_video_to_motions_with_the_vitpose_backend(tiny, scene, tmp_path, monkeypatch):
+    """Stage 1's entry point on a video of two red people: one ``Motion`` each, in order of appearance, and no
+    file written."""
+    import cv2
+
+    from imusim_jax.pose import PoseConfig, video_to_motions
+
+    video = tmp_path / "two.avi"
+    vw = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (320, 240))
+    for i in range(30):
+        rects = [(40 + 2 * i, 40, 80 + 2 * i, 200)] + ([(230 - 2 * i, 50, 270 - 2 * i, 210)] if i >= 5 else [])
+        vw.write(cv2.cvtColor(scene(h=240, w=320, rects=rects), cv2.COLOR_RGB2BGR))
+    vw.release()
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    cfg = PoseConfig(pose="vitpose", detector=str(tiny["detector_tiny"]), pose2d=str(tiny["vitpose_tiny"]),
+                     lifter=str(tiny["videopose3d_tiny"]), device="cpu", progress=False)
+    found = video_to_motions(video, cfg)
+    assert sorted(tmp_path.iterdir()) == before
+    assert found.backend == "vitpose" and found.meta["models"]["detector"]["sha256"]
+    assert [p.id for p in found] == [0, 1] and found.rejected == []
+    assert found[0].first_frame < found[1].first_frame  # ids in order of appearance: the second enters later
+    for p in found:
+        assert p.motion.joint_set == "h36m17" and float(p.motion.fps) == 30.0
+        assert np.isfinite(np.asarray(p.motion.joints)).all() and p.motion.num_frames >= 20
+        assert len(p.frame_quality) == p.motion.num_frames and p.t0_s == p.first_frame / 30.0

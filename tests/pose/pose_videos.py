@@ -67,3 +67,45 @@ def astronaut_video(t: int = 20, size=(480, 360), scale: float = 0.62, shift_px=
         frames.append(cv2.warpAffine(photo, A, (W, H), flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128)))
         mats.append(A)
     return np.stack(frames), np.stack(mats)
+
+
+def mp4_faststart(path) -> None:
+    """Move an mp4's ``moov`` box (the index) before its ``mdat`` (the frames), as streaming encoders write it, so
+    that a file cut mid-stream still opens and decodes up to the cut. Chunk offsets (``stco``/``co64``) are
+    shifted by the size of the moved box."""
+    b = bytes(pathlib.Path(path).read_bytes())
+    boxes, i = [], 0
+    while i < len(b):
+        size, kind = struct.unpack(">I4s", b[i:i + 8])
+        size = len(b) - i if size == 0 else (struct.unpack(">Q", b[i + 8:i + 16])[0] if size == 1 else size)
+        boxes.append((kind, b[i:i + size]))
+        i += size
+    kinds = [k for k, _ in boxes]
+    moov = bytearray(boxes[kinds.index(b"moov")][1])
+    shift = len(moov)
+
+    def patch(start, end):  # walk the boxes inside moov (containers only) and shift every chunk offset
+        j = start
+        while j + 8 <= end:
+            size, kind = struct.unpack(">I4s", moov[j:j + 8])
+            if kind in (b"trak", b"mdia", b"minf", b"stbl"):
+                patch(j + 8, j + size)
+            elif kind in (b"stco", b"co64"):
+                n = struct.unpack(">I", moov[j + 12:j + 16])[0]
+                w, fmt = (4, ">I") if kind == b"stco" else (8, ">Q")
+                for k in range(n):
+                    o = j + 16 + k * w
+                    moov[o:o + w] = struct.pack(fmt, struct.unpack(fmt, moov[o:o + w])[0] + shift)
+            j += size
+
+    patch(8, len(moov))
+    rest = [data for k, data in boxes if k != b"moov"]
+    at = kinds.index(b"mdat") - (1 if kinds.index(b"moov") < kinds.index(b"mdat") else 0)
+    pathlib.Path(path).write_bytes(b"".join(rest[:at]) + bytes(moov) + b"".join(rest[at:]))
+
+
+def cut_file(path, out, fraction: float) -> pathlib.Path:
+    """Copy the first ``fraction`` of the bytes of ``path`` to ``out`` (a download or copy cut mid-stream)."""
+    b = pathlib.Path(path).read_bytes()
+    pathlib.Path(out).write_bytes(b[: int(len(b) * fraction)])
+    return pathlib.Path(out)

@@ -45,12 +45,12 @@ def test_blazepose_crop_maps_back_to_frame_pixels(astronaut):
 
 
 def test_recovered_track_follows_the_known_motion(astronaut):
-    from imusim_jax.pose.pipeline import PipelineConfig, track_people
+    from imusim_jax.pose import PoseConfig, track_people
     from imusim_jax.pose.video import Video
 
     path, frames, mats = astronaut
     video = Video(path)
-    people, meta = track_people(video, PipelineConfig(pose="mediapipe", progress=False))
+    people, meta = track_people(video, PoseConfig(pose="mediapipe", progress=False))
     assert len(people) == 1, meta["dropped_tracks"]
     p = people[0]
     assert p.pose_found.mean() > 0.9 and len(p.frames) >= len(frames) - 1
@@ -65,3 +65,28 @@ def test_recovered_track_follows_the_known_motion(astronaut):
     # and the motion is real: the landmarks travel much farther than they err
     travel = np.linalg.norm(pred[-1] - pred[0], axis=-1)
     assert travel.min() > 30
+
+
+def test_video_to_motions_gives_each_persons_motion_and_writes_nothing(astronaut, tmp_path, monkeypatch):
+    from imusim_jax import Motion
+    from imusim_jax.pose import PoseConfig, video_to_motions
+
+    path = astronaut[0]
+    monkeypatch.chdir(tmp_path)
+    before = sorted(path.parent.iterdir())
+    found = video_to_motions(path, PoseConfig(pose="mediapipe", progress=False))
+    assert len(found) == 1 and found.backend == "mediapipe" and found.video.fps == 30.0, found.meta["dropped_tracks"]
+    p = found[0]
+    assert p.id == 0 and isinstance(p.motion, Motion) and p.motion.joint_set == "mediapipe33"
+    assert p.motion.num_frames == p.raw.num_frames >= 16 and float(p.motion.fps) == 30.0
+    assert np.isfinite(np.asarray(p.motion.joints)).all()
+    assert not np.allclose(np.asarray(p.motion.joints), np.asarray(p.raw.joints))  # smoothed
+    assert p.t0_s == pytest.approx(p.first_frame / 30.0, abs=1e-3)
+    assert [q["frame"] for q in p.frame_quality] == list(range(p.first_frame, p.first_frame + p.motion.num_frames))
+    assert p.stature_px > 48 and p.pose_found_frac > 0.9
+    assert list(tmp_path.iterdir()) == [] and sorted(path.parent.iterdir()) == before  # nothing written
+    # raw (smoothing=None) and a later start: the motion is the raw one, its frames and times count in the file
+    late = video_to_motions(path, PoseConfig(pose="mediapipe", progress=False, smoothing=None, start_s=0.2))
+    q = late[0]
+    assert q.motion is q.raw and q.first_frame >= 6 and q.t0_s == pytest.approx(q.first_frame / 30.0, abs=1e-3)
+    assert not any("smoothed" in a for a in q.assumptions) and any("smoothed" in a for a in p.assumptions)

@@ -11,9 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from imusim_jax._motion import InputError
-from imusim_jax.pose import pipeline as pl
+from imusim_jax import InputError
+from imusim_jax.pose.measurement_noise import landmark_noise, root_noise
 from imusim_jax.pose.mediapipe_backend import Roi, box_consistent, roi_from_keypoints, seed_rois
+from imusim_jax.pose.types import PersonTrack
+from imusim_jax.workflows import video2imu as wf
 
 from pose_videos import write_video
 
@@ -34,39 +36,51 @@ def _folder(d: pathlib.Path, meta: dict | None, text: str = "old") -> None:
 def _writer(text):
     def write(d):
         pathlib.Path(d, "imu.csv").write_text(text)
-        pathlib.Path(d, "meta.json").write_text(json.dumps({"written_by": pl.WRITTEN_BY}))
+        pathlib.Path(d, "meta.json").write_text(json.dumps({"written_by": wf.WRITTEN_BY}))
     return write
 
 
 def test_publish_replaces_only_this_commands_stale_folders(tmp_path):
     out = tmp_path / "out"
-    _folder(out / "person_0", {"written_by": pl.WRITTEN_BY})
+    _folder(out / "person_0", {"written_by": wf.WRITTEN_BY})
     _folder(out / "person_3", {"person": 3, "video": "v.mp4", "backend": "mediapipe", "imu_samples": 9})  # older run
     _folder(out / "person_7", {"something": "else"})  # not ours: kept
     _folder(out / "person_8", None)  # no meta.json: not ours, kept
     (out / "notes.txt").write_text("kept")
-    pl._publish(str(out), {"person_0": _writer("new0"), "person_1": _writer("new1")}, {"people": [0, 1]})
+    wf._publish(str(out), {"person_0": _writer("new0"), "person_1": _writer("new1")}, {"people": [0, 1]})
     names = sorted(p.name for p in out.iterdir())
     assert names == ["meta.json", "notes.txt", "person_0", "person_1", "person_7", "person_8"]
     assert (out / "person_0" / "imu.csv").read_text() == "new0"
     assert (out / "person_7" / "imu.csv").read_text() == "old"
     assert json.loads((out / "meta.json").read_text()) == {"people": [0, 1]}
-    # nothing to publish (no person found this time): the stale folders go too, and meta.json says so
-    pl._publish(str(out), {}, {"people": []})
-    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "notes.txt", "person_7", "person_8"]
+
+
+def test_a_failed_publish_leaves_no_folder_it_created(tmp_path):
+    def broken(d):
+        pathlib.Path(d, "imu.csv").write_text("half")
+        raise OSError("disk full")
+
+    out = tmp_path / "new" / "out"
+    with pytest.raises(OSError, match="disk full"):
+        wf._publish(str(out), {"person_0": broken}, {"people": [0]})
+    assert not out.exists()
+    out.mkdir()  # a folder that was there before is kept, and holds nothing of the failed run
+    with pytest.raises(OSError, match="disk full"):
+        wf._publish(str(out), {"person_0": broken}, {"people": [0]})
+    assert out.is_dir() and list(out.iterdir()) == []
 
 
 def test_publish_never_overwrites_a_foreign_folder(tmp_path):
     out = tmp_path / "out"
     _folder(out / "person_0", {"mine": True})
     with pytest.raises(InputError, match="not written by video2imu"):
-        pl._publish(str(out), {"person_0": _writer("new")}, {})
+        wf._publish(str(out), {"person_0": _writer("new")}, {})
     assert (out / "person_0" / "imu.csv").read_text() == "old"
     assert sorted(p.name for p in out.iterdir()) == ["person_0"]  # no staging folder left
     f = tmp_path / "file"
     f.write_text("x")
     with pytest.raises(InputError, match="not a folder"):
-        pl._publish(str(f), {}, {})
+        wf._publish(str(f), {}, {})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -74,7 +88,7 @@ def test_publish_never_overwrites_a_foreign_folder(tmp_path):
 # ---------------------------------------------------------------------------------------------------------------
 
 def test_landmark_and_root_noise_grow_for_small_people():
-    s = pl.landmark_noise(np.array([512.0, 256.0, 128.0, 64.0]), 1.70, 0.005)
+    s = landmark_noise(np.array([512.0, 256.0, 128.0, 64.0]), 1.70, 0.005)
     np.testing.assert_allclose(s, [0.0085, 0.0085, 0.017, 0.034])
     # a person 3 m straight ahead: the along-sight floor is depth_error * d * max(1, 256 / stature)
     T = 5
@@ -85,16 +99,16 @@ def test_landmark_and_root_noise_grow_for_small_people():
     kp[..., 0] = np.linspace(0, 100, 33)
     kp[..., 2] = 1.0
     for stature, along in ((512.0, 0.3), (128.0, 0.6)):
-        cov = pl.root_noise(joints, "mediapipe33", kp, rep, np.full(T, stature), 0.1, np.full(T, 0.01))
+        cov = root_noise(joints, "mediapipe33", kp, rep, np.full(T, stature), 0.1, np.full(T, 0.01))
         np.testing.assert_allclose(np.sqrt(cov[:, 2, 2]), along, rtol=1e-6)  # along the ray (z here)
         np.testing.assert_allclose(np.sqrt(cov[:, 0, 0]), 0.01, rtol=1e-6)  # across: the lateral floor
 
 
 def test_implausible_signals_are_named():
-    assert pl.implausible(45.0, 8.0) is None
-    assert "rad/s" in pl.implausible(20.0, 47.0)
-    assert "failed reconstruction" in pl.implausible(400.0, 3.0)
-    assert "not finite" in pl.implausible(float("nan"), 1.0)
+    assert wf.implausible(45.0, 8.0) is None
+    assert "rad/s" in wf.implausible(20.0, 47.0)
+    assert "failed reconstruction" in wf.implausible(400.0, 3.0)
+    assert "not finite" in wf.implausible(float("nan"), 1.0)
 
 
 def test_hand_size_picks_the_roll_source():
@@ -102,13 +116,13 @@ def test_hand_size_picks_the_roll_source():
     kp = np.zeros((T, 33, 3), np.float32)
     kp[:, 15, :2], kp[:, 19, :2], kp[:, 17, :2] = (100, 100), (104, 103), (103, 104)  # a 5 px left hand
     kp[:, 16, :2], kp[:, 20, :2], kp[:, 18, :2] = (200, 100), (220, 100), (200, 120)  # a 20 px right hand
-    p = pl.PersonTrack(0, np.arange(T), kp, np.zeros((T, 33, 3)), np.ones((T, 33)), np.zeros((T, 4)),
-                       np.ones(T, bool), "mediapipe33", "mediapipe33")
-    assert pl._hand_px(p, "left") == pytest.approx(5.0) and pl._hand_px(p, "left") < pl.MIN_HAND_PX
-    assert pl._hand_px(p, "right") == pytest.approx(20.0) and pl._hand_px(p, "right") >= pl.MIN_HAND_PX
-    coco = pl.PersonTrack(0, np.arange(T), kp[:, :17], np.zeros((T, 17, 3)), np.ones((T, 17)), np.zeros((T, 4)),
-                          np.ones(T, bool), "coco17", "h36m17")
-    assert pl._hand_px(coco, "left") is None
+    p = PersonTrack(0, np.arange(T), kp, np.zeros((T, 33, 3)), np.ones((T, 33)), np.zeros((T, 4)),
+                    np.ones(T, bool), "mediapipe33", "mediapipe33")
+    assert wf.hand_px(p, "left") == pytest.approx(5.0) and wf.hand_px(p, "left") < wf.MIN_HAND_PX
+    assert wf.hand_px(p, "right") == pytest.approx(20.0) and wf.hand_px(p, "right") >= wf.MIN_HAND_PX
+    coco = PersonTrack(0, np.arange(T), kp[:, :17], np.zeros((T, 17, 3)), np.ones((T, 17)), np.zeros((T, 4)),
+                       np.ones(T, bool), "coco17", "h36m17")
+    assert wf.hand_px(coco, "left") is None
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -118,3 +118,4 @@ def test_mediapipe_end_to_end_and_no_person(tmp_path):
     blank = write_video(tmp_path / "blank.avi", np.full((8, 120, 160, 3), 128, np.uint8), fps=30)
     r = _cli(blank, "--pose", "mediapipe", "-o", tmp_path / "out2")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: no person found")
+    assert not (tmp_path / "out2").exists()  # nothing written, not even the folder

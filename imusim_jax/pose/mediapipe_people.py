@@ -1,0 +1,239 @@
+"""The MediaPipe backend's people: person boxes tracked over the video, then each person followed by their own
+BlazePose (33 landmarks in pixels and metric 3D world landmarks). No weights to fetch.
+
+``mediapipe_people(video, config, every)`` runs three passes over the video:
+
+1. **Proposals** (``_detect_mediapipe``): boxes from OpenCV's HOG pedestrian detector (``pose.hog``, upright
+   people, frame resized so people ~60 px tall are found), from BlazePose itself on the whole frame (any
+   posture, one person per frame) and, for a static camera, from moving blobs (``pose.foreground``: every frame,
+   so a blurred fall is followed), tracked with ids (``pose.tracking.IouTracker``). Every proposal is checked by
+   the pose model before it counts.
+2. **Pose per track** (``_pose_mediapipe``): each track gets its own BlazePose (``PersonFollower``: a steady crop
+   around the person, following the previous frame's landmarks and, when those are lost, the tracker's box).
+3. **Backward** (``_follow_backward``): a person is followed back in time from the first frame BlazePose found
+   them in (a fall is blurred, the landing is not).
+
+The tracks it returns are candidates; ``pose.selection.select_people`` decides which are people.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from imusim_jax._motion import MIN_FRAMES
+from imusim_jax.pose._common import progress as _progress
+from imusim_jax.pose._common import sha256 as _sha256
+from imusim_jax.pose.config import PoseConfig
+from imusim_jax.pose.tracking import IouTracker
+from imusim_jax.pose.types import Detections, PersonTrack, Track
+from imusim_jax.pose.video import Video
+
+__all__ = ["mediapipe_people"]
+
+
+def mediapipe_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[PersonTrack], dict]:
+    """Candidate people of ``video`` (three passes, see the module docstring), person boxes proposed every
+    ``every`` frames; returns ``(tracks, meta)`` with ``meta`` the detector, per-frame detection counts and the
+    models used (name, path, sha256)."""
+    from imusim_jax.pose.mediapipe_backend import model_file_path
+
+    tracks, meta = _detect_mediapipe(video, cfg, every)
+    people = _follow_backward(video, _pose_mediapipe(video, tracks, cfg), cfg)
+    mp_model = model_file_path()
+    meta["models"] = {"pose": {"name": "mediapipe-blazepose-full (model_complexity=1)", "path": mp_model,
+                               "sha256": _sha256(mp_model)},
+                      "detector": {"name": "opencv-hog-default-people-detector (built into OpenCV)"}}
+    return people, meta
+
+
+_TORSO_MP = [11, 12, 23, 24]  # shoulders and hips in mediapipe33
+
+
+def _detect_mediapipe(video: Video, cfg: PoseConfig, every: int) -> tuple[list[Track], dict]:
+    """Pass 1: person proposals (moving blobs every frame, as they are cheap; whole-frame BlazePose and HOG every
+    ``every`` frames), tracked by IoU."""
+    from imusim_jax.pose.foreground import ForegroundBoxes
+    from imusim_jax.pose.hog import HogPersonDetector, hog_available, nms
+    from imusim_jax.pose.mediapipe_backend import BlazePose, keypoint_box
+
+    hog = HogPersonDetector() if hog_available() else None
+    fg = ForegroundBoxes(video.samples)
+    whole = BlazePose(static=True)
+    fps = video.info.fps
+    tracker = IouTracker(iou_min=0.2, max_gap=max(2 * every, int(round(0.5 * fps))), min_hits=3)
+    counts, person_boxes = {}, {}
+    try:
+        for i, frame in _progress(video, len(video), "detecting people", cfg.progress):
+            if i % every and not fg.static:
+                continue
+            found = {"blazepose": Detections.empty(), "hog": Detections.empty(), "moving": fg(frame)}
+            if i % every:
+                tracker.update(i, found["moving"])
+                continue
+            r = whole(frame)
+            b = None if r is None else keypoint_box(r.keypoints)
+            if b is not None:  # pose boxes win the suppression: score 1 + torso visibility
+                found["blazepose"] = Detections(b[None], np.array([1.0 + np.mean(r.keypoints[_TORSO_MP, 2])],
+                                                                  np.float32))
+            if hog is not None:
+                found["hog"] = hog(frame)
+            person_boxes[i] = np.concatenate([found["blazepose"].boxes, found["hog"].boxes]).astype(np.float32)
+            B = np.concatenate([d.boxes for d in found.values()]).astype(np.float32)
+            S = np.concatenate([d.scores for d in found.values()]).astype(np.float32)
+            keep = nms(B, S, 0.3)
+            det = Detections(B[keep], np.minimum(S[keep], 1.0))
+            ids = tracker.update(i, det)
+            counts[i] = {**{k: len(d) for k, d in found.items()}, "tracks": sorted(int(v) for v in ids)}
+    finally:
+        whole.close()
+    sources = ["blazepose (whole frame)"] + (["opencv-hog"] if hog is not None else []) + (
+        ["moving blobs (static camera)"] if fg.static else [])
+    tracks = [_mark_person_boxes(tr, person_boxes) for tr in tracker.tracks()]
+    return tracks, {"detector": " + ".join(sources), "detect_every_frames": every, "detections": counts}
+
+
+def _mark_person_boxes(tr: Track, person_boxes: dict, iou: float = 0.5) -> Track:
+    """``tr`` with ``person`` set: frames where a person detector's box (``person_boxes``: frame -> (N, 4)) overlaps
+    the track's box by at least ``iou`` (moving blobs alone do not count: a flickering TV moves too)."""
+    from imusim_jax.pose.tracking import box_iou
+
+    person = np.zeros(len(tr.frames), bool)
+    for k, f in enumerate(tr.frames):
+        b = person_boxes.get(int(f))
+        if b is not None and len(b):
+            person[k] = bool(box_iou(tr.boxes[k], b).max() >= iou)
+    return dataclasses.replace(tr, person=person)
+
+
+def _continues(kp: np.ndarray, prev: np.ndarray) -> bool:
+    """Whether keypoints ``kp`` (K, 3) continue ``prev`` (the previous frame's; confidence 0 = none): their boxes
+    overlap with IoU >= 0.3."""
+    from imusim_jax.pose.mediapipe_backend import keypoint_box
+    from imusim_jax.pose.tracking import box_iou
+
+    a, b = keypoint_box(kp, pad=0.0), keypoint_box(prev, pad=0.0)
+    return a is not None and b is not None and box_iou(a, b)[0, 0] >= 0.3
+
+
+def _pose_mediapipe(video: Video, tracks: list[Track], cfg: PoseConfig) -> list[PersonTrack]:
+    """Pass 2: follow each track with its own BlazePose; a track may run on past its last box while the pose is
+    found."""
+    from imusim_jax.pose.mediapipe_backend import JOINT_SET, PersonFollower
+
+    T, J = len(video), 33
+    max_gap = int(round(0.5 * video.info.fps))
+    state = {k: dict(track=tr, follower=None, poses={}, misses=0, done=False, last=int(tr.frames[-1]))
+             for k, tr in enumerate(tracks)}  # poses: frame -> PoseResult (memory grows with poses found only)
+    try:
+        for i, frame in _progress(video, T, "estimating pose", cfg.progress):
+            for s in state.values():
+                tr = s["track"]
+                if s["done"] or i < tr.frames[0]:
+                    continue
+                inside = i <= tr.frames[-1]
+                if s["misses"] > max_gap and not inside:  # past the boxes and lost for longer than a gap: stop
+                    s["done"] = True
+                    s["follower"].close()
+                    continue
+                if s["follower"] is None:
+                    s["follower"] = PersonFollower()
+                box = tr.boxes[i - tr.frames[0]] if inside else None
+                person = bool(tr.person[i - tr.frames[0]]) if inside and tr.person is not None else inside
+                r = s["follower"](frame, box, person)
+                prev = s["poses"].get(i - 1)
+                if r is not None and not inside and (prev is None or not _continues(r.keypoints, prev.keypoints)):
+                    r = None  # past the tracker's boxes, a pose must continue the previous frame's
+                if r is None:
+                    s["misses"] += 1
+                    continue
+                s["misses"] = 0
+                s["poses"][i] = r
+                s["last"] = max(s["last"], i)
+    finally:
+        for s in state.values():
+            if s["follower"] is not None and not s["done"]:
+                s["follower"].close()
+    out = []
+    for s in state.values():
+        tr = s["track"]
+        span = np.arange(tr.frames[0], s["last"] + 1)
+        n, extra = len(span), len(span) - len(tr.frames)
+        kp, world = np.zeros((n, J, 3), np.float32), np.full((n, J, 3), np.nan, np.float32)
+        found = np.zeros(n, bool)
+        for i, r in s["poses"].items():
+            kp[i - span[0]], world[i - span[0]], found[i - span[0]] = r.keypoints, r.world, True
+        boxes = np.concatenate([tr.boxes, np.repeat(tr.boxes[-1:], extra, 0)])
+        has_box = np.concatenate([np.ones(len(tr.frames), bool), np.zeros(extra, bool)])
+        # BlazePose infers every landmark of a person it finds, occluded ones too: the 3D pose counts as a whole,
+        # occluded landmarks (visibility near 0) at half weight; the 2D keypoints keep their visibility.
+        c3 = np.where(found[:, None], 0.5 + 0.5 * kp[..., 2], 0.0).astype(np.float32)
+        out.append(PersonTrack(int(tr.id), span, kp, world, c3, boxes, found, JOINT_SET, JOINT_SET, has_box))
+    return out
+
+
+def _follow_backward(video: Video, people: list[PersonTrack], cfg: PoseConfig,
+                     window_s: float = 1.5) -> list[PersonTrack]:
+    """Pass 3: follow each person backward in time from the first frame BlazePose found them in.
+
+    BlazePose needs its detector to find a person before it can follow them, and a person often becomes clear only
+    after the fast part (a fall is blurred, the landing is not). The video is offline, so a fresh BlazePose started
+    at that first pose follows the person back through the frames before it (up to ``window_s``), as long as each
+    pose continues the next frame's (``_continues``).
+    """
+    from imusim_jax.pose.mediapipe_backend import PersonFollower
+
+    back = int(round(window_s * video.info.fps))
+    want = {}
+    for k, p in enumerate(people):
+        posed = p.frames[p.pose_found]
+        if len(posed) >= MIN_FRAMES and posed[0] > 0:
+            want[k] = (max(0, int(posed[0]) - back), [int(f) for f in posed[:5]])  # window start, start frames
+    if not want:
+        return people
+    needed = set().union(*(range(a, starts[-1] + 1) for a, starts in want.values()))
+    frames = {i: f for i, f in video if i in needed}
+    out = list(people)
+    for k, (a, starts) in want.items():
+        p = out[k]
+        found: dict = {}
+        fol = PersonFollower()
+        try:
+            start = starts[0]
+            fol.start_from(p.keypoints2d[start - int(p.frames[0])])
+            prev = p.keypoints2d[start - int(p.frames[0])]
+            misses = 0
+            for i in range(start - 1, a - 1, -1):
+                if misses > 2:
+                    break
+                r = fol(frames[i], None)
+                if r is None or not _continues(r.keypoints, prev):
+                    misses += 1
+                    fol.start_from(prev)  # try the next earlier frame from the last pose that held
+                    continue
+                found[i], prev, misses = r, r.keypoints, 0
+        finally:
+            fol.close()
+        if found:
+            out[k] = _prepend_poses(p, found)
+    return out
+
+
+def _prepend_poses(p: PersonTrack, found: dict) -> PersonTrack:
+    """``p`` with poses ``{frame: PoseResult}`` added where it had none (its span extended back if needed)."""
+    first = min(min(found), int(p.frames[0]))
+    pad = int(p.frames[0]) - first
+    frames = np.arange(first, int(p.frames[-1]) + 1)
+    grow = lambda x, fill: np.concatenate([np.full((pad,) + x.shape[1:], fill, x.dtype), x])
+    kp, j3, c3 = grow(p.keypoints2d, 0), grow(p.joints3d_cam, np.nan), grow(p.conf3d, 0)
+    boxes = np.concatenate([np.repeat(p.boxes[:1], pad, 0), p.boxes])
+    found_mask = grow(p.pose_found, False)
+    has_box = grow(np.ones(len(p.frames), bool) if p.has_box is None else p.has_box, False)
+    for i, r in found.items():
+        t = i - first
+        if not found_mask[t]:
+            kp[t], j3[t], found_mask[t] = r.keypoints, r.world, True
+            c3[t] = 0.5 + 0.5 * r.keypoints[:, 2]
+    return dataclasses.replace(p, frames=frames, keypoints2d=kp, joints3d_cam=j3, conf3d=c3, boxes=boxes,
+                               pose_found=found_mask, has_box=has_box)
+
