@@ -4,7 +4,6 @@ import json
 import os
 
 import numpy as np
-import pytest
 
 from motions import reference_joints
 from test_cli import read_csv, run

@@ -203,10 +203,11 @@ def test_utd_values_axes_and_fps_from_the_inertial_file(tmp_path):
     T = 8
     skel = rng.uniform(-1, 1, size=(20, 3, T)) + np.array([0, 0, 3.0])[None, :, None]  # (20, 3, T) as UTD
     p = utd_layout(tmp_path, skel)
-    m = ij.load_motion(p)
+    with pytest.warns(UserWarning, match="no Inertial/a1_s1_t1_inertial.mat beside it .* 30 fps .* --fps"):
+        m = ij.load_motion(p)
     assert m.joint_set == "kinect20" and m.num_frames == T
-    assert float(m.fps) == 30.0  # no Inertial/ beside it
-    J = np.asarray(utd_mhad.read_utd_skeleton(p).joints)
+    assert float(m.fps) == 30.0  # no Inertial/ beside it: said in one warning
+    J = np.asarray(utd_mhad.read_utd_skeleton(p, fps=30.0).joints)
     np.testing.assert_array_equal(J, world(np.transpose(skel, (2, 0, 1))))
     np.testing.assert_array_equal(J[:, KINECT20.index("right_wrist")], world(skel[10].T))  # UTD joint 11
     # the sibling inertial file: 8 frames over 20 samples at 50 Hz (0.4 s) -> 20 fps
@@ -218,14 +219,15 @@ def test_utd_values_axes_and_fps_from_the_inertial_file(tmp_path):
     # outside the dataset's layout there is no sibling: the default rate
     other = tmp_path / "elsewhere_skeleton.mat"
     scipy.io.savemat(other, {"d_skel": skel})
-    assert utd_mhad.utd_inertial_path(other) is None and float(ij.load_motion(other).fps) == 30.0
+    with pytest.warns(UserWarning, match="30 fps"):
+        assert utd_mhad.utd_inertial_path(other) is None and float(ij.load_motion(other).fps) == 30.0
 
 
 def test_utd_zero_frames_interpolated(tmp_path):
     t = np.arange(10.0)
     skel = np.ones((20, 3, 10)) * (1.0 + 0.1 * t + 0.01 * t ** 2)
     skel[:, :, 4] = 0.0
-    m = ij.load_motion(utd_layout(tmp_path, skel))
+    m = ij.load_motion(utd_layout(tmp_path, skel), fps=30.0)
     J = np.asarray(m.joints, np.float64)
     np.testing.assert_allclose(J[4, 0], world(np.full(3, (skel[0, 0, 3] + skel[0, 0, 5]) / 2)), atol=1e-6)
     np.testing.assert_array_equal(np.asarray(m.confidence).min(1), (t != 4).astype(float))
@@ -366,10 +368,10 @@ def test_cli_body_option_picks_the_person(tmp_path):
     """``imusim-jax simulate FILE.skeleton --body i``: body 0 stands still, body 1 accelerates at 2 m/s^2 sideways
     (Kinect x); each one's watch reads its own motion, and a body that is not there is one error line."""
     T, fps = 60, 30.0
-    still = body_joints(1)
+    still = 0.25 * body_joints(1)  # a body of human size (a forearm longer than 1 m is refused)
     t = np.arange(T) / fps
     frames = [[(ID_A, still, np.full(25, 2)),
-               (ID_B, body_joints(2, 1.0) + np.array([1.0, 0.0, 0.0]) * t[f] ** 2, np.full(25, 2))]
+               (ID_B, 0.25 * body_joints(2, 4.0) + np.array([1.0, 0.0, 0.0]) * t[f] ** 2, np.full(25, 2))]
               for f in range(T)]
     p = tmp_path / "two.skeleton"
     p.write_text(ntu_text(frames))

@@ -38,12 +38,17 @@ def test_every_core_module_is_in_the_core_contract():
     assert present == listed
 
 
-def test_a_core_module_reaching_into_io_breaks_the_contract(tmp_path):
+def test_a_reach_upward_breaks_the_contracts(tmp_path):
+    """The contracts can fail: the core reaching into io, and Stage 1 into the simulator from inside a function."""
     shutil.copytree(REPO / "imusim_jax", tmp_path / "imusim_jax", ignore=shutil.ignore_patterns("__pycache__"))
     with open(tmp_path / "imusim_jax" / "_motion.py", "a") as f:
         f.write("\nfrom imusim_jax.io import load_motion  # noqa\n")
+    with open(tmp_path / "imusim_jax" / "pose" / "world.py", "a") as f:
+        f.write("\ndef _reach():\n    from imusim_jax._simulate import simulate  # noqa\n")
     r = _lint(tmp_path)
-    assert r.returncode != 0 and "imusim_jax._motion -> imusim_jax.io" in r.stdout, r.stdout[-3000:]
+    assert r.returncode != 0 and "2 broken" in r.stdout, r.stdout[-3000:]
+    assert "imusim_jax._motion -> imusim_jax.io" in r.stdout and "imusim_jax.pose.world -> imusim_jax._simulate" \
+        in r.stdout, r.stdout[-3000:]
 
 
 def test_every_package_is_installed_and_the_models_under_the_package():

@@ -630,8 +630,9 @@ def test_auto_cutoff_takes_the_movement_band_on_clean_data_and_winters_choice_on
     assert 2.0 <= ij.auto_cutoff(noisy, 30.0) < 10.0
 
 
-def test_a_forearm_not_of_human_length_warns_in_the_library():
-    """Millimetres (a mocap export) or a collapsed arm: a ``ForearmWarning`` naming the clip; a human arm: none."""
+def test_a_forearm_not_of_human_length_is_refused_or_warned_in_the_library():
+    """Millimetres (a mocap export): refused in one line; a collapsed arm: a ``ForearmWarning`` naming the clip,
+    its length and every such clip; a human arm: neither."""
     import warnings
 
     from imusim_jax.sample import load_sample
@@ -640,8 +641,10 @@ def test_a_forearm_not_of_human_length_warns_in_the_library():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ij.ForearmWarning)
         ij.simulate(m, cutoff_hz=6.0)  # a human forearm: no warning
-    with pytest.warns(ij.ForearmWarning, match="longer than 1 m in most frames"):
+    with pytest.raises(ij.InputError, match=r"forearm \(elbow to wrist\) is 2\d\d m long .* in metres"):
         ij.simulate(m.replace(joints=m.joints * 1000.0), cutoff_hz=6.0)
-    batch = ij.stack_motions([m, m.replace(joints=m.joints * 0.01)])
-    with pytest.warns(ij.ForearmWarning, match="clip 1: the left forearm .* shorter than 2 cm"):
+    batch = ij.stack_motions([m, m.replace(joints=m.joints * 0.01), m.replace(joints=m.joints * 0.02)])
+    with pytest.warns(ij.ForearmWarning, match=r"clip 1 \(and 1 more\): the left forearm .* shorter than 2 cm") as w:
         ij.simulate(batch, cutoff_hz=6.0)
+    assert w[0].message.clips == (1, 2)
+    np.testing.assert_allclose(np.asarray(w[0].message.lengths_m) / np.array([0.01, 0.02]), 0.25, rtol=0.2)
