@@ -7,6 +7,7 @@ sensor frame. Batches lead with the clip axis and carry ``lengths`` (valid sampl
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import jax.numpy as jnp
@@ -16,7 +17,7 @@ from flax import struct
 from imusim_jax._constants import STANDARD_GRAVITY
 from imusim_jax._errors import InputError
 
-__all__ = ["ImuSignal"]
+__all__ = ["ImuSignal", "ImuRecording"]
 
 
 @struct.dataclass
@@ -26,6 +27,8 @@ class ImuSignal:
       gyro: ``(T, 3)`` or ``(B, T, 3)`` angular rate, rad/s, sensor frame.
       lengths: ``None`` for one clip, ``(B,)`` valid samples per clip.
       q_ws: optional ``(..., T, 4)`` sensor-to-world orientation (scalar first, sign-continuous).
+      saturated: optional ``(..., T, 6)`` bool, a real recording's samples at its sensor's range (accelerometer x,
+        y, z, then gyroscope x, y, z): their true value is unknown, losses should leave them out.
       rate_hz: static sample rate, Hz.
     """
 
@@ -33,6 +36,7 @@ class ImuSignal:
     gyro: jnp.ndarray
     lengths: Optional[jnp.ndarray] = None
     q_ws: Optional[jnp.ndarray] = None
+    saturated: Optional[jnp.ndarray] = None
     rate_hz: float = struct.field(pytree_node=False, default=50.0)
 
     @property
@@ -65,12 +69,14 @@ class ImuSignal:
         # per clip: for 1024 clips, several times their simulation)
         accel, gyro, lengths = (np.asarray(a) for a in (self.accel, self.gyro, self.lengths))
         q_ws = None if self.q_ws is None else np.asarray(self.q_ws)
+        saturated = None if self.saturated is None else np.asarray(self.saturated)
         put = (lambda a: a) if host else jnp.asarray
         out = []
         for b in range(accel.shape[0]):
             n = int(lengths[b])
             q = None if q_ws is None else put(q_ws[b, :n])
-            out.append(ImuSignal(put(accel[b, :n]), put(gyro[b, :n]), None, q, self.rate_hz))
+            sat = None if saturated is None else put(saturated[b, :n])
+            out.append(ImuSignal(put(accel[b, :n]), put(gyro[b, :n]), None, q, sat, rate_hz=self.rate_hz))
         return out
 
     def to_units(self, accel_unit: str = "m/s^2", gyro_unit: str = "rad/s") -> tuple[np.ndarray, np.ndarray]:
@@ -86,3 +92,21 @@ class ImuSignal:
         elif gyro_unit != "rad/s":
             raise InputError(f"gyro_unit must be 'rad/s' or 'deg/s', got {gyro_unit!r}")
         return a, g
+
+
+@dataclasses.dataclass
+class ImuRecording:
+    """One real (or simulated) recording as a reader returns it: the signal and what is known of it.
+
+    Attributes:
+      signal: one clip's ``ImuSignal`` (``(T, 3)``, SI units, sensor frame, uniform samples at ``rate_hz``; a
+        reader resamples irregular timestamps and flags saturated samples).
+      path: the file it came from.
+      meta: what the source says of it, with these keys where known: ``dataset``, ``subject``, ``activity``
+        (the source's own code or name), ``trial``, ``side`` (``left``/``right`` wrist), ``device``, ``t0_s``
+        (the first sample's time in the source's clock, s), and any label the source carries.
+    """
+
+    signal: "ImuSignal"
+    path: str
+    meta: dict = dataclasses.field(default_factory=dict)

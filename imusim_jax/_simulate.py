@@ -592,7 +592,7 @@ def _sense(p: Prepared, mount, noise, key, time_offset_s):
                   rate_hz=p.rate_hz, m_ax=0 if mount_batched else None, n_ax=0 if noise_batched else None)
     outs = _run_core(clips, mount, noise, static, prep=(idx, batched_source, p.num_frames))
     acc, gyr, q_ws, n_ok, finite, forearm = _finish(outs, nb=nb, n_keep=p.n_keep, squeeze=one)
-    return ImuSignal(acc, gyr, None if one else n_ok, q_ws, p.rate_hz), finite, forearm
+    return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz=p.rate_hz), finite, forearm
 
 
 def _mount_shapes(mount: Mount) -> Mount:

@@ -13,7 +13,7 @@ import numpy as np
 
 from imusim_jax._errors import InputError
 from imusim_jax._gaps import trim_and_fill
-from imusim_jax._motion import Motion
+from imusim_jax._motion import Motion, check_time_base
 from imusim_jax.datasets.kinect import MAX_GAP_S, SkeletonClip, camera_to_world, check_native_joint_set
 from imusim_jax.io.registry import register_reader
 
@@ -122,9 +122,7 @@ def read_ntu_skeleton(path: str | os.PathLike, *, body: int | None = None, fps: 
     (tracked 1, inferred 0.5, not tracked 0) and 0 on interpolated frames.
     """
     path = os.fspath(path)
-    fps = NTU_FPS if fps is None else float(fps)
-    if not (np.isfinite(fps) and fps > 0):
-        raise InputError(f"fps must be positive and finite, got {fps}")
+    fps = float(check_time_base(NTU_FPS if fps is None else fps, None, None)[0])
     n_frames, bodies = _parse_ntu(path)
     if not bodies:
         raise InputError(f"{path}: no body in any of its {n_frames} frames")

@@ -14,7 +14,7 @@ import numpy as np
 
 from imusim_jax._errors import InputError
 from imusim_jax._gaps import trim_and_fill
-from imusim_jax._motion import Motion
+from imusim_jax._motion import Motion, check_time_base
 from imusim_jax.datasets.kinect import MAX_GAP_S, SkeletonClip, camera_to_world, check_native_joint_set
 from imusim_jax.io.registry import register_reader
 
@@ -77,9 +77,7 @@ def read_utd_skeleton(path: str | os.PathLike, *, fps: float | None = None) -> S
         raise InputError(f"{path}: d_skel has NaN or infinite values")
     T = cam.shape[0]
     if fps is not None:
-        fps, how = float(fps), "given"
-        if not (np.isfinite(fps) and fps > 0):
-            raise InputError(f"fps must be positive and finite, got {fps}")
+        fps, how = float(check_time_base(fps, None, None)[0]), "given"
     else:
         iner = utd_inertial_path(path)
         if iner is not None and os.path.exists(iner):

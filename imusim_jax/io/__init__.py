@@ -9,8 +9,8 @@ suffix), IMU signals written (``signals``), and the file helpers they share (``f
 from imusim_jax.io.files import atomic_path, check_npz_magic, check_writable, rate_from_time, read_csv_table
 from imusim_jax.io.registry import Reader, find_reader, load_motion, motion_patterns, readers, register_reader
 from imusim_jax.io.motion_files import load_trajectory, read_csv_motion, read_npz_motion
-from imusim_jax.io.signals import COLUMNS, read_signal, write_signal
+from imusim_jax.io.signals import COLUMNS, read_recordings, read_signal, write_signal
 
 __all__ = ["atomic_path", "check_npz_magic", "check_writable", "rate_from_time", "read_csv_table", "Reader",
            "find_reader", "load_motion", "motion_patterns", "readers", "register_reader", "load_trajectory",
-           "read_csv_motion", "read_npz_motion", "COLUMNS", "read_signal", "write_signal"]
+           "read_csv_motion", "read_npz_motion", "COLUMNS", "read_recordings", "read_signal", "write_signal"]

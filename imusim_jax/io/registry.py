@@ -2,7 +2,7 @@
 switch.
 
 Two kinds of reader: ``motion`` (a file -> ``imusim_jax.Motion``; ``load_motion`` dispatches on them) and ``imu``
-(a recording -> ``imusim_jax.ImuSignal``; ``read_signal``). A reader is found by the longest of its ``suffixes``
+(a file -> its ``imusim_jax.ImuRecording``s; ``read_recordings`` and ``read_signal``). A reader is found by the longest of its ``suffixes``
 that ends the file's name (``"_skeleton.mat"`` before ``".mat"``), or by its name (``format=``). ``search``
 holds the endings a folder search takes (``imusim-jax batch DIR``): by default the suffixes; a reader whose files
 share a suffix with other things may narrow it (UTD-MHAD's ``*_skeleton.mat`` beside ``*_inertial.mat``).
@@ -31,7 +31,8 @@ class Reader:
       kind: ``motion`` or ``imu``.
       name: its format name (``npz``, ``csv``, ``ntu-skeleton``, ...), unique within its kind.
       suffixes: lower-case file name endings it reads.
-      read: ``read(path, **options)`` -> ``Motion`` (or ``ImuSignal``); errors are one-line ``InputError``s.
+      read: ``read(path, **options)`` -> a ``Motion`` (kind ``motion``) or a list of ``ImuRecording`` (kind
+        ``imu``: a file may hold several); errors are one-line ``InputError``s.
       search: the endings a folder search takes as this format.
       options: the keyword options ``read`` accepts (``fps``, ``joint_set``, ``body``, ...).
       description: one line for listings and errors.

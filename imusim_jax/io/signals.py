@@ -18,11 +18,11 @@ from typing import Optional
 import numpy as np
 
 from imusim_jax._errors import InputError
-from imusim_jax._signal import ImuSignal
+from imusim_jax._signal import ImuRecording, ImuSignal
 from imusim_jax.io.files import atomic_path, check_npz_magic, rate_from_time
 from imusim_jax.io.registry import _read, register_reader
 
-__all__ = ["write_signal", "read_signal", "COLUMNS"]
+__all__ = ["write_signal", "read_signal", "read_recordings", "COLUMNS"]
 
 COLUMNS = ("t", "ax", "ay", "az", "gx", "gy", "gz")
 
@@ -67,19 +67,30 @@ def write_signal(signal: ImuSignal, path: str | os.PathLike, **metadata) -> None
         raise InputError(f"unsupported output {path!r}: use .csv, .npz or .parquet")
 
 
+def read_recordings(path: str | os.PathLike, *, format: Optional[str] = None, **options) -> list[ImuRecording]:
+    """Every recording in an IMU file, read by the registered ``imu`` reader of its format (by suffix, or
+    ``format=``): the package's own ``.csv``/``.npz``/``.parquet`` (``write_signal``; any CSV with the
+    ``t,ax,ay,az,gx,gy,gz`` header too; an ``.npz`` brings back the sensor's orientation ``q_ws``) or a real
+    dataset's (``imusim_jax.datasets``). Each is an ``ImuRecording``: SI units, uniform samples, metadata. Keyword
+    options go to the reader (``rate_hz`` overrides a file's rate where the reader takes it)."""
+    return _read("imu", path, format, options)
+
+
 def read_signal(path: str | os.PathLike, rate_hz: Optional[float] = None, *, format: Optional[str] = None,
                 **options) -> ImuSignal:
-    """Read an IMU recording with the registered ``imu`` reader of its format (by suffix, or ``format=``): the
-    package's own ``.csv``/``.npz``/``.parquet`` (``write_signal``; any CSV with the ``t,ax,ay,az,gx,gy,gz``
-    header too; an ``.npz`` brings back the sensor's orientation ``q_ws``), or a real recording's reader.
-    ``rate_hz`` overrides the file's rate; other keyword options go to the reader."""
-    return _read("imu", path, format, dict(rate_hz=rate_hz, **options))
+    """The signal of a file that holds one recording (``read_recordings``); one holding several is a one-line
+    ``InputError`` pointing to ``read_recordings``."""
+    recs = read_recordings(path, format=format, **({} if rate_hz is None else {"rate_hz": rate_hz}), **options)
+    if len(recs) != 1:
+        raise InputError(f"{os.fspath(path)} holds {len(recs)} recordings; read them with "
+                         "imusim_jax.io.read_recordings")
+    return recs[0].signal
 
 
-def _read_own(path: str, *, rate_hz: Optional[float] = None) -> ImuSignal:
+def _read_own(path: str, *, rate_hz: Optional[float] = None) -> list[ImuRecording]:
     ext = os.path.splitext(path)[1].lower()
     try:
-        return _read_signal(path, ext, rate_hz)
+        return [ImuRecording(_read_signal(path, ext, rate_hz), path, {"dataset": "imusim-jax"})]
     except InputError:
         raise
     except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as e:  # one line, the file named
@@ -114,7 +125,7 @@ def _read_signal(path: str, ext: str, rate_hz: Optional[float]) -> ImuSignal:
         if len(X) < 2:
             raise InputError(f"{path}: one sample and no rate")
         rate_hz = rate_from_time(X[:, 0], str(path))
-    return ImuSignal(X[:, 1:4], X[:, 4:7], None, q_ws, float(rate_hz))
+    return ImuSignal(X[:, 1:4], X[:, 4:7], None, q_ws, rate_hz=float(rate_hz))
 
 
 for _ext in ("csv", "npz", "parquet"):
