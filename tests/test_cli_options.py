@@ -116,3 +116,65 @@ def test_video2imu_takes_the_shared_simulation_options():
         assert option in text
     r = run("video2imu", "nothing.mp4", "-o", "x", "--roll", "elbow", check=False)
     assert r.returncode == 2 and "--roll" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_same_seed_gives_the_same_bytes_and_a_long_clip_fits_in_memory(tmp_path):
+    """What held for the new user and must keep holding: a rerun with the same seed writes the same bytes, and a
+    100,000-frame clip (55 minutes at 30 fps) is simulated in one call without running out of memory (peak
+    resident memory under 2 GB; the time is benchmarks' business)."""
+    import subprocess
+    import sys
+
+    from test_cli import EXE
+
+    _clip(tmp_path / "c.npz")
+    for name in ("a.csv", "b.csv"):
+        run("simulate", tmp_path / "c.npz", "--noise", "bmi160", "--seed", "7", "-o", tmp_path / name)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    T = 100_000
+    t = np.arange(T) / 30.0
+    j = reference_joints()[None] + 0.05 * np.sin(2 * np.pi * 0.5 * t)[:, None, None]
+    np.savez(tmp_path / "long.npz", joints=j, fps=30.0, joint_set="coco17")
+    code = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode); print(r.stderr[-500:])")
+    out = subprocess.run([sys.executable, "-c", code, EXE, "simulate", str(tmp_path / "long.npz"), "--cutoff", "6",
+                          "-o", str(tmp_path / "long.npz.csv")], capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, IMUSIM_JAX_CACHE="0"))
+    peak_kb, rc = (int(x) for x in out.stdout.split()[:2])
+    assert rc == 0, out.stdout
+    assert peak_kb < 2 * 1024 ** 2, f"peak resident memory {peak_kb / 1024:.0f} MB"
+    assert len(read_csv(tmp_path / "long.npz.csv")) == int((T - 1) / 30.0 * 50) + 1
+
+
+def test_a_killed_batch_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path):
+    """``batch`` killed (SIGKILL) after its first outputs, then run again: the same files, byte for byte, as a run
+    never interrupted, and no temporary file left."""
+    import signal
+    import subprocess
+    import time
+
+    from test_cli import EXE
+
+    for i in range(6):
+        _clip(tmp_path / "in" / f"c{i}.npz", T=60 + 10 * i, seed=i)
+    args = ["batch", str(tmp_path / "in"), "--noise", "bmi160", "--seed", "3", "--batch-size", "1", "--cutoff", "6"]
+    env = dict(os.environ, IMUSIM_JAX_CACHE="0")
+    subprocess.run([EXE, *args, "--out-dir", str(tmp_path / "whole")], check=True, capture_output=True, env=env,
+                   timeout=600)
+    p = subprocess.Popen([EXE, *args, "--out-dir", str(tmp_path / "cut")], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((tmp_path / "cut").glob("c*.csv"))) < 2 and p.poll() is None:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done_before = len(list((tmp_path / "cut").glob("c*.csv")))
+    assert 0 < done_before < 6, "the run was not cut in the middle"
+    subprocess.run([EXE, *args, "--out-dir", str(tmp_path / "cut")], check=True, capture_output=True, env=env,
+                   timeout=600)
+    whole = sorted(p.name for p in (tmp_path / "whole").iterdir())
+    cut = sorted(p.name for p in (tmp_path / "cut").iterdir())
+    assert whole == cut and not any(n.startswith(".tmp-") for n in cut)
+    for name in whole:
+        if name.endswith(".csv"):
+            assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
