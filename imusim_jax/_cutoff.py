@@ -5,12 +5,14 @@ many clips at one rate); nothing here runs inside ``sense``.
 """
 from __future__ import annotations
 
+import functools
 import warnings
-from typing import Optional, Sequence, Union
+from typing import NamedTuple, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.fft
 import scipy.signal
 
 from imusim_jax._errors import InputError
@@ -61,8 +63,13 @@ Hz) is far above body motion, so the noise line is fitted where it is noise only
 cut-offs instead of 6,397 (a 5 s clip on the command line: 26 s -> 6 s)."""
 
 _AUTO_PADLEN = 9  # odd extension, frames: sosfiltfilt's default for one second-order section, 3 * 3
-_AUTO_CHUNK = 8  # clips per compiled call of the residual analysis (4-8 fastest on a 2-core CPU)
+_AUTO_CHUNK = 8  # clips per compiled call of the IIR residual analysis (4-8 fastest on a 2-core CPU)
 _AUTO_JAX_MIN_CLIPS = 8  # fewer clips at one rate: SciPy, 19 ms a clip, rather than a 0.4 s compilation
+_DCT_MIN_CLIPS = 8  # clips of one length at one rate that take the spectral path (its set-up is per length)
+_DCT_CHUNK = 64  # clips per task of the spectral path on the CPU thread pool (arrays stay in the cache)
+_DCT_TOL = 1e-7  # entries of an edge-correction vector below this fraction of its largest are left out
+_DCT_STEP = 16  # edge bands are rounded up to this many frames (fewer, larger matrix products)
+_DCT_CHECK = 1e-6  # largest relative error of a set-up's residuals on its probe signals (else the IIR path)
 
 
 def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float = 1.0,
@@ -70,41 +77,61 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
                  max_hz: float = MAX_AUTO_CUTOFF_HZ) -> list[float]:
     """``auto_cutoff`` of many clips (``xs[b]`` ``(T_b, C)``, valid frames only, at ``fps[b]``) at once.
 
-    Clips are grouped by frame rate. For a group of 8 or more, the residuals of every clip at every cut-off of
-    the grid come from one compiled JAX call per 8 clips (calls on the CPU thread pool): the forward-backward
-    filters of all (clip, cut-off, channel) lanes run as one vectorised recurrence with SciPy's ``sosfiltfilt``
-    conventions (odd extension of ``min(T - 1, 9)`` frames, steady-state initial conditions). A smaller group
-    (the command line's single clip) uses SciPy's ``sosfiltfilt`` itself, which needs no compilation. Either way
-    the filters are designed once per (cut-off, rate). Clip by clip in SciPy, with a design per trial cut-off,
-    the analysis took 19 ms per ten-second clip, 130 times the simulation; batched it takes about 0.2 ms. The
-    JAX residuals agree with SciPy's to float32 rounding and the chosen cut-offs are SciPy's
-    (``tests/test_simulate.py`` checks both paths on real UTD-MHAD and synthetic clips)."""
+    The residuals are SciPy's (``x - sosfiltfilt(x)``, odd extension of ``min(T - 1, 9)`` frames, steady-state
+    initial conditions) and so are the chosen cut-offs; three routes compute them, by how the clips group:
+
+    * 8 or more clips of one length at one rate: ``_dct_residuals``, a DCT-II power spectrum per channel weighted
+      by each cut-off's ``(1 - |H|^2)^2`` (Parseval) plus an exact correction of rank 8 per cut-off at the clip's
+      edges (``_dct_setup``), in float32 NumPy: about 20 microseconds a ten-second 30 fps clip, with no
+      compilation. Residuals within 1e-5 of SciPy's (float32 rounding) and the same cut-offs on every
+      real UTD-MHAD arm (862) and synthetic clip (512) measured (``benchmarks/cutoff.py``);
+    * 8 or more other clips at one rate (lengths that few clips share): one compiled JAX call per 8 clips
+      (``_residual_curves``): the forward-backward filters of every (clip, cut-off, channel) lane as one
+      vectorised recurrence, about 0.2 ms a clip after a 0.4 s compilation;
+    * fewer clips (the command line's one): SciPy's ``sosfiltfilt`` per cut-off, about 2 ms a clip.
+
+    Either way the filters are designed once per (cut-off, rate) and the choice is ``_winter_choices``."""
     if len(xs) != len(fps):
         raise ValueError(f"got {len(xs)} clips and {len(fps)} frame rates")
     out: list = [None] * len(xs)
-    groups: dict = {}
-    for b, (x, f) in enumerate(zip(xs, fps)):
-        f = positive_hz(f, "fps")
-        if np.ndim(x) != 2:
-            raise InputError(f"auto_cutoff takes one clip's channels (T, C), got shape {np.shape(x)}: reshape joints "
+    shapes = [np.shape(x) for x in xs]
+    for s in shapes:
+        if len(s) != 2:
+            raise InputError(f"auto_cutoff takes one clip's channels (T, C), got shape {s}: reshape joints "
                              "(T, J, 3) to (T, 3 J)")
+    groups: dict = {}  # (rate, grid top) -> {clip shape: clips}
+    rates: dict = {}  # each distinct rate checked once
+    for b, f in enumerate(fps):
+        f = rates.get(f) or rates.setdefault(f, positive_hz(f, "fps")) if isinstance(f, (int, float)) else \
+            positive_hz(f, "fps")
         hi = min(0.4 * f, AUTO_GRID_MAX_HZ) if hi_hz is None else min(hi_hz, 0.45 * f)
-        if hi <= lo_hz + 4 * step_hz or len(x) < 16:
+        if hi <= lo_hz + 4 * step_hz or shapes[b][0] < 16:
             out[b] = float(min(max(lo_hz, 0.25 * f), hi, max_hz))
         else:
-            groups.setdefault((f, hi), []).append(b)
-    for (f, hi), members in groups.items():
+            groups.setdefault((f, hi), {}).setdefault(shapes[b], []).append(b)
+    for (f, hi), by_shape in groups.items():
         grid = np.arange(lo_hz, hi + 1e-9, step_hz)
+        rest = []
+        for (T, _), bs in by_shape.items():
+            setup = _dct_setup(T, f, tuple(grid.tolist()), order) if len(bs) >= _DCT_MIN_CLIPS else None
+            if setup is None:
+                rest += bs
+                continue
+            res = _dct_residuals([xs[b] for b in bs], setup)
+            for b, c in zip(bs, _winter_choices(grid, res, max_hz)):
+                out[b] = float(c)
+        if not rest:
+            continue
         designs = [design_lowpass(float(fc), f, order) for fc in grid]
-        clips = [np.asarray(xs[b], np.float64) for b in members]
-        if len(clips) >= _AUTO_JAX_MIN_CLIPS:
+        clips = [np.asarray(xs[b], np.float64) for b in rest]
+        if len(clips) >= _AUTO_JAX_MIN_CLIPS and len({c.shape[1] for c in clips}) == 1:
             res = _residual_curves(clips, np.stack([d.sos for d in designs]), np.stack([d.zi for d in designs]))
         else:  # a few clips (the command line's one): SciPy, without compiling anything
-            res = [[np.sqrt(np.mean((x - scipy.signal.sosfiltfilt(d.sos, x, axis=0, padlen=min(len(x) - 1,
-                                                                                              _AUTO_PADLEN))) ** 2))
-                    for d in designs] for x in (c - c.mean(0) for c in clips)]
-        for b, r in zip(members, res):
-            out[b] = _winter_choice(grid, np.asarray(r), max_hz)
+            res = np.array([[np.sqrt(np.mean((x - scipy.signal.sosfiltfilt(
+                d.sos, x, axis=0, padlen=min(len(x) - 1, _AUTO_PADLEN))) ** 2)) for d in designs]
+                for x in (c - c.mean(0) for c in clips)])
+        for b, c in zip(rest, _winter_choices(grid, np.asarray(res, np.float64), max_hz)):
+            out[b] = float(c)
     return out
 
 
@@ -116,19 +143,230 @@ fps)."""
 
 
 def _winter_choice(grid: np.ndarray, res: np.ndarray, max_hz: float) -> float:
-    """The cut-off where the residual ``res`` over ``grid`` first falls to the noise level: the intercept at
-    ``fc = 0`` of the line fitted to the top 40 % of the grid (noise only), capped at ``max_hz``.
+    """The cut-off where the residual ``res`` over ``grid`` first falls to the noise level (``_winter_choices`` of
+    one clip)."""
+    return float(_winter_choices(grid, np.asarray(res)[None], max_hz)[0])
+
+
+def _winter_choices(grid: np.ndarray, res: np.ndarray, max_hz: float) -> np.ndarray:
+    """The cut-off where each clip's residual ``res[b]`` over ``grid`` (``(B, G)``) first falls to the noise
+    level: the intercept at ``fc = 0`` of the line fitted to the top 40 % of the grid (noise only), capped at
+    ``max_hz``. ``(B,)``.
 
     Winter's line assumes the grid's top is noise. Where the residual there is still falling steeply (below
     ``CLEAN_TAIL`` of the intercept), it is the motion's own harmonics, not noise: the data are clean and the
     cut-off is ``max_hz`` (the bandwidth of human movement; at 30 fps no filter). Without this, clean 3 Hz elbow
     flexion at 30 fps got 6.5 Hz, which took 12 % off its acceleration (4 % unfiltered: the spline's own limit)."""
     tail = grid >= grid[0] + 0.6 * (grid[-1] - grid[0])
-    slope, intercept = np.polyfit(grid[tail], res[tail], 1)
-    if intercept > 0 and res[-1] < CLEAN_TAIL * intercept:
-        return float(max_hz)
-    below = np.nonzero(res <= max(intercept, 0.0))[0]
-    return float(min(grid[below[0]] if len(below) else grid[-1], max_hz))
+    intercept = res[:, tail] @ _intercept_weights(tuple(grid[tail].tolist()))  # least-squares line, at fc = 0
+    clean = (intercept > 0) & (res[:, -1] < CLEAN_TAIL * intercept)
+    below = res <= np.maximum(intercept, 0.0)[:, None]
+    first = np.where(below.any(1), grid[np.argmax(below, 1)], grid[-1])
+    return np.where(clean, float(max_hz), np.minimum(first, max_hz))
+
+
+@functools.lru_cache(maxsize=64)
+def _intercept_weights(x: tuple) -> np.ndarray:
+    """Weights ``w`` such that ``y @ w`` is the intercept of the least-squares line through ``(x, y)``
+    (``np.polyfit(x, y, 1)[1]``, to rounding)."""
+    return np.linalg.pinv(np.vander(np.asarray(x), 2))[1]
+
+
+class _DctSetup(NamedTuple):
+    """What ``_dct_residuals`` needs for clips of ``T`` frames at one rate and grid (``_dct_setup``)."""
+
+    hp2: np.ndarray  # (T, G) float32: (1 - |H_g|^2)^2 at the DCT-II frequencies pi k / T
+    blocks: tuple  # (a, b, j0, j1, VL (a, j1 - j0), VR (b, j1 - j0) or None): columns j0:j1 read a and b edge frames
+    signs: np.ndarray  # (J, G) float32: +-1 where correction column j belongs to cut-off g
+    width: int  # J, correction columns
+
+
+def _sosfiltfilt_adjoint(sos: np.ndarray, zi: np.ndarray, v: np.ndarray, pad: int) -> np.ndarray:
+    """``F^T v`` for ``F x = sosfiltfilt(sos, x, padlen=pad)`` (``x`` ``(T,)``, columns of ``v`` ``(T, m)``).
+
+    ``F = R J K J K E``: the odd extension ``E``, a pass ``K = C + g e_0^T`` (the zero-state filter ``C`` and the
+    response ``g`` to the steady state ``zi`` scaled by the first sample), the reversal ``J`` and the crop ``R``.
+    ``K^T u = J C J u + e_0 (g . u)``."""
+    T = v.shape[0]
+    N = T + 2 * pad
+    g = scipy.signal.sosfilt(sos, np.zeros(N), zi=zi)[0]
+
+    def k_t(u):
+        w = scipy.signal.sosfilt(sos, u[::-1], axis=0)[::-1].copy()
+        w[0] += g @ u
+        return w
+
+    a = np.zeros((N,) + v.shape[1:])
+    a[pad:pad + T] = v
+    a = k_t(k_t(a[::-1])[::-1])
+    x = a[pad:pad + T].copy()
+    if pad:
+        x[0] += 2.0 * a[:pad].sum(0)
+        x[pad:0:-1] -= a[:pad]
+        x[-1] += 2.0 * a[pad + T:].sum(0)
+        x[-2:-pad - 2:-1] -= a[pad + T:]
+    return x
+
+
+@functools.lru_cache(maxsize=32)
+def _dct_setup(T: int, fps: float, grid: tuple, order: int = 2) -> Optional[_DctSetup]:
+    """The spectral form of the residual analysis for clips of ``T`` frames at ``fps``, or ``None`` where it does
+    not reproduce SciPy's residuals on its probe signals (then the IIR path runs).
+
+    Let ``M`` be the residual map ``x -> x - sosfiltfilt(x)`` of one cut-off (``T x T``, linear) and ``M0`` the
+    ideal zero-phase filter's residual on the clip's even (half-sample symmetric) periodic extension: ``M0 = D^T
+    diag(1 - |H(w_k)|^2) D`` with ``D`` the orthonormal DCT-II and ``w_k = pi k / T``, so that ``|M0 x|^2`` is a
+    weighted sum of the DCT power spectrum (Parseval). Both filter the same samples inside the clip and differ only
+    in what lies beyond its edges (the extension, and ``sosfiltfilt``'s constant initial states), which reaches the
+    clip through the zero-phase kernel's tail, ``k[l] = sum_p c_p p^l`` for ``l >= 1`` over the filter's poles
+    ``p``. So ``M - M0 = Phi B^T`` exactly, where ``Phi`` ``(T, 4)`` holds the modes ``p^n`` and ``p^(T - 1 - n)``
+    (real and imaginary parts) and ``B`` their amplitudes as functionals of ``x``, and
+
+        ``|M x|^2 = |M0 x|^2 + 2 (Psi^T x) . (B^T x) + (B^T x)^T Gamma (B^T x)``,  ``Psi = M0 Phi``,
+        ``Gamma = Phi^T Phi``:
+
+    a quadratic form of rank 8 (4 per edge where the edges' modes do not overlap), written as signed squares of
+    8 projections. ``B = Phi^+ (M - M0)`` row by row is ``M^T Phi^+T - M0 Phi^+T``, one adjoint ``sosfiltfilt``
+    (``_sosfiltfilt_adjoint``) and two DCTs on 4 vectors. The vectors decay from the edges as ``|p|^n``: each is
+    kept on its edge bands only (entries above ``_DCT_TOL`` of its largest, rounded up to ``_DCT_STEP`` frames),
+    52-150 frames of a ten-second clip at 30 fps for 2-12 Hz, 264 for 1 Hz. Built once per (``T``, rate, grid,
+    order), checked against ``sosfiltfilt`` on two probe signals, in 15-40 ms (45 cut-offs, 300 frames)."""
+    grid_a = np.asarray(grid, np.float64)
+    G = len(grid_a)
+    pad = min(T - 1, _AUTO_PADLEN)
+    n = np.arange(T, dtype=np.float64)
+    designs = [design_lowpass(float(fc), fps, order) for fc in grid_a]
+    sos = np.stack([np.asarray(d.sos, np.float64) for d in designs])  # (G, S, 6)
+    zi = np.stack([np.asarray(d.zi, np.float64) for d in designs])
+    z = np.exp(-1j * np.pi * n / T)[None, None, :]  # DCT-II frequencies
+    num = sos[..., 0, None] + sos[..., 1, None] * z + sos[..., 2, None] * z * z
+    den = sos[..., 3, None] + sos[..., 4, None] * z + sos[..., 5, None] * z * z
+    gain2 = np.prod(np.abs(num / den) ** 2, axis=1)  # (G, T): |H|^2 of the cascade
+    hp = (1.0 - gain2).T  # (T, G)
+
+    def m0(v, g):  # M0 v (= M0^T v) for cut-off g's columns v (T, m)
+        return scipy.fft.idct(hp[:, g, None] * scipy.fft.dct(v, type=2, norm="ortho", axis=0), type=2,
+                              norm="ortho", axis=0)
+
+    cols, signs, owner = [], [], []
+    with np.errstate(all="ignore"):
+        for g in range(G):
+            poles = np.concatenate([np.roots(s[3:]) for s in sos[g] if np.any(s[4:] != 0)])
+            rows = []
+            for e in (n, T - 1 - n):  # the left edge's modes, then the right edge's
+                side = []
+                for q in poles[poles.imag >= 0]:
+                    w = q ** e
+                    side += [w.real, w.imag] if q.imag > 0 else [w.real]
+                rows.append(np.linalg.qr(np.stack(side, 1))[0])  # orthonormal per edge (slow poles)
+            phi = np.concatenate(rows, 1)  # (T, r)
+            r, h = phi.shape[1], rows[0].shape[1]
+            gam = phi.T @ phi
+            pinv_t = np.linalg.solve(gam, phi.T).T  # (T, r): Phi^+T
+            b = pinv_t - _sosfiltfilt_adjoint(sos[g], zi[g], pinv_t, pad) - m0(pinv_t, g)
+            psi = m0(phi, g)
+            if np.abs(gam[:h, h:]).max(initial=0.0) <= _DCT_TOL:  # the edges' modes do not overlap: one form each
+                parts = [(gam[:h, :h], b[:, :h], psi[:, :h]), (gam[h:, h:], b[:, h:], psi[:, h:])]
+            else:
+                parts = [(gam, b, psi)]
+            for gm, bb, pp in parts:
+                k = gm.shape[0]
+                lam, u = np.linalg.eigh(np.block([[gm, np.eye(k)], [np.eye(k), np.zeros((k, k))]]))
+                cols.append(np.concatenate([bb, pp], 1) @ u * np.sqrt(np.abs(lam)))
+                signs.append(np.sign(lam))
+                owner += [g] * (2 * k)
+    V = np.concatenate(cols, 1)
+    signs_a, owner_a = np.concatenate(signs), np.asarray(owner)
+    if not np.isfinite(V).all():
+        return None
+    # edge bands: the rows at each end that hold entries above _DCT_TOL of the column's largest
+    big = np.abs(V) > _DCT_TOL * np.abs(V).max(0)
+    half = T // 2
+    left = np.where(big[:half].any(0), half - np.argmax(big[:half][::-1], 0), 0)
+    right = np.where(big[half:].any(0), T - half - np.argmax(big[half:], 0), 0)
+    left = np.minimum(-(-left // _DCT_STEP) * _DCT_STEP, T)
+    right = np.minimum(-(-right // _DCT_STEP) * _DCT_STEP, T)
+    full = left + right >= T
+    left, right = np.where(full, T, left), np.where(full, 0, right)
+    perm = np.lexsort((right, left))
+    V, signs_a, owner_a, left, right = V[:, perm], signs_a[perm], owner_a[perm], left[perm], right[perm]
+    blocks, j = [], 0
+    while j < V.shape[1]:
+        k = j
+        while k < V.shape[1] and left[k] == left[j] and right[k] == right[j]:
+            k += 1
+        a, bb = int(left[j]), int(right[j])
+        blocks.append((a, bb, j, k, np.ascontiguousarray(V[:a, j:k], np.float32),
+                       np.ascontiguousarray(V[T - bb:, j:k], np.float32) if bb else None))
+        j = k
+    sign_m = np.zeros((V.shape[1], G), np.float32)
+    sign_m[np.arange(V.shape[1]), owner_a] = signs_a
+    setup = _DctSetup(((hp ** 2).astype(np.float32)), tuple(blocks), sign_m, V.shape[1])
+    # check against SciPy on two probes (a random walk with noise; white noise), in float64 with the bands
+    rng = np.random.default_rng(0)
+    probe = np.stack([np.cumsum(rng.normal(size=T)) + rng.normal(size=T), rng.normal(size=T)], 1)
+    want = np.array([np.sum((probe - scipy.signal.sosfiltfilt(sos[g], probe, axis=0, padlen=pad)) ** 2, 0)
+                     for g in range(G)])  # (G, 2)
+    got = np.array([_dct_energy(probe.T[None, i:i + 1], setup)[0] for i in range(2)]).T
+    if not np.all(np.abs(got - want) <= _DCT_CHECK * want + 1e-12 * np.abs(want).max()):
+        return None
+    return setup
+
+
+_BLAS_SMALL = 200_000  # multiply-adds per matrix product below which BLAS libraries stay on one thread
+
+
+def _matmul_small(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for ``a`` ``(M, K)`` as a stack of products of a few rows each (NumPy runs one BLAS call per
+    slice), small enough that the BLAS library runs each on the calling thread: its own threads, woken for every
+    product and spinning after it, made the analysis 2-10 times slower on a loaded 2-core machine. The parallelism
+    is the thread pool's, over chunks of clips (``_dct_residuals``)."""
+    M, K = a.shape
+    rows = max(1, min(M, _BLAS_SMALL // max(1, K * b.shape[1])))
+    while M % rows:
+        rows -= 1
+    return np.matmul(a.reshape(M // rows, rows, K), b).reshape(M, b.shape[1])
+
+
+def _dct_energy(xc: np.ndarray, setup: _DctSetup) -> np.ndarray:
+    """``(K, G)`` residual energies (summed over frames and channels) of centred clips ``xc`` ``(K, C, T)``, in
+    ``xc``'s precision."""
+    K, C, T = xc.shape
+    dt = xc.dtype
+    F = scipy.fft.dct(xc, type=2, norm="ortho", axis=-1)
+    e = _matmul_small(np.einsum("bck,bck->bk", F, F), setup.hp2.astype(dt))
+    xf = xc.reshape(K * C, T)
+    for a, b, j0, j1, vl, vr in setup.blocks:
+        y = _matmul_small(xf[:, :a], vl.astype(dt)) if a else _matmul_small(xf[:, T - b:], vr.astype(dt))
+        if a and b:
+            y += _matmul_small(xf[:, T - b:], vr.astype(dt))
+        y = y.reshape(K, C, j1 - j0)
+        e += _matmul_small(np.einsum("bcj,bcj->bj", y, y), setup.signs[j0:j1].astype(dt))
+    return e
+
+
+def _dct_residuals(xs: Sequence[np.ndarray], setup: _DctSetup) -> np.ndarray:
+    """``(B, G)`` RMS residuals of clips ``xs[b]`` ``(T, C)`` (one length) by ``_dct_setup``'s spectral form, in
+    float32, ``_DCT_CHUNK`` clips per task on the CPU thread pool."""
+    T, C = np.shape(xs[0])
+    out = np.empty((len(xs), setup.hp2.shape[1]))
+
+    def run(i):
+        part = xs[i:i + _DCT_CHUNK]
+        xc = np.empty((len(part), C, T), np.float32)
+        for k, x in enumerate(part):
+            x = np.asarray(x)
+            np.subtract(x.T, x[0][:, None], out=xc[k], casting="unsafe")  # centred on the first frame
+        out[i:i + len(part)] = np.sqrt(np.maximum(_dct_energy(xc, setup), 0.0) / (T * C))
+
+    starts = range(0, len(xs), _DCT_CHUNK)
+    threads = min(cpu_threads(), len(starts))
+    if threads > 1:
+        list(thread_pool(threads).map(run, starts))
+    else:
+        for i in starts:
+            run(i)
+    return out
 
 
 def _residual_curves(xs: list, sos: np.ndarray, zi: np.ndarray) -> np.ndarray:
