@@ -244,39 +244,48 @@ def _dct_setup(T: int, fps: float, grid: tuple, order: int = 2) -> Optional[_Dct
     gain2 = np.prod(np.abs(num / den) ** 2, axis=1)  # (G, T): |H|^2 of the cascade
     hp = (1.0 - gain2).T  # (T, G)
 
-    def m0(v, g):  # M0 v (= M0^T v) for cut-off g's columns v (T, m)
-        return scipy.fft.idct(hp[:, g, None] * scipy.fft.dct(v, type=2, norm="ortho", axis=0), type=2,
+    def m0(v):  # M0 v (= M0^T v) of columns v (T, G, m), cut-off g's filter on v[:, g]
+        return scipy.fft.idct(hp[:, :, None] * scipy.fft.dct(v, type=2, norm="ortho", axis=0), type=2,
                               norm="ortho", axis=0)
 
-    cols, signs, owner = [], [], []
+    # each section's poles p (one of a complex pair): z^2 + a1 z + a2 = 0
+    a1, a2 = sos[..., 4] / sos[..., 3], sos[..., 5] / sos[..., 3]
+    root = np.sqrt(a1.astype(complex) ** 2 - 4.0 * a2)
+    poles = [[q for s in range(sos.shape[1]) for q in ((-a1[g, s] + root[g, s]) / 2, (-a1[g, s] - root[g, s]) / 2)
+              if (q.imag > 0 or (q.imag == 0 and a1[g, s] ** 2 >= 4 * a2[g, s])) and (a1[g, s] or a2[g, s])]
+             for g in range(G)]
+    if len({len(p) for p in poles}) != 1 or not poles[0]:
+        return None
+    P = np.array(poles)  # (G, q)
     with np.errstate(all="ignore"):
-        for g in range(G):
-            poles = np.concatenate([np.roots(s[3:]) for s in sos[g] if np.any(s[4:] != 0)])
-            rows = []
-            for e in (n, T - 1 - n):  # the left edge's modes, then the right edge's
-                side = []
-                for q in poles[poles.imag >= 0]:
-                    w = q ** e
-                    side += [w.real, w.imag] if q.imag > 0 else [w.real]
-                rows.append(np.linalg.qr(np.stack(side, 1))[0])  # orthonormal per edge (slow poles)
-            phi = np.concatenate(rows, 1)  # (T, r)
-            r, h = phi.shape[1], rows[0].shape[1]
-            gam = phi.T @ phi
-            pinv_t = np.linalg.solve(gam, phi.T).T  # (T, r): Phi^+T
-            b = pinv_t - _sosfiltfilt_adjoint(sos[g], zi[g], pinv_t, pad) - m0(pinv_t, g)
-            psi = m0(phi, g)
-            if np.abs(gam[:h, h:]).max(initial=0.0) <= _DCT_TOL:  # the edges' modes do not overlap: one form each
-                parts = [(gam[:h, :h], b[:, :h], psi[:, :h]), (gam[h:, h:], b[:, h:], psi[:, h:])]
-            else:
-                parts = [(gam, b, psi)]
-            for gm, bb, pp in parts:
-                k = gm.shape[0]
-                lam, u = np.linalg.eigh(np.block([[gm, np.eye(k)], [np.eye(k), np.zeros((k, k))]]))
-                cols.append(np.concatenate([bb, pp], 1) @ u * np.sqrt(np.abs(lam)))
-                signs.append(np.sign(lam))
-                owner += [g] * (2 * k)
+        w = P[:, None, :] ** n[None, :, None]  # (G, T, q): the left edge's modes
+        left = np.concatenate([w.real[..., P.imag[0] > 0], w.imag[..., P.imag[0] > 0], w.real[..., P.imag[0] == 0]], 2)
+        if not np.isfinite(left).all():
+            return None
+        ql = np.linalg.qr(left)[0]  # orthonormal per edge (a slow pole's real and imaginary parts are alike)
+        h = ql.shape[2]
+        phi = np.concatenate([ql, ql[:, ::-1]], 2)  # (G, T, r): the right edge's modes are the left's reversed
+        gam = np.einsum("gti,gtj->gij", phi, phi)
+        pinv_t = np.linalg.solve(gam, phi.transpose(0, 2, 1)).transpose(2, 0, 1)  # (T, G, r): Phi^+T
+        adj = np.stack([_sosfiltfilt_adjoint(sos[g], zi[g], pinv_t[:, g], pad) for g in range(G)], 1)
+        b = pinv_t - adj - m0(pinv_t)  # (T, G, r)
+        psi = m0(phi.transpose(1, 0, 2))
+    split = np.abs(gam[:, :h, h:]).max((1, 2)) <= _DCT_TOL  # the edges' modes do not overlap: one form per edge
+    cols, signs, owner = [], [], []
+    for gs, sides in ((np.nonzero(split)[0], (slice(0, h), slice(h, 2 * h))), (np.nonzero(~split)[0], (slice(0, 2 * h),))):
+        for s in sides:
+            if not len(gs):
+                continue
+            gm = gam[gs][:, s, s]
+            k = gm.shape[1]
+            eye = np.broadcast_to(np.eye(k), gm.shape)
+            lam, u = np.linalg.eigh(np.block([[gm, eye], [eye, np.zeros_like(gm)]]))  # (g, 2k), (g, 2k, 2k)
+            vec = np.concatenate([b[:, gs][..., s], psi[:, gs][..., s]], 2)  # (T, g, 2k)
+            cols.append((np.einsum("tgi,gij->tgj", vec, u) * np.sqrt(np.abs(lam))).reshape(T, -1))
+            signs.append(np.sign(lam).ravel())
+            owner.append(np.repeat(gs, 2 * k))
     V = np.concatenate(cols, 1)
-    signs_a, owner_a = np.concatenate(signs), np.asarray(owner)
+    signs_a, owner_a = np.concatenate(signs), np.concatenate(owner)
     if not np.isfinite(V).all():
         return None
     # edge bands: the rows at each end that hold entries above _DCT_TOL of the column's largest
