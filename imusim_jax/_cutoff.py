@@ -94,7 +94,7 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
     if len(xs) != len(fps):
         raise ValueError(f"got {len(xs)} clips and {len(fps)} frame rates")
     out: list = [None] * len(xs)
-    shapes = [np.shape(x) for x in xs]
+    shapes = [xs.shape[1:]] * len(xs) if isinstance(xs, np.ndarray) and xs.ndim == 3 else [np.shape(x) for x in xs]
     for s in shapes:
         if len(s) != 2:
             raise InputError(f"auto_cutoff takes one clip's channels (T, C), got shape {s}: reshape joints "
@@ -117,7 +117,7 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
             if setup is None:
                 rest += bs
                 continue
-            res = _dct_residuals([xs[b] for b in bs], setup)
+            res = _dct_residuals(xs, bs, setup)
             for b, c in zip(bs, _winter_choices(grid, res, max_hz)):
                 out[b] = float(c)
         if not rest:
@@ -325,51 +325,66 @@ def _dct_setup(T: int, fps: float, grid: tuple, order: int = 2) -> Optional[_Dct
 _BLAS_SMALL = 200_000  # multiply-adds per matrix product below which BLAS libraries stay on one thread
 
 
-def _matmul_small(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _matmul_small(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
     """``a @ b`` for ``a`` ``(M, K)`` as a stack of products of a few rows each (NumPy runs one BLAS call per
     slice), small enough that the BLAS library runs each on the calling thread: its own threads, woken for every
     product and spinning after it, made the analysis 2-10 times slower on a loaded 2-core machine. The parallelism
-    is the thread pool's, over chunks of clips (``_dct_residuals``)."""
+    is the thread pool's, over chunks of clips (``_dct_residuals``). ``out``: an ``(M, N)`` array (a view with
+    unit column stride) to write into."""
     M, K = a.shape
-    rows = max(1, min(M, _BLAS_SMALL // max(1, K * b.shape[1])))
+    N = b.shape[1]
+    rows = max(1, min(M, _BLAS_SMALL // max(1, K * N)))
     while M % rows:
         rows -= 1
-    return np.matmul(a.reshape(M // rows, rows, K), b).reshape(M, b.shape[1])
+    res = np.matmul(a.reshape(M // rows, rows, K), b,
+                    out=None if out is None else out.reshape(M // rows, rows, N))
+    return res.reshape(M, N)
 
 
 def _dct_energy(xc: np.ndarray, setup: _DctSetup) -> np.ndarray:
     """``(K, G)`` residual energies (summed over frames and channels) of centred clips ``xc`` ``(K, C, T)``, in
-    ``xc``'s precision."""
+    ``xc``'s precision: the DCT power spectrum weighted by ``hp2``, plus the signed squares of the projections on
+    the edge bands."""
     K, C, T = xc.shape
     dt = xc.dtype
     F = scipy.fft.dct(xc, type=2, norm="ortho", axis=-1)
-    e = _matmul_small(np.einsum("bck,bck->bk", F, F), setup.hp2.astype(dt))
+    e = _matmul_small(np.einsum("bck,bck->bk", F, F), setup.hp2.astype(dt, copy=False))
     xf = xc.reshape(K * C, T)
+    Y = np.empty((K * C, setup.width), dt)
     for a, b, j0, j1, vl, vr in setup.blocks:
-        y = _matmul_small(xf[:, :a], vl.astype(dt)) if a else _matmul_small(xf[:, T - b:], vr.astype(dt))
-        if a and b:
-            y += _matmul_small(xf[:, T - b:], vr.astype(dt))
-        y = y.reshape(K, C, j1 - j0)
-        e += _matmul_small(np.einsum("bcj,bcj->bj", y, y), setup.signs[j0:j1].astype(dt))
-    return e
+        if a:
+            _matmul_small(xf[:, :a], vl.astype(dt, copy=False), out=Y[:, j0:j1])
+            if b:
+                Y[:, j0:j1] += _matmul_small(xf[:, T - b:], vr.astype(dt, copy=False))
+        else:
+            _matmul_small(xf[:, T - b:], vr.astype(dt, copy=False), out=Y[:, j0:j1])
+    Y = Y.reshape(K, C, -1)
+    return e + _matmul_small(np.einsum("bcj,bcj->bj", Y, Y), setup.signs.astype(dt, copy=False))
 
 
-def _dct_residuals(xs: Sequence[np.ndarray], setup: _DctSetup) -> np.ndarray:
-    """``(B, G)`` RMS residuals of clips ``xs[b]`` ``(T, C)`` (one length) by ``_dct_setup``'s spectral form, in
-    float32, ``_DCT_CHUNK`` clips per task on the CPU thread pool."""
-    T, C = np.shape(xs[0])
-    out = np.empty((len(xs), setup.hp2.shape[1]))
+def _dct_residuals(xs, members: Sequence[int], setup: _DctSetup) -> np.ndarray:
+    """``(B, G)`` RMS residuals of clips ``xs[b]`` ``(T, C)`` (one length) for ``b`` in ``members`` by
+    ``_dct_setup``'s spectral form, in float32, ``_DCT_CHUNK`` clips per task on the CPU thread pool. ``xs``: a
+    sequence of arrays, or one ``(B, T, C)`` array (read a chunk at a time)."""
+    T, C = np.shape(xs[members[0]])
+    out = np.empty((len(members), setup.hp2.shape[1]))
+    stacked = isinstance(xs, np.ndarray) and xs.ndim == 3
+    idx = np.asarray(members)
 
     def run(i):
-        part = xs[i:i + _DCT_CHUNK]
+        part = idx[i:i + _DCT_CHUNK]
         xc = np.empty((len(part), C, T), np.float32)
-        for k, x in enumerate(part):
-            x = np.asarray(x)
-            np.subtract(x.T, x[0][:, None], out=xc[k], casting="unsafe")  # centred on the first frame
+        if stacked:
+            src = xs[part[0]:part[-1] + 1] if part[-1] - part[0] == len(part) - 1 else xs[part]
+            np.subtract(src.transpose(0, 2, 1), src[:, :1].transpose(0, 2, 1), out=xc, casting="unsafe")
+        else:
+            for k, b in enumerate(part):
+                x = np.asarray(xs[b])
+                np.subtract(x.T, x[0][:, None], out=xc[k], casting="unsafe")  # centred on the first frame
         out[i:i + len(part)] = np.sqrt(np.maximum(_dct_energy(xc, setup), 0.0) / (T * C))
 
-    starts = range(0, len(xs), _DCT_CHUNK)
-    threads = min(cpu_threads(), len(starts))
+    starts = range(0, len(members), _DCT_CHUNK)
+    threads = min(cpu_threads() if jax.default_backend() == "cpu" else 1, len(starts))
     if threads > 1:
         list(thread_pool(threads).map(run, starts))
     else:
@@ -451,6 +466,8 @@ def resolve_cutoffs(cutoff_hz: Cutoff, X, lengths: np.ndarray, fps: np.ndarray,
             raise InputError("cutoff_hz='auto' looks at the data: pass a number when differentiating through "
                              "the joints (or compute it first with imusim_jax.auto_cutoff)")
         X = np.asarray(X)
+        if (np.asarray(lengths) == X.shape[1]).all():  # one (B, T, C) array: read a chunk at a time
+            return auto_cutoffs(X[:, :, :pos_channels], list(fps))
         return auto_cutoffs([X[b, : lengths[b], :pos_channels] for b in range(X.shape[0])], list(fps))
     out = [cutoff_hz] * X.shape[0]  # None or a positive float (cutoff_arg)
     if out and out[0] is not None and (out[0] >= 0.49 * np.asarray(fps)).any():

@@ -69,7 +69,7 @@ def test_spectral_residuals_equal_scipys_sosfiltfilt_residuals(T, fps):
     grid = grid_of(fps)
     setup = _cutoff._dct_setup(T, fps, tuple(grid.tolist()))
     assert setup is not None
-    got = _cutoff._dct_residuals(xs, setup)
+    got = _cutoff._dct_residuals(xs, range(len(xs)), setup)
     for b, x in enumerate(xs):
         np.testing.assert_allclose(got[b], scipy_residuals(x, fps, grid), rtol=3e-5, err_msg=str(b))
 
@@ -80,7 +80,7 @@ def test_spectral_residuals_of_real_kinect_arms(realdata):
     for x in utd_arms(realdata, every=40):
         fps = 18.0
         grid = grid_of(fps)
-        got = _cutoff._dct_residuals([x], _cutoff._dct_setup(len(x), fps, tuple(grid.tolist())))[0]
+        got = _cutoff._dct_residuals([x], [0], _cutoff._dct_setup(len(x), fps, tuple(grid.tolist())))[0]
         np.testing.assert_allclose(got, scipy_residuals(x, fps, grid), rtol=3e-5)
 
 
@@ -102,7 +102,7 @@ def test_batched_choices_are_scipys_on_synthetic_and_real_arms(realdata, monkeyp
     length."""
     calls = []
     spectral = _cutoff._dct_residuals
-    monkeypatch.setattr(_cutoff, "_dct_residuals", lambda xs, setup: calls.append(len(xs)) or spectral(xs, setup))
+    monkeypatch.setattr(_cutoff, "_dct_residuals", lambda xs, bs, setup: calls.append(len(bs)) or spectral(xs, bs, setup))
     real = [x[:41] for x in utd_arms(realdata, every=25)]
     xs = jittery_arms(10, 150, 30.0, 1) + jittery_arms(8, 90, 25.0, 2) + real
     fps = [30.0] * 10 + [25.0] * 8 + [17.0] * len(real)
@@ -173,3 +173,17 @@ def test_vectorised_choice_equals_the_single_curve_rule():
             want = min(grid[below[0]] if len(below) else grid[-1], MAX_AUTO_CUTOFF_HZ)
         assert g == want
     assert got[-4] == MAX_AUTO_CUTOFF_HZ and got[-2] == 1.0
+
+
+def test_simulates_batch_array_takes_the_spectral_path_with_the_same_choices():
+    """resolve_cutoffs (simulate's "auto") hands a batch whose clips have every frame over as one (B, T, C) array,
+    read a chunk at a time (a contiguous run of clips, or gathered); clips with fewer valid frames go as a list. The
+    cut-offs are SciPy's either way."""
+    xs = jittery_arms(10, 120, 30.0, 11)
+    X = np.stack([np.concatenate([x, np.zeros((120, 3))], 1) for x in xs]).astype(np.float32)  # extra channels
+    want = [scipy_choice(x.astype(np.float32), 30.0) for x in xs]
+    assert _cutoff.resolve_cutoffs("auto", X, np.full(10, 120), np.full(10, 30.0), 12) == want
+    assert ij.auto_cutoffs(X[::-1, :, :12], [30.0] * 10) == want[::-1]  # a strided array
+    lengths = np.array([120] * 9 + [100])
+    got = _cutoff.resolve_cutoffs("auto", X, lengths, np.full(10, 30.0), 12)
+    assert got == want[:9] + [scipy_choice(xs[9][:100].astype(np.float32), 30.0)]
