@@ -1,7 +1,10 @@
 """The low-pass cut-off of the joints: a number, none, or chosen per clip by Winter's residual analysis.
 
-Host-side work that ``imusim_jax.prepare`` does once per clip set (NumPy and SciPy, with a compiled JAX path for
-many clips at one rate); nothing here runs inside ``sense``.
+Host-side work that ``simulate`` does before its compiled core; nothing here runs inside it. The residual analysis
+(``auto_cutoffs``) is defined by SciPy's ``sosfiltfilt`` and computed three ways, all to that definition: for 8 or
+more clips of one length at one rate a spectral form (a DCT-II power spectrum per channel weighted by each
+cut-off's ``(1 - |H|^2)^2``, plus an exact rank-8 correction at the clip's edges: ``_dct_setup``), for other
+batches a compiled forward-backward IIR over (clip, channel, cut-off) lanes, for a few clips SciPy itself.
 """
 from __future__ import annotations
 
@@ -41,7 +44,8 @@ def auto_cutoff(x: np.ndarray, fps: float, *, lo_hz: float = 1.0, hi_hz: Optiona
     Above the signal's bandwidth, ``R`` is noise only and falls linearly with ``fc``; the line fitted there meets
     ``fc = 0`` at the noise RMS, and the chosen cut-off is where ``R`` drops to that level: signal distortion and
     passed noise balance. Clean data (motion capture) gets a high cut-off, jittery data (Kinect, video) a low one.
-    ``auto_cutoffs`` does many clips at once (what ``simulate(..., cutoff_hz="auto")`` uses).
+    ``auto_cutoffs`` does many clips at once (what ``simulate(..., cutoff_hz="auto")`` uses), by faster routes to
+    the same residuals (to float32 rounding) and choices.
 
     Args:
       x: ``(T, C)`` signal (positions, metres), valid frames only.
@@ -69,28 +73,34 @@ _DCT_MIN_CLIPS = 8  # clips of one length at one rate that take the spectral pat
 _DCT_CHUNK = 64  # clips per task of the spectral path on the CPU thread pool (arrays stay in the cache)
 _DCT_TOL = 1e-7  # entries of an edge-correction vector below this fraction of its largest are left out
 _DCT_STEP = 16  # edge bands are rounded up to this many frames (fewer, larger matrix products)
-_DCT_CHECK = 1e-6  # largest relative error of a set-up's residuals on its probe signals (else the IIR path)
+_DCT_CHECK = 1e-5  # largest relative error of a set-up's residual energies on its probe signals (else the IIR path)
 
 
 def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float = 1.0,
                  hi_hz: Optional[float] = None, step_hz: float = 0.25, order: int = 2,
                  max_hz: float = MAX_AUTO_CUTOFF_HZ) -> list[float]:
-    """``auto_cutoff`` of many clips (``xs[b]`` ``(T_b, C)``, valid frames only, at ``fps[b]``) at once.
+    """``auto_cutoff`` of many clips (``xs[b]`` ``(T_b, C)``, valid frames only, at ``fps[b]``; or one ``(B, T, C)``
+    array) at once.
 
-    The residuals are SciPy's (``x - sosfiltfilt(x)``, odd extension of ``min(T - 1, 9)`` frames, steady-state
-    initial conditions) and so are the chosen cut-offs; three routes compute them, by how the clips group:
+    The residuals are ``auto_cutoff``'s (``x - sosfiltfilt(x)``, odd extension of ``min(T - 1, 9)`` frames,
+    steady-state initial conditions) and so are the chosen cut-offs. Clips are grouped by rate, then by length:
 
-    * 8 or more clips of one length at one rate: ``_dct_residuals``, a DCT-II power spectrum per channel weighted
-      by each cut-off's ``(1 - |H|^2)^2`` (Parseval) plus an exact correction of rank 8 per cut-off at the clip's
-      edges (``_dct_setup``), in float32 NumPy: about 20 microseconds a ten-second 30 fps clip, with no
-      compilation. Residuals within 1e-5 of SciPy's (float32 rounding) and the same cut-offs on every
-      real UTD-MHAD arm (862) and synthetic clip (512) measured (``benchmarks/cutoff.py``);
-    * 8 or more other clips at one rate (lengths that few clips share): one compiled JAX call per 8 clips
-      (``_residual_curves``): the forward-backward filters of every (clip, cut-off, channel) lane as one
-      vectorised recurrence, about 0.2 ms a clip after a 0.4 s compilation;
-    * fewer clips (the command line's one): SciPy's ``sosfiltfilt`` per cut-off, about 2 ms a clip.
+    * 8 or more clips of one length at one rate (a batch of equal clips, ``simulate``'s usual case): the spectral
+      form (``_dct_setup``, ``_dct_residuals``), float32 NumPy on the CPU thread pool, no compilation; a set-up
+      of 25-60 ms per (length, rate) is cached. Ten-second clips at 30 fps (45 cut-offs, 12 channels), B = 1024:
+      0.027-0.028 ms a clip against 0.39-0.40 ms for the compiled IIR path with the choice made clip by clip
+      (14x), and ``simulate(..., cutoff_hz="auto")`` 1.34-1.40 times ``cutoff_hz=6`` instead of 3.9-4.0 (2-core
+      Xeon, load average 2-7, ``benchmarks/cutoff.py``; about 1.2 of it is ``simulate``'s own cost of the automatic
+      mode, the rest the analysis). Residuals within 7e-5 of SciPy's, and the same cut-offs as SciPy's and the IIR
+      path's on every clip measured: 1024 synthetic arms, the 862 real UTD-MHAD arms (431 trials, both sides,
+      each at its own length and rate), 1960 synthetic arms of 16-600 frames at 15-100 fps with 0-10 mm of jitter;
+    * 8 or more other clips at one rate (lengths that fewer clips share): one compiled JAX call per 8 clips
+      (``_residual_curves``), the forward-backward filters of every (clip, cut-off, channel) lane as one
+      vectorised recurrence: 0.4 ms a clip after a compilation of about 0.6 s;
+    * fewer clips (the command line's one): SciPy's ``sosfiltfilt`` per cut-off, no compilation.
 
-    Either way the filters are designed once per (cut-off, rate) and the choice is ``_winter_choices``."""
+    The filters are designed once per (cut-off, rate) and the choice is ``_winter_choices``, for all clips of a
+    group at once."""
     if len(xs) != len(fps):
         raise ValueError(f"got {len(xs)} clips and {len(fps)} frame rates")
     out: list = [None] * len(xs)
@@ -215,22 +225,29 @@ def _dct_setup(T: int, fps: float, grid: tuple, order: int = 2) -> Optional[_Dct
 
     Let ``M`` be the residual map ``x -> x - sosfiltfilt(x)`` of one cut-off (``T x T``, linear) and ``M0`` the
     ideal zero-phase filter's residual on the clip's even (half-sample symmetric) periodic extension: ``M0 = D^T
-    diag(1 - |H(w_k)|^2) D`` with ``D`` the orthonormal DCT-II and ``w_k = pi k / T``, so that ``|M0 x|^2`` is a
-    weighted sum of the DCT power spectrum (Parseval). Both filter the same samples inside the clip and differ only
-    in what lies beyond its edges (the extension, and ``sosfiltfilt``'s constant initial states), which reaches the
-    clip through the zero-phase kernel's tail, ``k[l] = sum_p c_p p^l`` for ``l >= 1`` over the filter's poles
-    ``p``. So ``M - M0 = Phi B^T`` exactly, where ``Phi`` ``(T, 4)`` holds the modes ``p^n`` and ``p^(T - 1 - n)``
-    (real and imaginary parts) and ``B`` their amplitudes as functionals of ``x``, and
+    diag(1 - |H(w_k)|^2) D`` with ``D`` the orthonormal DCT-II and ``w_k = pi k / T`` (the DCT-II diagonalises
+    symmetric convolution on that extension: S. A. Martucci, Symmetric convolution and the discrete sine and cosine
+    transforms, IEEE Trans. Signal Processing 42(5), 1994), so that ``|M0 x|^2`` is the DCT power spectrum
+    weighted by ``(1 - |H|^2)^2`` (Parseval), one product for every cut-off. ``M`` and ``M0`` read the same samples
+    inside the clip and differ only in what lies beyond its edges (the extensions, and ``sosfiltfilt``'s constant
+    initial states), which reaches the clip through the filters' tails: for ``l >= 1`` the zero-phase kernel ``k[l]``
+    and the impulse response are sums of ``c_p p^l`` over the poles ``p`` (partial fractions). So ``M - M0 = Phi
+    B^T`` exactly, where ``Phi`` ``(T, 4)`` spans the modes ``p^n`` and ``p^(T - 1 - n)`` (real and imaginary
+    parts; orthonormalised per edge) and ``B`` their amplitudes as functionals of ``x``, and
 
         ``|M x|^2 = |M0 x|^2 + 2 (Psi^T x) . (B^T x) + (B^T x)^T Gamma (B^T x)``,  ``Psi = M0 Phi``,
         ``Gamma = Phi^T Phi``:
 
-    a quadratic form of rank 8 (4 per edge where the edges' modes do not overlap), written as signed squares of
-    8 projections. ``B = Phi^+ (M - M0)`` row by row is ``M^T Phi^+T - M0 Phi^+T``, one adjoint ``sosfiltfilt``
-    (``_sosfiltfilt_adjoint``) and two DCTs on 4 vectors. The vectors decay from the edges as ``|p|^n``: each is
-    kept on its edge bands only (entries above ``_DCT_TOL`` of its largest, rounded up to ``_DCT_STEP`` frames),
-    52-150 frames of a ten-second clip at 30 fps for 2-12 Hz, 264 for 1 Hz. Built once per (``T``, rate, grid,
-    order), checked against ``sosfiltfilt`` on two probe signals, in 15-40 ms (45 cut-offs, 300 frames)."""
+    a quadratic form of rank 8 (two of rank 4, one per edge, where the edges' modes do not overlap), written as
+    signed squares of 8 projections. ``B = Phi^+ (M - M0)`` is ``M^T Phi^+T - M0 Phi^+T``: one adjoint
+    ``sosfiltfilt`` (``_sosfiltfilt_adjoint``) and two DCTs on 4 vectors. The vectors decay from the edges as
+    ``|p|^n``; each is kept on its edge band (the frames holding entries above ``_DCT_TOL`` of its largest, rounded
+    up to ``_DCT_STEP``): for ten-second clips at 30 fps, 144 frames at 1 Hz, 64 at 2 Hz, 48 at 3-4 Hz, 32 at 4-10
+    Hz, 48-64 near 12 Hz (the poles approach -1), 15,800 multiply-adds per channel for all 45 cut-offs (a dense
+    DCT matrix alone would take 90,000). Measured in float64 against ``sosfiltfilt``: 1e-14 without the bands,
+    at most 1.4e-7 with them (16-600 frames, 15-250 fps). Built once per (``T``, rate, grid, order) and checked on
+    two probe signals (a random walk with noise, white noise) against ``sosfiltfilt``: 25-60 ms for 300 frames
+    and 45 cut-offs, about 1 s for 3,000 frames and 157 cut-offs (100 fps)."""
     grid_a = np.asarray(grid, np.float64)
     G = len(grid_a)
     pad = min(T - 1, _AUTO_PADLEN)
@@ -305,21 +322,29 @@ def _dct_setup(T: int, fps: float, grid: tuple, order: int = 2) -> Optional[_Dct
         while k < V.shape[1] and left[k] == left[j] and right[k] == right[j]:
             k += 1
         a, bb = int(left[j]), int(right[j])
-        blocks.append((a, bb, j, k, np.ascontiguousarray(V[:a, j:k], np.float32),
-                       np.ascontiguousarray(V[T - bb:, j:k], np.float32) if bb else None))
+        blocks.append((a, bb, j, k, np.ascontiguousarray(V[:a, j:k]), np.ascontiguousarray(V[T - bb:, j:k]) if bb else None))
         j = k
-    sign_m = np.zeros((V.shape[1], G), np.float32)
+    sign_m = np.zeros((V.shape[1], G))
     sign_m[np.arange(V.shape[1]), owner_a] = signs_a
-    setup = _DctSetup(((hp ** 2).astype(np.float32)), tuple(blocks), sign_m, V.shape[1])
+    setup = _DctSetup(hp ** 2, tuple(blocks), sign_m, V.shape[1])
     # check against SciPy on two probes (a random walk with noise; white noise), in float64 with the bands
     rng = np.random.default_rng(0)
     probe = np.stack([np.cumsum(rng.normal(size=T)) + rng.normal(size=T), rng.normal(size=T)], 1)
     want = np.array([np.sum((probe - scipy.signal.sosfiltfilt(sos[g], probe, axis=0, padlen=pad)) ** 2, 0)
                      for g in range(G)])  # (G, 2)
     got = np.array([_dct_energy(probe.T[None, i:i + 1], setup)[0] for i in range(2)]).T
-    if not np.all(np.abs(got - want) <= _DCT_CHECK * want + 1e-12 * np.abs(want).max()):
+    if not np.all(np.abs(got - want) <= _DCT_CHECK * want):
         return None
     return setup
+
+
+def _as_dtype(setup: _DctSetup, dtype) -> _DctSetup:
+    """``setup``'s arrays in ``dtype`` (the set-up is float64)."""
+    if setup.hp2.dtype == dtype:
+        return setup
+    cast = (lambda a: None if a is None else a.astype(dtype))
+    return setup._replace(hp2=cast(setup.hp2), signs=cast(setup.signs),
+                          blocks=tuple((a, b, j0, j1, cast(vl), cast(vr)) for a, b, j0, j1, vl, vr in setup.blocks))
 
 
 _BLAS_SMALL = 200_000  # multiply-adds per matrix product below which BLAS libraries stay on one thread
@@ -342,38 +367,41 @@ def _matmul_small(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray] = None
 
 
 def _dct_energy(xc: np.ndarray, setup: _DctSetup) -> np.ndarray:
-    """``(K, G)`` residual energies (summed over frames and channels) of centred clips ``xc`` ``(K, C, T)``, in
-    ``xc``'s precision: the DCT power spectrum weighted by ``hp2``, plus the signed squares of the projections on
-    the edge bands."""
+    """``(K, G)`` residual energies (summed over frames and channels) of centred clips ``xc`` ``(K, C, T)``: the
+    DCT power spectrum weighted by ``hp2``, plus the signed squares of the projections on the edge bands (in the
+    precision of ``xc`` and ``setup``, ``_as_dtype``)."""
     K, C, T = xc.shape
     dt = xc.dtype
     F = scipy.fft.dct(xc, type=2, norm="ortho", axis=-1)
-    e = _matmul_small(np.einsum("bck,bck->bk", F, F), setup.hp2.astype(dt, copy=False))
+    e = _matmul_small(np.einsum("bck,bck->bk", F, F), setup.hp2)
     xf = xc.reshape(K * C, T)
     Y = np.empty((K * C, setup.width), dt)
     for a, b, j0, j1, vl, vr in setup.blocks:
         if a:
-            _matmul_small(xf[:, :a], vl.astype(dt, copy=False), out=Y[:, j0:j1])
+            _matmul_small(xf[:, :a], vl, out=Y[:, j0:j1])
             if b:
-                Y[:, j0:j1] += _matmul_small(xf[:, T - b:], vr.astype(dt, copy=False))
+                Y[:, j0:j1] += _matmul_small(xf[:, T - b:], vr)
         else:
-            _matmul_small(xf[:, T - b:], vr.astype(dt, copy=False), out=Y[:, j0:j1])
+            _matmul_small(xf[:, T - b:], vr, out=Y[:, j0:j1])
     Y = Y.reshape(K, C, -1)
-    return e + _matmul_small(np.einsum("bcj,bcj->bj", Y, Y), setup.signs.astype(dt, copy=False))
+    return e + _matmul_small(np.einsum("bcj,bcj->bj", Y, Y), setup.signs)
 
 
 def _dct_residuals(xs, members: Sequence[int], setup: _DctSetup) -> np.ndarray:
     """``(B, G)`` RMS residuals of clips ``xs[b]`` ``(T, C)`` (one length) for ``b`` in ``members`` by
-    ``_dct_setup``'s spectral form, in float32, ``_DCT_CHUNK`` clips per task on the CPU thread pool. ``xs``: a
-    sequence of arrays, or one ``(B, T, C)`` array (read a chunk at a time)."""
+    ``_dct_setup``'s spectral form, in float32 (float64 with ``jax_enable_x64``, as the IIR path), ``_DCT_CHUNK``
+    clips per task on the CPU thread pool. ``xs``: a sequence of arrays, or one ``(B, T, C)`` array (read a chunk
+    at a time)."""
     T, C = np.shape(xs[members[0]])
     out = np.empty((len(members), setup.hp2.shape[1]))
     stacked = isinstance(xs, np.ndarray) and xs.ndim == 3
     idx = np.asarray(members)
+    dtype = np.dtype(jax.dtypes.canonicalize_dtype(np.float64))  # float32 unless jax_enable_x64
+    setup = _as_dtype(setup, dtype)
 
     def run(i):
         part = idx[i:i + _DCT_CHUNK]
-        xc = np.empty((len(part), C, T), np.float32)
+        xc = np.empty((len(part), C, T), dtype)
         if stacked:
             src = xs[part[0]:part[-1] + 1] if part[-1] - part[0] == len(part) - 1 else xs[part]
             np.subtract(src.transpose(0, 2, 1), src[:, :1].transpose(0, 2, 1), out=xc, casting="unsafe")
@@ -384,7 +412,7 @@ def _dct_residuals(xs, members: Sequence[int], setup: _DctSetup) -> np.ndarray:
         out[i:i + len(part)] = np.sqrt(np.maximum(_dct_energy(xc, setup), 0.0) / (T * C))
 
     starts = range(0, len(members), _DCT_CHUNK)
-    threads = min(cpu_threads() if jax.default_backend() == "cpu" else 1, len(starts))
+    threads = min(cpu_threads(), len(starts))  # host work on any backend
     if threads > 1:
         list(thread_pool(threads).map(run, starts))
     else:
