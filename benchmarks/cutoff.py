@@ -19,7 +19,8 @@ first call, compilation or set-up, reported apart):
   lookup of its answers (what ``simulate``'s automatic mode costs beyond the analysis: the joints prepared before
   the core, longer edge padding for lower cut-offs).
 
-Agreement: the new choices against the old on the timed clips, and (``--realdata``, default
+Agreement: the new choices against the old on the timed clips; with ``--stress``, 1960 varied synthetic arms
+(16-600 frames, 15-100 fps, 0-10 mm of jitter), both paths against SciPy's reference; and (``--realdata``, default
 ``../shared/realdata``) on every UTD-MHAD trial, both arms (Kinect v1 shoulder, elbow, wrist and the other shoulder
 in the z-up world (-x, z, y) of the camera axes, at frames / (IMU samples / 50) fps), the spectral path clip by
 clip against SciPy's ``sosfiltfilt`` reference (which those single clips take in ``auto_cutoffs``): the fraction
@@ -29,6 +30,7 @@ Usage::
 
     .venv/bin/python benchmarks/cutoff.py                 # B = 1024, 5 repeats, real-data agreement
     .venv/bin/python benchmarks/cutoff.py --clips 256 --repeats 3 --no-realdata
+    .venv/bin/python benchmarks/cutoff.py --stress          # and the varied synthetic set
 """
 from __future__ import annotations
 
@@ -144,6 +146,45 @@ def realdata_agreement(realdata):
           f"SciPy {t_ref / n * 1e3:.1f} ms: single clips keep SciPy in auto_cutoffs)")
 
 
+def stress_agreement(seed: int = 123, per_case: int = 40) -> None:
+    """Varied synthetic arms: 16-600 frames at 15-100 fps, 0.02-0.3 m of motion at 0.2-4 Hz, 0-10 mm of white
+    jitter and a drift; the spectral path and the compiled IIR path against SciPy's sosfiltfilt reference."""
+    import scipy.signal
+
+    sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+    from motions import reference_joints
+
+    rng = np.random.default_rng(seed)
+    base = reference_joints()[[5, 7, 9, 6]].reshape(12)
+    eq_new = eq_old = tot = 0
+    d_new = d_old = r_new = r_old = 0.0
+    for T in (16, 24, 45, 90, 150, 300, 600):
+        for fps in (15.0, 20.0, 25.0, 30.0, 50.0, 60.0, 100.0):
+            grid = np.arange(1.0, min(0.4 * fps, _cutoff.AUTO_GRID_MAX_HZ) + 1e-9, 0.25)
+            t = np.arange(T)[:, None] / fps
+            xs = [(base + rng.uniform(0.02, 0.3) * np.sin(2 * np.pi * rng.uniform(0.2, 4.0, 12) * t
+                                                           + rng.uniform(0, 6, 12))
+                   + rng.normal(0, rng.uniform(0.0, 0.01), (T, 12)) + 0.1 * rng.normal() * t).astype(np.float32)
+                  for _ in range(per_case)]
+            new = _cutoff._dct_residuals(xs, range(len(xs)), _cutoff._dct_setup(T, fps, tuple(grid.tolist())))
+            designs = [design_lowpass(float(fc), fps, 2) for fc in grid]
+            old = np.asarray(_cutoff._residual_curves([x.astype(np.float64) for x in xs],
+                                                      np.stack([d.sos for d in designs]),
+                                                      np.stack([d.zi for d in designs])), np.float64)
+            ref = np.array([[np.sqrt(np.mean((xc - scipy.signal.sosfiltfilt(d.sos, xc, axis=0, padlen=min(T - 1, 9)))
+                                             ** 2)) for d in designs]
+                            for xc in (x.astype(np.float64) - x.astype(np.float64).mean(0) for x in xs)])
+            cr = np.array([old_winter_choice(grid, r, _cutoff.MAX_AUTO_CUTOFF_HZ) for r in ref])
+            cn = _cutoff._winter_choices(grid, new, _cutoff.MAX_AUTO_CUTOFF_HZ)
+            co = _cutoff._winter_choices(grid, old, _cutoff.MAX_AUTO_CUTOFF_HZ)
+            eq_new, eq_old, tot = eq_new + (cn == cr).sum(), eq_old + (co == cr).sum(), tot + len(xs)
+            d_new, d_old = max(d_new, np.abs(cn - cr).max()), max(d_old, np.abs(co - cr).max())
+            r_new, r_old = max(r_new, np.max(np.abs(new / ref - 1))), max(r_old, np.max(np.abs(old / ref - 1)))
+    print(f"stress: {tot} synthetic arms (16-600 frames, 15-100 fps, 0-10 mm jitter) against SciPy: spectral path "
+          f"{eq_new}/{tot} equal ({eq_new / tot:.1%}), largest difference {d_new:g} Hz, residuals within {r_new:.1e}; "
+          f"compiled IIR path {eq_old}/{tot} equal, largest difference {d_old:g} Hz, residuals within {r_old:.1e}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=1024, help="B, ten-second 30 fps clips (default 1024)")
@@ -152,6 +193,8 @@ def main(argv=None) -> int:
     ap.add_argument("--realdata", default=os.path.join(HERE, "..", "..", "shared", "realdata"),
                     help="folder with utd_mhad/ (default ../shared/realdata beside the repository)")
     ap.add_argument("--no-realdata", action="store_true", help="skip the real-data agreement")
+    ap.add_argument("--stress", action="store_true", help="also the agreement on 1960 varied synthetic arms (about "
+                    "a minute)")
     args = ap.parse_args(argv)
 
     dev = jax.devices()[0]
@@ -236,6 +279,8 @@ def main(argv=None) -> int:
             realdata_agreement(args.realdata)
         else:
             print(f"skip: no utd_mhad/ in {args.realdata}")
+    if args.stress:
+        stress_agreement()
     print(f"\nRESULT on {cpu_model()} ({len(os.sched_getaffinity(0))} cores): auto/fixed = {ratio:.2f} (target <= "
           f"{TARGET:g}: {'met' if ratio <= TARGET else 'NOT met'}); residual analysis {best['old'] / best['new']:.1f}x "
           f"faster; load average {os.getloadavg()[0]:.2f} at the end")

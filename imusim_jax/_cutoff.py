@@ -88,8 +88,8 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
     * 8 or more clips of one length at one rate (a batch of equal clips, ``simulate``'s usual case): the spectral
       form (``_dct_setup``, ``_dct_residuals``), float32 NumPy on the CPU thread pool, no compilation; a set-up
       of 25-60 ms per (length, rate) is cached. Ten-second clips at 30 fps (45 cut-offs, 12 channels), B = 1024:
-      0.027-0.028 ms a clip against 0.39-0.40 ms for the compiled IIR path with the choice made clip by clip
-      (14x), and ``simulate(..., cutoff_hz="auto")`` 1.34-1.40 times ``cutoff_hz=6`` instead of 3.9-4.0 (2-core
+      0.027-0.029 ms a clip against 0.36-0.40 ms for the compiled IIR path with the choice made clip by clip
+      (12-15x), and ``simulate(..., cutoff_hz="auto")`` 1.34-1.40 times ``cutoff_hz=6`` instead of 3.9-4.0 (2-core
       Xeon, load average 2-7, ``benchmarks/cutoff.py``; about 1.2 of it is ``simulate``'s own cost of the automatic
       mode, the rest the analysis). Residuals within 7e-5 of SciPy's, and the same cut-offs as SciPy's and the IIR
       path's on every clip measured: 1024 synthetic arms, the 862 real UTD-MHAD arms (431 trials, both sides,
@@ -110,10 +110,12 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
             raise InputError(f"auto_cutoff takes one clip's channels (T, C), got shape {s}: reshape joints "
                              "(T, J, 3) to (T, 3 J)")
     groups: dict = {}  # (rate, grid top) -> {clip shape: clips}
-    rates: dict = {}  # each distinct rate checked once
+    checked: dict = {}  # each distinct rate (a Python number) checked once
     for b, f in enumerate(fps):
-        f = rates.get(f) or rates.setdefault(f, positive_hz(f, "fps")) if isinstance(f, (int, float)) else \
-            positive_hz(f, "fps")
+        key = f if isinstance(f, (int, float)) else None
+        f = checked[key] if key in checked else positive_hz(f, "fps")
+        if key is not None:
+            checked[key] = f
         hi = min(0.4 * f, AUTO_GRID_MAX_HZ) if hi_hz is None else min(hi_hz, 0.45 * f)
         if hi <= lo_hz + 4 * step_hz or shapes[b][0] < 16:
             out[b] = float(min(max(lo_hz, 0.25 * f), hi, max_hz))
@@ -146,7 +148,7 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
 
 
 CLEAN_TAIL = 0.1
-"""``_winter_choice`` reads a clip as clean when the residual at the grid's top is below this fraction of the
+"""``_winter_choices`` reads a clip as clean when the residual at the grid's top is below this fraction of the
 noise line's intercept. White noise leaves about 0.3-0.45 there (real Kinect skeletons of UTD-MHAD and NTU RGB+D:
 0.18-0.47, median 0.34, 148 arms); noise-free motion 0.01-0.09 (analytic swings and elbow flexions at 2-6 Hz, 30
 fps)."""
