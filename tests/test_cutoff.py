@@ -74,6 +74,17 @@ def test_spectral_residuals_equal_scipys_sosfiltfilt_residuals(T, fps):
         np.testing.assert_allclose(got[b], scipy_residuals(x, fps, grid), rtol=3e-5, err_msg=str(b))
 
 
+@pytest.mark.parametrize("order", [1, 3, 4])
+def test_spectral_residuals_of_other_filter_orders(order):
+    """auto_cutoff's ``order``: a first-order section (a real pole and a pole at zero) and two sections (8 edge
+    modes) keep the exact form."""
+    xs = jittery_arms(2, 120, 30.0, order)
+    grid = grid_of(30.0)
+    got = _cutoff._dct_residuals(xs, range(2), _cutoff._dct_setup(120, 30.0, tuple(grid.tolist()), order))
+    for b, x in enumerate(xs):
+        np.testing.assert_allclose(got[b], scipy_residuals(x, 30.0, grid, order), rtol=3e-5)
+
+
 def test_spectral_residuals_of_real_kinect_arms(realdata):
     """The same on real UTD-MHAD skeletons (41-101 frames at 15-21 fps): jitter, tracking glitches and edges that
     start and end mid-movement."""
