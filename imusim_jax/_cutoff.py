@@ -1,16 +1,19 @@
 """The low-pass cut-off of the joints: a number, none, or chosen per clip by Winter's residual analysis.
 
-Host-side work that ``simulate`` does before its compiled core; nothing here runs inside it. The residual analysis
-(``auto_cutoffs``) is defined by SciPy's ``sosfiltfilt`` and computed three ways, all to that definition: for 8 or
-more clips of one length at one rate a spectral form (a DCT-II power spectrum per channel weighted by each
-cut-off's ``(1 - |H|^2)^2``, plus an exact rank-8 correction at the clip's edges: ``_dct_setup``), for other
-batches a compiled forward-backward IIR over (clip, channel, cut-off) lanes, for a few clips SciPy itself.
+Host-side work that ``imusim_jax.prepare`` does once per clip set (NumPy and SciPy, with a compiled JAX path for
+many clips at one rate); nothing here runs inside ``sense``.
+
+The residual analysis (``auto_cutoffs``) is defined by SciPy's ``sosfiltfilt`` and computed three ways, all to
+that definition: for 8 or more clips of one length at one rate a spectral form (a DCT-II power spectrum per channel
+weighted by each cut-off's ``(1 - |H|^2)^2``, plus an exact rank-8 correction at the clip's edges: ``_dct_setup``),
+for other batches a compiled forward-backward IIR over (clip, channel, cut-off) lanes, for a few clips SciPy itself.
 """
 from __future__ import annotations
 
 import functools
 import warnings
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import NamedTuple
+from typing import Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
@@ -496,8 +499,6 @@ def resolve_cutoffs(cutoff_hz: Cutoff, X, lengths: np.ndarray, fps: np.ndarray,
             raise InputError("cutoff_hz='auto' looks at the data: pass a number when differentiating through "
                              "the joints (or compute it first with imusim_jax.auto_cutoff)")
         X = np.asarray(X)
-        if (np.asarray(lengths) == X.shape[1]).all():  # one (B, T, C) array: read a chunk at a time
-            return auto_cutoffs(X[:, :, :pos_channels], list(fps))
         return auto_cutoffs([X[b, : lengths[b], :pos_channels] for b in range(X.shape[0])], list(fps))
     out = [cutoff_hz] * X.shape[0]  # None or a positive float (cutoff_arg)
     if out and out[0] is not None and (out[0] >= 0.49 * np.asarray(fps)).any():

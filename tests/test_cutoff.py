@@ -186,15 +186,14 @@ def test_vectorised_choice_equals_the_single_curve_rule():
     assert got[-4] == MAX_AUTO_CUTOFF_HZ and got[-2] == 1.0
 
 
-def test_simulates_batch_array_takes_the_spectral_path_with_the_same_choices():
-    """resolve_cutoffs (simulate's "auto") hands a batch whose clips have every frame over as one (B, T, C) array,
-    read a chunk at a time (a contiguous run of clips, or gathered); clips with fewer valid frames go as a list. The
-    cut-offs are SciPy's either way."""
+def test_a_batch_array_and_lists_of_views_take_the_spectral_path_with_the_same_choices():
+    """auto_cutoffs takes one (B, T, C) array (read a chunk at a time: a contiguous run of clips, or gathered) as
+    well as a list of clips (views of a larger array, as simulate hands them over); the cut-offs are SciPy's
+    either way, and a clip with fewer frames leaves the group."""
     xs = jittery_arms(10, 120, 30.0, 11)
     X = np.stack([np.concatenate([x, np.zeros((120, 3))], 1) for x in xs]).astype(np.float32)  # extra channels
     want = [scipy_choice(x.astype(np.float32), 30.0) for x in xs]
-    assert _cutoff.resolve_cutoffs("auto", X, np.full(10, 120), np.full(10, 30.0), 12) == want
+    assert ij.auto_cutoffs(X[:, :, :12], [30.0] * 10) == want
     assert ij.auto_cutoffs(X[::-1, :, :12], [30.0] * 10) == want[::-1]  # a strided array
-    lengths = np.array([120] * 9 + [100])
-    got = _cutoff.resolve_cutoffs("auto", X, lengths, np.full(10, 30.0), 12)
-    assert got == want[:9] + [scipy_choice(xs[9][:100].astype(np.float32), 30.0)]
+    views = [X[b, :120 if b < 9 else 100, :12] for b in range(10)]
+    assert ij.auto_cutoffs(views, [30.0] * 10) == want[:9] + [scipy_choice(xs[9][:100].astype(np.float32), 30.0)]
