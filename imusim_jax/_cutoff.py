@@ -11,8 +11,8 @@ for other batches a compiled forward-backward IIR over (clip, channel, cut-off) 
 from __future__ import annotations
 
 import functools
+import typing
 import warnings
-from typing import NamedTuple
 from typing import Optional, Sequence, Union
 
 import jax
@@ -187,7 +187,7 @@ def _intercept_weights(x: tuple) -> np.ndarray:
     return np.linalg.pinv(np.vander(np.asarray(x), 2))[1]
 
 
-class _DctSetup(NamedTuple):
+class _DctSetup(typing.NamedTuple):
     """What ``_dct_residuals`` needs for clips of ``T`` frames at one rate and grid (``_dct_setup``)."""
 
     hp2: np.ndarray  # (T, G) float32: (1 - |H_g|^2)^2 at the DCT-II frequencies pi k / T
