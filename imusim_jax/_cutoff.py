@@ -90,13 +90,14 @@ def auto_cutoffs(xs: Sequence[np.ndarray], fps: Sequence[float], *, lo_hz: float
 
     * 8 or more clips of one length at one rate (a batch of equal clips, ``simulate``'s usual case): the spectral
       form (``_dct_setup``, ``_dct_residuals``), float32 NumPy on the CPU thread pool, no compilation; a set-up
-      of 25-60 ms per (length, rate) is cached. Ten-second clips at 30 fps (45 cut-offs, 12 channels), B = 1024:
-      0.027-0.029 ms a clip against 0.36-0.40 ms for the compiled IIR path with the choice made clip by clip
-      (12-15x), and ``simulate(..., cutoff_hz="auto")`` 1.34-1.40 times ``cutoff_hz=6`` instead of 3.9-4.0 (2-core
-      Xeon, load average 2-7, ``benchmarks/cutoff.py``; about 1.2 of it is ``simulate``'s own cost of the automatic
-      mode, the rest the analysis). Residuals within 7e-5 of SciPy's, and the same cut-offs as SciPy's and the IIR
-      path's on every clip measured: 1024 synthetic arms, the 862 real UTD-MHAD arms (431 trials, both sides,
-      each at its own length and rate), 1960 synthetic arms of 16-600 frames at 15-100 fps with 0-10 mm of jitter;
+      of 25-70 ms per (length, rate) is cached. Ten-second clips at 30 fps (45 cut-offs, 12 channels), B = 1024:
+      0.025-0.029 ms a clip against 0.32-0.40 ms for the compiled IIR path with the choice made clip by clip
+      (11-15x), and ``simulate(..., cutoff_hz="auto")`` 1.38-1.46 times ``cutoff_hz=6`` instead of 3.8-4.3 (2-core
+      Xeon, load average 3-7, ``benchmarks/cutoff.py``). Of that, 1.17-1.28 is ``simulate``'s automatic mode with
+      the answers given, mostly the edge padding its lowest chosen cut-off needs (a fixed 1.25 Hz costs 1.17-1.25
+      times 6 Hz). Residuals within 7e-5 of SciPy's, and the same cut-offs as SciPy's and the IIR path's on every
+      clip measured: 1024 synthetic arms, the 862 real UTD-MHAD arms (431 trials, both sides, each at its own
+      length and rate), 1960 synthetic arms of 16-600 frames at 15-100 fps with 0-10 mm of jitter;
     * 8 or more other clips at one rate (lengths that fewer clips share): one compiled JAX call per 8 clips
       (``_residual_curves``), the forward-backward filters of every (clip, cut-off, channel) lane as one
       vectorised recurrence: 0.4 ms a clip after a compilation of about 0.6 s;
