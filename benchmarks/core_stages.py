@@ -34,7 +34,6 @@ import types
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import imusim_jax as ij  # noqa: E402

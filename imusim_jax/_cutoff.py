@@ -500,6 +500,8 @@ def resolve_cutoffs(cutoff_hz: Cutoff, channels: Callable[[], np.ndarray], lengt
     host copy of the clips). A cut-off at or above 0.49 times a clip's frame rate warns that no filter is applied."""
     if cutoff_hz == "auto":
         X = channels()
+        if (np.asarray(lengths) == X.shape[1]).all():  # every clip whole: one array, no per-clip slices
+            return auto_cutoffs(X[..., :pos_channels], list(fps))
         return auto_cutoffs([X[b, : lengths[b], :pos_channels] for b in range(X.shape[0])], list(fps))
     out = [cutoff_hz] * len(lengths)  # None or a positive float (cutoff_arg)
     if out and out[0] is not None and (out[0] >= 0.49 * np.asarray(fps)).any():

@@ -495,11 +495,11 @@ def _host_channels(X, idx, single: bool) -> np.ndarray:
     if isinstance(X, jax.core.Tracer):
         raise InputError("cutoff_hz='auto' looks at the data: pass a number when differentiating through the joints "
                          "(or compute it first with imusim_jax.auto_cutoff)")
-    X = np.asarray(X)
-    X = X[None] if single else X
     if idx is None:
-        return X[..., :3]
-    return X[:, :, idx, :].reshape(X.shape[0], X.shape[1], -1)
+        X = np.asarray(X)
+        return (X[None] if single else X)[..., :3]
+    # the rig's joints gathered on the device, then one copy of those channels (not of every joint) to the host
+    return np.asarray(_prepare_input(X, idx=tuple(idx), batched=not single, num_frames=X.shape[-3]))
 
 
 # ---------------------------------------------------------------------------------------------------------------
