@@ -203,7 +203,7 @@ def test_utd_values_axes_and_fps_from_the_inertial_file(tmp_path):
     T = 8
     skel = rng.uniform(-1, 1, size=(20, 3, T)) + np.array([0, 0, 3.0])[None, :, None]  # (20, 3, T) as UTD
     p = utd_layout(tmp_path, skel)
-    with pytest.warns(UserWarning, match="no Inertial/a1_s1_t1_inertial.mat beside it .* 30 fps .* --fps"):
+    with pytest.warns(UserWarning, match="no Inertial/a1_s1_t1_inertial.mat beside it.* 30 fps.*--fps"):
         m = ij.load_motion(p)
     assert m.joint_set == "kinect20" and m.num_frames == T
     assert float(m.fps) == 30.0  # no Inertial/ beside it: said in one warning

@@ -64,5 +64,6 @@ def test_every_package_is_installed_and_the_models_under_the_package():
     assert set(setup["packages"]) == folders
     assert setup["package-dir"] == {"imusim_jax.models": "models"}
     code = "import imusim_jax.models, importlib.util as u; print(u.find_spec('models') is None)"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed package, not a source tree
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd="/", env=env)
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr[-2000:]
