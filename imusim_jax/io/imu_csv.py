@@ -146,7 +146,8 @@ def _match_header(header: list, what: str) -> dict:
     keys = [_key(h) for h in header]
     out = {}
     for ch, aliases in _ALIASES.items():
-        hits = [i for i, k in enumerate(keys) if k in aliases]
+        hits = [i for i, k in enumerate(keys)
+                if k in aliases or (ch == "t" and re.sub(r"(ms|us|sec|s)$", "", k) in aliases)]
         if hits:
             out[ch] = hits[0]
     missing = [c for c in CHANNELS[1:] if c not in out]

@@ -11,8 +11,8 @@ several recordings pasted together whose clocks jump by seconds to minutes. ``re
 2. split into contiguous chunks wherever consecutive stamps are more than ``max_gap_s`` apart (1 s: SmartFallMM's
    convention; bursts and short stalls stay inside a chunk) and keep one: the longest (``chunk="longest"``), a
    given index, or, for several streams, the combination of chunks whose common span is longest;
-3. choose the rate: ``rate_hz`` when given, else the measured rate ``measured_rate`` (the median of local rates
-   over windows of 32 steps, so that bursts and stalls do not bias it; the median step alone would measure the
+3. choose the rate: ``rate_hz`` when given, else the measured rate ``measured_rate`` (distinct stamps per second
+   of logging, stalls left out, so that neither bursts nor stalls bias it; the median step would measure the
    burst spacing) snapped to a common rate within 10 % (50, 100, 32, ...) or else rounded to 2 significant digits;
    for several streams the highest of their rates (the slower stream is interpolated, the faster one kept);
 4. interpolate linearly onto ``t0 + k / rate`` (``k = 0, 1, ...`` up to the chunk's, or the common, end).
@@ -20,7 +20,9 @@ several recordings pasted together whose clocks jump by seconds to minutes. ``re
 Why linear: each output sample leans on its two neighbouring stamps only, so a stamp's error, a gap or a clipped
 plateau stays local, nothing overshoots the measured values (a spline through stamps 1 ms apart with noisy values
 swings far beyond them, and it would put invented peaks on saturated plateaus), and a saturation flag carries over
-exactly: an output sample is flagged on a channel when a stamp it takes a non-zero weight from is. The price is a
+exactly: an output sample is flagged on a channel when a stamp it takes a non-zero weight from is, and a flagged
+stamp that no output sample leans on (one between two grid samples, inside a burst) flags its nearest, so that no
+flag is lost. The price is a
 mild low-pass (a linear interpolator's response falls to 0.64 at the source's Nyquist frequency), which is far
 above the 0-15 Hz of arm motion in these recordings.
 
@@ -47,7 +49,6 @@ COMMON_RATES_HZ = (10.0, 12.5, 15.0, 16.0, 20.0, 25.0, 30.0, 32.0, 40.0, 50.0, 6
 """Rates a measured rate snaps to when within 10 % (``nice_rate``)."""
 
 _EPOCH = _dt.datetime(1970, 1, 1)
-_WINDOW_STEPS = 32
 
 
 def clock_seconds(text: str) -> float:
@@ -56,7 +57,7 @@ def clock_seconds(text: str) -> float:
     (``.44`` = 0.44 s, as SmartFallMM's files write 440 ms). ``ValueError`` when it is not such a stamp."""
     s = text.strip()
     head, dot, frac = s.partition(".")
-    if dot and (not frac.isdigit()):
+    if frac and not frac.isdigit():
         raise ValueError(f"not a time stamp: {text!r}")
     base = _dt.datetime.fromisoformat(head.replace("T", " "))
     if base.tzinfo is not None:
@@ -96,16 +97,16 @@ def nice_rate(rate: float) -> float:
 
 
 def measured_rate(u: np.ndarray) -> float:
-    """Samples per second of sorted, distinct stamps ``u``: the median, over windows of 32 consecutive steps
-    (fewer in a short chunk), of steps / time. A window holds several bursts, so the burst spacing does not count,
-    and the median ignores the few windows that hold a stall."""
-    n = len(u) - 1
-    if n < 1:
+    """Samples per second of sorted, distinct stamps ``u`` over the time the stream was logging: steps / time,
+    leaving out stalls (steps longer than both 10 mean steps and 0.2 s, and their time). Bursts do not bias it
+    (every row of a burst is counted, and the gap after it: a watch's 40 ms between bursts of rows 1 ms apart is
+    no stall); the median step, or the median of short windows, would measure the burst spacing or the bursts'
+    phase instead."""
+    steps = np.diff(np.asarray(u, np.float64))
+    if len(steps) == 0:
         return float("nan")
-    k = min(_WINDOW_STEPS, max(1, n // 2))
-    span = u[k:] - u[:-k]
-    with np.errstate(divide="ignore"):
-        return float(np.median(k / span))
+    keep = steps <= max(10.0 * steps.mean(), 0.2)
+    return float(keep.sum() / steps[keep].sum())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,12 +228,17 @@ def _prepare(t, x, saturated, max_gap_s: float, what: str) -> _Prepared:
     return _Prepared(u, v, s, bounds, rows, rows - len(t), int(len(t) - len(u)), backward, chunk_rows)
 
 
-def _interp(grid: np.ndarray, u: np.ndarray, v: np.ndarray, s: np.ndarray):
+def _interp(grid: np.ndarray, u: np.ndarray, v: np.ndarray, s: np.ndarray, rate: float):
     x = np.stack([np.interp(grid, u, v[:, c]) for c in range(v.shape[1])], axis=1)
     i = np.clip(np.searchsorted(u, grid, side="right") - 1, 0, len(u) - 1)
     j = np.minimum(i + 1, len(u) - 1)
     leans_right = grid > u[i]  # the right neighbour has a non-zero weight
     sat = s[i] | (s[j] & leans_right[:, None])
+    # a flagged stamp no grid sample leans on (between two grid samples, e.g. inside a burst) flags its nearest
+    rows, cols = np.nonzero(s)
+    k = np.rint((u[rows] - grid[0]) * rate).astype(np.int64)
+    inside = (k >= 0) & (k < len(grid)) & (u[rows] >= grid[0] - 0.5 / rate) & (u[rows] <= grid[-1] + 0.5 / rate)
+    sat[k[inside], cols[inside]] = True
     return x, sat
 
 
@@ -314,7 +320,7 @@ def resample_streams(streams: Sequence[tuple], rate_hz: Optional[float] = None, 
     for p, k, r in zip(preps, kept, rates):
         a, b = p.bounds[k]
         u, v, s = p.u[a:b], p.v[a:b], p.s[a:b]
-        x, sat = _interp(grid, u, v, s)
+        x, sat = _interp(grid, u, v, s, rate)
         xs.append(x)
         ss.append(sat)
         steps = np.diff(u)
@@ -335,7 +341,8 @@ def resample_uniform(t, x, rate_hz: Optional[float] = None, *, saturated=None, m
                      min_duration_s: float = 0.0, what: str = "recording") -> Resampled:
     """One stream's samples ``x`` (N, C) at stamps ``t`` (N,) seconds, in any order, onto ``t0 + k / rate``:
     duplicates averaged, the longest contiguous chunk (or chunk number ``chunk``) kept, linear interpolation; the
-    ``saturated`` (N, C) flags carried over (a grid sample is flagged where a stamp it leans on is). Returns a
+    ``saturated`` (N, C) flags carried over (a grid sample is flagged where a stamp it leans on is, or a flagged
+    stamp nearest to it that no grid sample leans on). Returns a
     ``Resampled`` with its ``ResampleReport`` (duplicates, chunks, gaps, rate measured and chosen); see
     ``resample_streams`` for the options."""
     return resample_streams([(t, x, saturated)], rate_hz, max_gap_s=max_gap_s, chunk=chunk, max_rate_hz=max_rate_hz,
