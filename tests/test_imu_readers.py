@@ -17,7 +17,7 @@ import pytest
 import scipy.io
 
 import imusim_jax as ij
-from imusim_jax.datasets import broad, smartfallmm, upfall, utd_mhad, weda_fall
+from imusim_jax.datasets import smartfallmm
 from imusim_jax.io import (clock_seconds, find_reader, nice_rate, read_recordings, read_signal, readers,
                            resample_streams, resample_uniform, saturation_mask, write_signal)
 
@@ -42,8 +42,8 @@ def bursty_stamps(seed=0, duration=10.0, burst_every=0.1, per_burst=4):
     some stamps duplicated, one backward step."""
     rng = np.random.default_rng(seed)
     # rows 1 ms apart (distinct at the files' millisecond resolution) with sub-millisecond jitter
-    off = lambda: np.arange(per_burst) * 0.001 + rng.uniform(0, 0.0004, per_burst)  # noqa: E731
-    t = np.concatenate([b + off() for b in np.arange(0, duration, burst_every)])
+    t = np.concatenate([b + np.arange(per_burst) * 0.001 + rng.uniform(0, 0.0004, per_burst)
+                        for b in np.arange(0, duration, burst_every)])
     t = np.insert(t, [40, 80, 81], t[[40, 80, 81]])  # duplicated stamps (a row logged twice)
     k = len(t) // 2
     t[k], t[k + 1] = t[k + 1] + 0.002, t[k]  # a backward step
@@ -54,7 +54,10 @@ def test_resample_recovers_a_sine_and_the_rate_from_bursty_chunked_stamps():
     t_a = bursty_stamps(0)
     t_b = 500.0 + bursty_stamps(1, duration=4.0)  # a second, shorter chunk: the clock jumped
     t = np.concatenate([t_b, t_a])  # file order: the short chunk first
-    f = lambda tt: np.stack([np.sin(2 * np.pi * 0.5 * tt), 2.0 * np.cos(2 * np.pi * 0.3 * tt)], -1)  # noqa: E731
+
+    def f(tt):
+        return np.stack([np.sin(2 * np.pi * 0.5 * tt), 2.0 * np.cos(2 * np.pi * 0.3 * tt)], -1)
+
     r = resample_uniform(t, f(t))
     rep = r.report.streams[0]
     assert r.rate_hz == 40.0 and r.report.rate_source == "measured"

@@ -13,8 +13,9 @@ no saturation flags.
 
 Registered as the ``imu`` reader ``weda-fall``: a recording is addressed by its ``_accel.csv`` (the ``_gyro.csv``
 beside it); ``.csv`` is every CSV's suffix, so pass ``format="weda-fall"`` (a folder search takes
-``*_R01_accel.csv`` to ``*_R09_accel.csv``, not the ``_vertical_accel.csv`` files). ``meta``: ``dataset`` "WEDA-FALL", ``subject`` (user number), ``activity`` (the code, ``F01``),
-``activity_name``, ``trial`` (repetition), ``fall``, ``side`` None and ``side_note``, ``device`` "Fitbit Sense",
+``*_R01_accel.csv`` to ``*_R09_accel.csv``, not the ``_vertical_accel.csv`` files). ``meta``: ``dataset``
+"WEDA-FALL", ``subject`` (user number), ``activity`` (the code, ``F01``), ``activity_name``, ``trial``
+(repetition), ``fall``, ``side`` None and ``side_note``, ``device`` "Fitbit Sense",
 ``t0_s`` (the grid's first sample in the file's time, s), and for a fall listed in ``fall_timestamps.csv``
 ``fall_s`` = (start, end) in the same time as ``t0_s``.
 """

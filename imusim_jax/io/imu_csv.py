@@ -21,7 +21,8 @@ back exactly as before. Other layouts:
   With a time column whose steps are regular it overrides the column's rate, as for the own CSV. With irregular
   stamps (steps varying by more than 25 %, duplicates, backward steps) the rows are resampled
   (``resample_uniform``: duplicates averaged, the longest contiguous chunk, linear) onto a grid at ``rate_hz``,
-  or at the measured rate; the report is in the recording's ``meta["resample"]``.
+  or at the measured rate; the report is in the recording's ``meta["resample"]``. ``max_gap_s`` (1 s): stamps
+  further apart split the file into chunks, the longest kept.
 * ``accel_range``, ``gyro_range``: the sensor's range in the given units (one value or three); samples at it are
   flagged in ``ImuSignal.saturated`` (``saturation_mask``).
 
@@ -153,14 +154,22 @@ def _match_header(header: list, what: str) -> dict:
     missing = [c for c in CHANNELS[1:] if c not in out]
     if missing:
         known = ", ".join(r.name for r in readers("imu") if r.name != "csv")
-        raise InputError(f"{what}: no column found for {','.join(missing)} (header: {','.join(header)[:120]}); name them "
-                         f"with columns=..., or read a dataset's file with its format= ({known})")
+        raise InputError(f"{what}: no column found for {','.join(missing)} (header: {','.join(header)[:120]}); name "
+                         f"them with columns=..., or read a dataset's file with its format= ({known})")
     return out
 
 
 def _is_number(s: str) -> bool:
     try:
         float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_clock(s: str) -> bool:
+    try:
+        clock_seconds(s)
         return True
     except ValueError:
         return False
@@ -240,7 +249,7 @@ def read_imu_csv(path: str | os.PathLike, *, columns: Union[str, Mapping, Sequen
 
         return _read_own(path, rate_hz=rate_hz)
     rows, comments = _read_rows(path)
-    has_header = not all(_is_number(c) for c in rows[0] if c.strip())
+    has_header = not all(_is_number(c) or _is_clock(c) for c in rows[0] if c.strip())
     header = [h.strip() for h in rows[0]] if has_header else None
     data = rows[1:] if has_header else rows
     if not data:

@@ -56,7 +56,7 @@ def clock_seconds(text: str) -> float:
     time zone is applied: device local time stays local). The fraction is a fraction whatever its length
     (``.44`` = 0.44 s, as SmartFallMM's files write 440 ms). ``ValueError`` when it is not such a stamp."""
     s = text.strip()
-    head, dot, frac = s.partition(".")
+    head, _, frac = s.partition(".")
     if frac and not frac.isdigit():
         raise ValueError(f"not a time stamp: {text!r}")
     base = _dt.datetime.fromisoformat(head.replace("T", " "))
