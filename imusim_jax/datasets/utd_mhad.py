@@ -3,10 +3,18 @@
 covers the same interval as the wrist IMU recorded with it (``Inertial/aA_sS_tT_inertial.mat``, ``d_iner``
 (N, 6) at 50 Hz) with fewer frames than 30 fps would give (about 15-20 fps effective), so when that file exists
 the frame rate is ``T / (N / 50)`` Hz; without it, 30 fps with a one-line warning. Registered as the ``motion``
-reader ``utd-mhad-skeleton`` (``.mat``; a folder search takes ``*_skeleton.mat``)."""
+reader ``utd-mhad-skeleton`` (``.mat``; a folder search takes ``*_skeleton.mat``).
+
+The inertial file itself, ``*_inertial.mat`` (``d_iner`` (N, 6): accelerometer in g, gyroscope in deg/s, 50 Hz,
+uniform, no time column), is the ``imu`` reader ``utd-mhad-inertial`` (``.mat``; a folder search takes
+``*_inertial.mat``): one ``ImuRecording`` in SI units, its metadata from the name ``aA_sS_tT`` (action, subject,
+trial). The sensor is on the subject's RIGHT wrist for actions 1-21 and on the right thigh for 22-27
+(``meta["placement"]``). Its values stop at 8 g and 1000 deg/s (the sensor's ranges): samples there are flagged
+in ``ImuSignal.saturated``."""
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from typing import Optional
 
@@ -15,10 +23,14 @@ import numpy as np
 from imusim_jax._errors import InputError
 from imusim_jax._gaps import trim_and_fill
 from imusim_jax._motion import Motion, check_time_base
+from imusim_jax._signal import ImuRecording, ImuSignal
 from imusim_jax.datasets.kinect import MAX_GAP_S, SkeletonClip, camera_to_world, check_native_joint_set
+from imusim_jax.io.imu_csv import convert_units
 from imusim_jax.io.registry import register_reader
+from imusim_jax.io.resample import saturation_mask
 
-__all__ = ["UTD_DEFAULT_FPS", "UTD_IMU_RATE_HZ", "read_utd_skeleton", "load_utd_skeleton", "utd_inertial_path"]
+__all__ = ["UTD_DEFAULT_FPS", "UTD_IMU_RATE_HZ", "UTD_ACTIONS", "read_utd_skeleton", "load_utd_skeleton",
+           "utd_inertial_path", "read_utd_inertial"]
 
 UTD_DEFAULT_FPS = 30.0
 """UTD-MHAD skeleton rate used when no inertial file is found beside it (the nominal Kinect v1 rate)."""
@@ -114,3 +126,57 @@ def load_utd_skeleton(path, *, fps: float | None = None, joint_set: str | None =
 register_reader("motion", "utd-mhad-skeleton", (".mat",), load_utd_skeleton, search=("_skeleton.mat",),
                 options=("fps", "joint_set"),
                 description="UTD-MHAD Kinect v1 d_skel (kinect20; fps from the Inertial/ file beside it)")
+
+
+UTD_ACTIONS = {
+    1: "right arm swipe to the left", 2: "right arm swipe to the right", 3: "right hand wave",
+    4: "two-hand front clap", 5: "right arm throw", 6: "cross arms in the chest", 7: "basketball shoot",
+    8: "right hand draw x", 9: "right hand draw circle (clockwise)", 10: "right hand draw circle (counter-clockwise)",
+    11: "draw triangle", 12: "bowling (right hand)", 13: "front boxing", 14: "baseball swing from right",
+    15: "tennis right-hand forehand swing", 16: "arm curl (two arms)", 17: "tennis serve", 18: "two-hand push",
+    19: "right hand knock on door", 20: "right hand catch an object", 21: "right hand pick up and throw",
+    22: "jogging in place", 23: "walking in place", 24: "sit to stand", 25: "stand to sit",
+    26: "forward lunge (left foot forward)", 27: "squat (two arms stretch out)",
+}
+"""UTD-MHAD's 27 actions by number (the file names' ``aA``)."""
+UTD_ACCEL_RANGE_G = 8.0
+UTD_GYRO_RANGE_DPS = 1000.0
+_UTD_NAME = re.compile(r"a(\d+)_s(\d+)_t(\d+)_inertial\.mat$", re.IGNORECASE)
+
+
+def read_utd_inertial(path: str | os.PathLike, *, rate_hz: Optional[float] = None) -> list[ImuRecording]:
+    """Read a UTD-MHAD ``*_inertial.mat`` (``d_iner`` (N, 6): accelerometer in g, gyroscope in deg/s, uniform at
+    ``UTD_IMU_RATE_HZ`` = 50 Hz, or ``rate_hz``) as one ``ImuRecording`` in SI units, sensor frame. ``meta``:
+    ``dataset`` "UTD-MHAD", ``subject``, ``activity`` (the action number), ``activity_name``, ``trial`` (from an
+    ``aA_sS_tT_inertial.mat`` name; absent otherwise), ``side`` "right", ``placement`` ("right wrist" for actions
+    1-21, "right thigh" for 22-27), ``device``, ``t0_s`` 0. Samples at 8 g or 1000 deg/s are flagged saturated."""
+    path = os.fspath(path)
+    data = _loadmat(path, "d_iner")
+    if "d_iner" not in data:
+        keys = ", ".join(k for k in sorted(data) if not k.startswith("__")) or "nothing"
+        raise InputError(f"{path}: no variable 'd_iner' (found: {keys}); expected a UTD-MHAD *_inertial.mat")
+    d = np.asarray(data["d_iner"])
+    if d.dtype.kind not in "fiu" or d.ndim != 2 or d.shape[1] != 6:
+        raise InputError(f"{path}: d_iner must be a numeric (N, 6) array, got {d.dtype} {d.shape}")
+    d = d.astype(np.float64)
+    if len(d) < 2:
+        raise InputError(f"{path}: d_iner has {len(d)} sample(s); at least two are needed")
+    if not np.isfinite(d).all():
+        raise InputError(f"{path}: d_iner has NaN or infinite values")
+    rate = float(check_time_base(UTD_IMU_RATE_HZ if rate_hz is None else rate_hz, None, None)[0])
+    sat = saturation_mask(d, [UTD_ACCEL_RANGE_G] * 3 + [UTD_GYRO_RANGE_DPS] * 3)
+    accel, gyro = convert_units(d[:, :3], d[:, 3:], "g", "deg/s", path)
+    meta = {"dataset": "UTD-MHAD", "side": "right", "device": "wearable inertial sensor (InvenSense MPU-9150)",
+            "t0_s": 0.0}
+    m = _UTD_NAME.search(os.path.basename(path))
+    if m:
+        action = int(m.group(1))
+        meta.update(subject=int(m.group(2)), activity=action, activity_name=UTD_ACTIONS.get(action),
+                    trial=int(m.group(3)),
+                    placement="right wrist" if action <= 21 else "right thigh")
+    return [ImuRecording(ImuSignal(accel, gyro, None, None, sat, rate_hz=rate), path, meta)]
+
+
+register_reader("imu", "utd-mhad-inertial", (".mat",), read_utd_inertial, search=("_inertial.mat",),
+                options=("rate_hz",),
+                description="UTD-MHAD d_iner (N, 6): g and deg/s at 50 Hz; right wrist (actions 1-21) or thigh")
