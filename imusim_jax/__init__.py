@@ -47,6 +47,8 @@ from imusim_jax._noise import get_noise as get_noise
 from imusim_jax._noise import save_noise_json as save_noise_json
 from imusim_jax._noise import stack_noise as stack_noise
 from imusim_jax._orientation import RollModel as RollModel
+from imusim_jax._profile import SensorProfile as SensorProfile
+from imusim_jax._profile import get_profile as get_profile
 from imusim_jax._orientation import forearm_frame as forearm_frame
 from imusim_jax._signal import ImuRecording as ImuRecording
 from imusim_jax._signal import ImuSignal as ImuSignal
@@ -82,10 +84,11 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "auto_cutoff", "auto_cutoffs", "InputError", "fill_gaps",
-    "JOINT_SETS", "JointSet", "conversion_report", "convert_joints", "get_joint_set", "Motion", "Trajectory",
-    "stack_motions", "MOUNTS", "Mount", "get_mount", "stack_mounts", "NOISE_PRESETS", "ImuNoise", "SensorNoise",
-    "apply_noise", "get_noise", "save_noise_json", "stack_noise", "RollModel", "forearm_frame", "ImuSignal", "ImuRecording",
-    "ArmFilter", "ForearmWarning", "Prepared", "prepare", "sense", "simulate", "datasets", "io", "load_motion",
-    "load_trajectory", "read_signal", "write_signal", "quaternion",
+    "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "auto_cutoff", "auto_cutoffs", "InputError",
+    "fill_gaps", "JOINT_SETS", "JointSet", "conversion_report", "convert_joints", "get_joint_set", "Motion",
+    "Trajectory", "stack_motions", "MOUNTS", "Mount", "get_mount", "stack_mounts", "NOISE_PRESETS", "ImuNoise",
+    "SensorNoise", "apply_noise", "get_noise", "save_noise_json", "stack_noise", "SensorProfile", "get_profile",
+    "RollModel", "forearm_frame", "ImuSignal", "ImuRecording", "ArmFilter", "ForearmWarning", "Prepared",
+    "prepare", "sense", "simulate", "datasets", "io", "load_motion", "load_trajectory", "read_signal",
+    "write_signal", "quaternion",
 ]

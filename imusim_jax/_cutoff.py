@@ -295,7 +295,8 @@ def _dct_setup(T: int, fps: float, grid: tuple, order: int = 2) -> Optional[_Dct
         psi = m0(phi.transpose(1, 0, 2))
     split = np.abs(gam[:, :h, h:]).max((1, 2)) <= _DCT_TOL  # the edges' modes do not overlap: one form per edge
     cols, signs, owner = [], [], []
-    for gs, sides in ((np.nonzero(split)[0], (slice(0, h), slice(h, 2 * h))), (np.nonzero(~split)[0], (slice(0, 2 * h),))):
+    for gs, sides in ((np.nonzero(split)[0], (slice(0, h), slice(h, 2 * h))),
+                      (np.nonzero(~split)[0], (slice(0, 2 * h),))):
         for s in sides:
             if not len(gs):
                 continue
@@ -328,7 +329,8 @@ def _dct_setup(T: int, fps: float, grid: tuple, order: int = 2) -> Optional[_Dct
         while k < V.shape[1] and left[k] == left[j] and right[k] == right[j]:
             k += 1
         a, bb = int(left[j]), int(right[j])
-        blocks.append((a, bb, j, k, np.ascontiguousarray(V[:a, j:k]), np.ascontiguousarray(V[T - bb:, j:k]) if bb else None))
+        blocks.append((a, bb, j, k, np.ascontiguousarray(V[:a, j:k]),
+                       np.ascontiguousarray(V[T - bb:, j:k]) if bb else None))
         j = k
     sign_m = np.zeros((V.shape[1], G))
     sign_m[np.arange(V.shape[1]), owner_a] = signs_a

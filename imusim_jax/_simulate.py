@@ -170,7 +170,8 @@ def _materialise(live, rows):
     XLA's CPU backend fuses cheap element-wise producers into every consumer, so each of the readings' outputs
     recomputed the whole quaternion algebra behind it (one fusion of 358 operations per output element), and
     each rate component the spline evaluation. Operands and results of a conditional are buffers, so passing
-    the shared intermediates through one stores them once, a fifth of the core's time at B = 1024. ``live`` is true for every real input (a clip's length is positive), so the
+    the shared intermediates through one stores them once, a fifth of the core's time at B = 1024. ``live`` is
+    true for every real input (a clip's length is positive), so the
     other branch never runs; it is a traced value outside ``vmap``, so XLA cannot fold the conditional away.
     (``jax.lax.optimization_barrier`` is dropped before fusion on this backend.) Identity on other backends:
     not measured there, and a GPU conditional may wait on the host for its predicate. Under a
@@ -613,9 +614,10 @@ def _mount_shapes(mount: Mount) -> Mount:
 def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
              noise: ImuNoise | str | None = None, *, key: Optional[jax.Array] = None,
              rate_hz: float = DEFAULT_RATE_HZ, cutoff_hz: Cutoff = "auto", filter_order: int = 2,
-             roll: str = "auto", roll_model: RollModel = RollModel()) -> ImuSignal:
+             roll: str = "auto", roll_model: RollModel = RollModel(), time_offset_s=0.0) -> ImuSignal:
     """Simulate the 6-axis IMU a device at ``mount`` would record: ``sense(prepare(source, mount, ...), mount,
-    noise, key)``, with the checks that need the host (a finite signal, a forearm of human length).
+    noise, key, time_offset_s=...)``, with the checks that need the host (a finite signal, a forearm of human
+    length).
 
     Args:
       source: a ``Motion`` (joints, z-up world, metres) or a ``Trajectory`` (rigid body), one clip or a batch.
@@ -632,6 +634,8 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
       roll: forearm roll source, ``"auto"`` (hand knuckles where the joint set has them, i.e. MediaPipe's, else
         the elbow hinge), ``"hand"`` (knuckles, or a Kinect v2 thumb) or ``"hinge"``; see ``imusim_jax._orientation``.
       roll_model: fallback weights for near-straight arms.
+      time_offset_s: the motion time of the sensor's first sample, s (a ``SensorProfile``'s clock offset; see
+        ``sense``).
     Returns:
       ``ImuSignal`` with ``accel`` (m/s^2) and ``gyro`` (rad/s) in the sensor frame, ``(T', 3)`` for one clip or
       ``(B, T', 3)`` with ``lengths`` for a batch (padding is zero).
@@ -652,7 +656,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     noise = get_noise(noise)
     p = prepare(source, mount, rate_hz=rate_hz, cutoff_hz=cutoff_hz, filter_order=filter_order, roll=roll,
                 roll_model=roll_model)
-    signal, finite, forearm = _sense(p, mount, noise, key, 0.0)
+    signal, finite, forearm = _sense(p, mount, noise, key, time_offset_s)
     if not isinstance(finite, jax.core.Tracer):
         if not bool(np.all(np.asarray(finite))):  # never a silent NaN
             b = int(np.argmin(np.atleast_1d(np.asarray(finite))))

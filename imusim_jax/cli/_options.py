@@ -16,9 +16,13 @@ MountOption = Annotated[Optional[str], typer.Option(
 WristOption = Annotated[Optional[str], typer.Option(
     "--wrist", help="left|right: the arm (implied by a mount preset; alone, or with --mount watch|band|phone, "
     "it picks that device on this wrist)")]
-RateOption = Annotated[float, typer.Option("--rate", help="IMU output rate, Hz")]
-NoiseOption = Annotated[str, typer.Option(
-    "--noise", help="none, a preset (bmi160, bmi270, lsm6dso, ideal) or a profile .json")]
+RateOption = Annotated[Optional[float], typer.Option(
+    "--rate", help="IMU output rate, Hz (default: the profile's, else 50)")]
+NoiseOption = Annotated[Optional[str], typer.Option(
+    "--noise", help="none (default), a preset (bmi160, bmi270, lsm6dso, ideal) or a profile .json")]
+ProfileOption = Annotated[Optional[str], typer.Option(
+    "--profile", help="a sensor profile .json (imusim-jax calibrate): its mount, noise, time offset and rate; "
+    "--mount, --noise and --rate given as well win over its parts")]
 SeedOption = Annotated[int, typer.Option("--seed", help="PRNG seed for the noise")]
 CutoffOption = Annotated[str, typer.Option(
     "--cutoff", help="low-pass cut-off of the joints in Hz, 'auto' (Winter's residual analysis per clip) or "
@@ -30,7 +34,6 @@ JointSetOption = Annotated[Optional[str], typer.Option(
     "--joint-set", help="override the input's joint set: coco17|h36m17|ntu25|mediapipe33|kinect20")]
 
 ROLLS = ("auto", "hand", "hinge")
-DEFAULT_RATE = DEFAULT_RATE_HZ  # --rate's default, Hz
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Simulation:
     seed: int
     cutoff_hz: object
     roll: str
+    time_offset_s: float = 0.0
+    profile: Optional[str] = None
 
     def metadata(self) -> dict:
         """What an output records about how it was made (``batch`` compares it on a rerun)."""
@@ -55,20 +60,25 @@ class Simulation:
         m = self.mount
         return {"mount": m.name, "side": m.side, "q_fs": np.round(np.asarray(m.q_fs, np.float64), 9).tolist(),
                 "lever_f": np.round(np.asarray(m.lever_f, np.float64), 9).tolist(), "noise": self.noise_name,
-                "rate_hz": self.rate_hz, "seed": self.seed,
-                "cutoff_hz": self.cutoff_hz, "roll": self.roll, "imusim_jax": __version__}
+                "rate_hz": self.rate_hz, "seed": self.seed, "cutoff_hz": self.cutoff_hz, "roll": self.roll,
+                "time_offset_s": self.time_offset_s, "profile": self.profile, "imusim_jax": __version__}
 
 
-def resolve_mount(mount: Optional[str], wrist: Optional[str], default: str = "watch-left"):
+def resolve_mount(mount, wrist: Optional[str], default="watch-left"):
     """``--mount`` and ``--wrist`` as one ``Mount``: ``--wrist`` alone picks the watch on that wrist, with
     ``watch``/``band``/``phone`` it picks that device, with ``body`` it sets the arm, and with anything else it
-    must agree with the mount's arm."""
-    from imusim_jax import MOUNTS, get_mount
+    must agree with the mount's arm. ``default`` (a name or a ``Mount``: a profile's) serves when neither is
+    given."""
+    from imusim_jax import MOUNTS, Mount, get_mount
 
     if wrist is not None:
         wrist = wrist.strip().lower()
         if wrist not in ("left", "right"):
             fail(f"--wrist must be left or right, got {wrist!r}")
+    if mount is None and wrist is None and isinstance(default, Mount):
+        return default
+    if mount is None and isinstance(default, Mount):
+        default = default.name
     name = (mount if mount is not None else ("watch" if wrist else default)).strip()
     key = name.lower()
     if wrist is not None and key in ("watch", "band", "phone"):
@@ -89,20 +99,32 @@ def check_seed(seed: int) -> int:
     return seed
 
 
-def simulation(*, mount: Optional[str], wrist: Optional[str], rate: float, noise: str, seed: int, cutoff: str,
-               roll: str, default_mount: str = "watch-left") -> Simulation:
-    """Check the shared options (one ``error:`` line each) and resolve them: before any input is read."""
+def simulation(*, mount: Optional[str], wrist: Optional[str], rate: Optional[float], noise: Optional[str],
+               seed: int, cutoff: str, roll: str, profile: Optional[str] = None,
+               default_mount: str = "watch-left") -> Simulation:
+    """Check the shared options (one ``error:`` line each) and resolve them: before any input is read. A
+    ``--profile`` supplies the mount, noise, time offset and rate that the other options do not."""
     from imusim_jax._cutoff import cutoff_arg, positive_hz
     from imusim_jax._noise import get_noise
+    from imusim_jax._profile import get_profile
 
-    rate_hz = positive_hz(rate, "--rate")
+    prof = get_profile(profile) if profile is not None else None
+    rate_hz = positive_hz(rate if rate is not None else (prof.rate_hz if prof is not None and prof.rate_hz
+                                                          else DEFAULT_RATE_HZ), "--rate")
     cut = cutoff_arg(cutoff, "--cutoff")
     roll = roll.strip().lower()
     if roll not in ROLLS:
         fail(f"--roll must be one of {', '.join(ROLLS)}, got {roll!r}")
-    m = resolve_mount(mount, wrist, default_mount)
-    return Simulation(mount=m, noise=get_noise(noise), noise_name=noise, rate_hz=rate_hz, seed=check_seed(seed),
-                      cutoff_hz=cut, roll=roll)
+    m = resolve_mount(mount, wrist, prof.mount if prof is not None and prof.mount is not None else default_mount)
+    if noise is not None:
+        noise_model, noise_name = get_noise(noise), noise
+    elif prof is not None and prof.noise is not None:
+        noise_model, noise_name = prof.noise, f"{profile} ({prof.noise.name})"
+    else:
+        noise_model, noise_name = None, "none"
+    return Simulation(mount=m, noise=noise_model, noise_name=noise_name, rate_hz=rate_hz, seed=check_seed(seed),
+                      cutoff_hz=cut, roll=roll, time_offset_s=0.0 if prof is None else float(prof.time_offset_s),
+                      profile=profile)
 
 
 def check_plot(path: str) -> None:

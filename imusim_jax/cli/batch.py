@@ -6,7 +6,7 @@ import os
 import typer
 
 from imusim_jax.cli._app import app, one_line_warnings
-from imusim_jax.cli._options import (DEFAULT_RATE, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
+from imusim_jax.cli._options import (ProfileOption, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
                                      RateOption, RollOption, WristOption, simulation)
 
 
@@ -20,8 +20,9 @@ def batch(
     fmt: str = typer.Option("csv", "--format", help="csv | npz | parquet (as simulate's -o)"),
     mount: MountOption = None,
     wrist: WristOption = None,
-    rate: RateOption = DEFAULT_RATE,
-    noise: NoiseOption = "none",
+    rate: RateOption = None,
+    noise: NoiseOption = None,
+    profile: ProfileOption = None,
     seed: int = typer.Option(0, "--seed", help="PRNG seed; each clip's key is fold_in(key(seed), crc32(name))"),
     cutoff: CutoffOption = "auto",
     roll: RollOption = "auto",
@@ -36,11 +37,13 @@ def batch(
     from imusim_jax.io import check_writable
     from imusim_jax.workflows.batch import simulate_files
 
-    opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll)
+    opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,
+                      profile=profile)
     check_writable(os.path.join(out_dir, "any.csv"))
     with one_line_warnings():
         report = simulate_files(inputs, out_dir, mount=opts.mount, noise=opts.noise, noise_name=opts.noise_name,
-                                seed=opts.seed, rate_hz=opts.rate_hz, cutoff_hz=opts.cutoff_hz, fps=fps,
+                                seed=opts.seed, rate_hz=opts.rate_hz, cutoff_hz=opts.cutoff_hz,
+                                time_offset_s=opts.time_offset_s, fps=fps,
                                 joint_set=joint_set, roll=opts.roll, fmt=fmt, batch_size=batch_size,
                                 overwrite=overwrite, warn=lambda msg: typer.echo(msg, err=True))
     typer.echo(f"wrote {len(report.written)} files to {out_dir}"

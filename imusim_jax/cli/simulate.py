@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from imusim_jax.cli._app import app, fail, one_line_warnings
-from imusim_jax.cli._options import (DEFAULT_RATE, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
+from imusim_jax.cli._options import (ProfileOption, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
                                      RateOption, RollOption, SeedOption, WristOption, check_plot, simulation)
 
 
@@ -21,8 +21,9 @@ def simulate(
                                              "instead of a skeleton (default mount: body)"),
     mount: MountOption = None,
     wrist: WristOption = None,
-    rate: RateOption = DEFAULT_RATE,
-    noise: NoiseOption = "none",
+    rate: RateOption = None,
+    noise: NoiseOption = None,
+    profile: ProfileOption = None,
     seed: SeedOption = 0,
     cutoff: CutoffOption = "auto",
     roll: RollOption = "auto",
@@ -44,6 +45,7 @@ def simulate(
     if os.path.splitext(output)[1].lower() not in (".csv", ".npz", ".parquet"):
         fail(f"output {output!r} must end in .csv, .npz or .parquet")
     opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,
+                      profile=profile,
                       default_mount="body" if trajectory is not None else "watch-left")
     if plot:
         check_plot(plot)
@@ -59,11 +61,12 @@ def simulate(
                 fail(f"{input} holds a batch of {src.joints.shape[0]} clips and simulate writes one; use "
                      f"'imusim-jax batch {input} --out-dir DIR' (one output per clip)")
         signal = sim(src, opts.mount, opts.noise, key=jax.random.key(opts.seed), rate_hz=opts.rate_hz,
-                     cutoff_hz=opts.cutoff_hz, roll=opts.roll)
+                     cutoff_hz=opts.cutoff_hz, roll=opts.roll, time_offset_s=opts.time_offset_s)
     iio.write_signal(signal, output, **opts.metadata())
     if plot:
         from imusim_jax.plotting import plot_imu
 
-        plot_imu(signal, plot, title=f"{os.path.basename(input or trajectory)}: {opts.mount.name}, noise {noise}")
+        plot_imu(signal, plot,
+                 title=f"{os.path.basename(input or trajectory)}: {opts.mount.name}, noise {opts.noise_name}")
     typer.echo(f"wrote {output} ({signal.num_samples} samples at {opts.rate_hz:g} Hz)" + (f" and {plot}" if plot
                                                                                             else ""))

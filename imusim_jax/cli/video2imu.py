@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 
 from imusim_jax.cli._app import app, fail, one_line_warnings
-from imusim_jax.cli._options import (DEFAULT_RATE, CutoffOption, MountOption, NoiseOption, RateOption, RollOption,
+from imusim_jax.cli._options import (ProfileOption, CutoffOption, MountOption, NoiseOption, RateOption, RollOption,
                                      SeedOption, WristOption, simulation)
 
 
@@ -28,8 +28,9 @@ def video2imu(
                                        "weights); default: mediapipe when installed"),
     mount: MountOption = None,
     wrist: WristOption = None,
-    rate: RateOption = DEFAULT_RATE,
-    noise: NoiseOption = "none",
+    rate: RateOption = None,
+    noise: NoiseOption = None,
+    profile: ProfileOption = None,
     seed: SeedOption = 0,
     cutoff: CutoffOption = "auto",
     roll: RollOption = "auto",
@@ -65,13 +66,16 @@ def video2imu(
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
     if not (0.5 <= height_m <= 2.5):
         fail(f"--height-m must be a stature in metres (0.5-2.5), got {height_m}")
-    opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll)
+    opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,
+                      profile=profile)
     kw = {} if not raw else {"smoothing": None}
     if (default_backend() if backend == "auto" else backend) == "mediapipe":
         from imusim_jax.pose.mediapipe_backend import silence_native_stderr
 
         silence_native_stderr()
-    cfg = Video2ImuConfig(pose=backend, mount=opts.mount, rate_hz=opts.rate_hz, noise=opts.noise_name,
+    cfg = Video2ImuConfig(pose=backend, mount=opts.mount, rate_hz=opts.rate_hz,
+                          noise=opts.noise_name if opts.profile is None else opts.noise,
+                          time_offset_s=opts.time_offset_s,
                           seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, start_s=start, end_s=end, fps=fps,
                           max_people=max_people, subject_height_m=height_m, focal_px=focal_px, gravity=gravity,
                           device=device, detector=detector, pose2d=pose2d, lifter=lifter, progress=progress, **kw)

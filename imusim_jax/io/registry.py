@@ -2,10 +2,11 @@
 switch.
 
 Two kinds of reader: ``motion`` (a file -> ``imusim_jax.Motion``; ``load_motion`` dispatches on them) and ``imu``
-(a file -> its ``imusim_jax.ImuRecording``s; ``read_recordings`` and ``read_signal``). A reader is found by the longest of its ``suffixes``
-that ends the file's name (``"_skeleton.mat"`` before ``".mat"``), or by its name (``format=``). ``search``
-holds the endings a folder search takes (``imusim-jax batch DIR``): by default the suffixes; a reader whose files
-share a suffix with other things may narrow it (UTD-MHAD's ``*_skeleton.mat`` beside ``*_inertial.mat``).
+(a file -> its ``imusim_jax.ImuRecording``s; ``read_recordings`` and ``read_signal``). A reader is found by the
+longest of its ``suffixes`` that ends the file's name (``"_skeleton.mat"`` before ``".mat"``; among equal ones,
+the first registered), or by its name (``format=``). ``search`` holds the endings a folder search takes
+(``imusim-jax batch DIR``): by default the suffixes; a reader whose files share a suffix with other things may
+narrow it (UTD-MHAD's ``*_skeleton.mat`` beside ``*_inertial.mat``).
 
 Built-in readers register when ``imusim_jax`` is imported: the package's own files (``imusim_jax.io``) and the
 source datasets (``imusim_jax.datasets``).

@@ -159,12 +159,14 @@ def _remove_stale_temporaries(out_dir: str, ext: str) -> int:
 
 def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, mount="watch-left",
                    noise=None, noise_name: Optional[str] = None, seed: int = 0, rate_hz: float = DEFAULT_RATE_HZ,
-                   cutoff_hz="auto", fps: Optional[float] = None, joint_set: Optional[str] = None,
+                   cutoff_hz="auto", time_offset_s: float = 0.0, fps: Optional[float] = None,
+                   joint_set: Optional[str] = None,
                    roll: str = "auto", fmt: str = "csv", batch_size: int = 256, overwrite: bool = False,
                    progress: bool = True, warn: Optional[Callable[[str], None]] = None) -> BatchReport:
     """Simulate every motion file in ``inputs`` and write one ``OUT_DIR/<name>.<fmt>`` per clip.
 
     Args mirror ``imusim_jax.simulate`` (``mount`` a preset name, profile or ``Mount``, ``noise`` a preset,
+    ``time_offset_s`` a sensor profile's clock offset,
     profile path or ``ImuNoise``; ``noise_name`` how to record it, default its name) and ``load_motion`` (``fps``,
     ``joint_set`` override the files'); ``fmt`` is ``csv``, ``npz`` or ``parquet``
     (``imusim_jax.io.write_signal``); ``batch_size`` files are read and simulated at a time; ``overwrite`` redoes
@@ -196,6 +198,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     options = {"mount": m.to_dict(), "noise": noise_label,
                "noise_model": None if noise_model is None else json.loads(_noise_json(noise_model)),
                "seed": int(seed), "rate_hz": float(rate_hz), "cutoff_hz": cutoff_hz, "roll": roll,
+               "time_offset_s": float(time_offset_s),
                "fps": None if fps is None else float(fps), "joint_set": joint_set, "format": fmt,
                "dtype": str(np.dtype(jax.dtypes.canonicalize_dtype(np.float64))), "imusim_jax": __version__}
     options = json.loads(json.dumps(options))  # as the record will read back
@@ -217,7 +220,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             signal = simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys, rate_hz=rate_hz,
-                              cutoff_hz=cutoff_hz, roll=roll)
+                              cutoff_hz=cutoff_hz, roll=roll, time_offset_s=time_offset_s)
         for w in caught:
             clips = getattr(w.message, "clips", None)
             if clips is not None:

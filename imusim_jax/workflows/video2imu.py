@@ -22,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 
+from imusim_jax._constants import DEFAULT_RATE_HZ
 from imusim_jax._errors import InputError
 from imusim_jax.pose.config import PoseConfig
 from imusim_jax.pose.types import PersonTrack
@@ -57,18 +58,19 @@ class Video2ImuConfig(PoseConfig):
     """Settings of ``video2imu``: Stage 1's (``imusim_jax.pose.PoseConfig``) plus the simulation's.
 
     Attributes:
-      mount, rate_hz, noise, seed, cutoff_hz: as ``imusim_jax.simulate`` (``mount``: a preset, a profile .json or
-        a ``Mount``; ``noise``: none, a preset or a profile .json).
+      mount, rate_hz, noise, seed, cutoff_hz, time_offset_s: as ``imusim_jax.simulate`` (``mount``: a preset, a
+        profile .json or a ``Mount``; ``noise``: none, a preset, a profile .json or an ``ImuNoise``).
       roll: ``auto`` (the hand landmarks when the hand is at least ``MIN_HAND_PX`` long in the picture, else the
         elbow hinge), ``hand`` or ``hinge`` (``imusim_jax.simulate``'s ``roll``).
     """
 
     mount: object = "watch-left"
-    rate_hz: float = 50.0
-    noise: str = "none"
+    rate_hz: float = DEFAULT_RATE_HZ
+    noise: object = "none"
     seed: int = 0
     cutoff_hz: object = "auto"
     roll: str = "auto"
+    time_offset_s: float = 0.0
 
 
 # The order of the settings in OUTDIR/meta.json's "config".
@@ -186,7 +188,8 @@ def _simulate(motion, mount, noise, key, cfg: Video2ImuConfig, roll: str):
     from imusim_jax import simulate
 
     while True:
-        signal = simulate(motion, mount, noise, key=key, rate_hz=cfg.rate_hz, cutoff_hz=cfg.cutoff_hz, roll=roll)
+        signal = simulate(motion, mount, noise, key=key, rate_hz=cfg.rate_hz, cutoff_hz=cfg.cutoff_hz, roll=roll,
+                          time_offset_s=cfg.time_offset_s)
         acc = np.asarray(signal.accel, np.float64)
         gyr = np.asarray(signal.gyro, np.float64)
         peak_a = float(np.max(np.abs(np.linalg.norm(acc, axis=1) - _G)))
@@ -269,7 +272,8 @@ def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConf
                          f"{info.width}x{info.height}; {why})")
 
     config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "smoothing"}
-    config = {**{k: config[k] for k in _CONFIG_ORDER}, **config, "mount": mount.to_dict()}
+    config = {**{k: config[k] for k in _CONFIG_ORDER}, **config, "mount": mount.to_dict(),
+              "noise": "none" if noise is None else (cfg.noise if isinstance(cfg.noise, str) else noise.name)}
     summary = {"written_by": WRITTEN_BY, "video": info.to_dict(), "backend": meta["backend"],
                "models": meta.get("models", {}), "config": config,
                "smoothing": None if cfg.smoothing is None else dataclasses.asdict(cfg.smoothing),
@@ -286,7 +290,7 @@ def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConf
             "backend": meta["backend"], "models": meta.get("models", {}), "fps": info.fps,
             "fps_source": info.fps_source, "t0_s": pm.t0_s, "first_frame": pm.first_frame,
             "frames": int(rep["frames"]), "joint_set": motion.joint_set, "mount": mount.name,
-            "rate_hz": cfg.rate_hz, "noise": cfg.noise, "seed": cfg.seed, "imu_samples": int(signal.num_samples),
+            "rate_hz": cfg.rate_hz, "noise": config["noise"], "seed": cfg.seed, "imu_samples": int(signal.num_samples),
             "peak_accel_minus_g_mps2": peak_a, "peak_gyro_radps": peak_w,
             "pose_found_frac": pm.pose_found_frac, "roll": roll, "hand_px": hand,
             "stature_px": rep.get("stature_px"),
