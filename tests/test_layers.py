@@ -28,14 +28,18 @@ def test_the_import_contracts_hold():
     assert "3 kept, 0 broken" in r.stdout
 
 
+CORE_PUBLIC = {"imusim_jax.stats", "imusim_jax.calibrate"}  # the core's public modules besides the package's own
+
+
 def test_every_core_module_is_in_the_core_contract():
-    """A new private module of the core cannot escape the contract: each ``imusim_jax/_*.py`` is listed."""
+    """A new private module of the core cannot escape the contract: each ``imusim_jax/_*.py`` is listed, and so
+    are the core's public modules."""
     with open(REPO / "pyproject.toml", "rb") as f:
         contracts = tomllib.load(f)["tool"]["importlinter"]["contracts"]
     core = next(c for c in contracts if c["id"] == "core")
     listed = set(core["source_modules"])
     present = {f"imusim_jax.{p.stem}" for p in (REPO / "imusim_jax").glob("_*.py") if p.stem != "__init__"}
-    assert present == listed
+    assert present | CORE_PUBLIC == listed
 
 
 def test_a_reach_upward_breaks_the_contracts(tmp_path):
