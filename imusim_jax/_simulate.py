@@ -386,7 +386,7 @@ class Prepared:
 
 def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, rate_hz: float = DEFAULT_RATE_HZ,
             cutoff_hz: Cutoff = "auto", filter_order: int = 2, roll: str = "auto",
-            roll_model: RollModel = RollModel()) -> Prepared:
+            roll_model: RollModel = RollModel(), on_device: bool = True) -> Prepared:
     """Everything ``sense`` needs that is decided once per set of clips, on the host: input checks, the cut-off
     (Winter's residual analysis for ``"auto"``), the filter design, the edge extension, the output length and the
     shape buckets. Returns a ``Prepared`` pytree.
@@ -396,6 +396,9 @@ def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, ra
       mount: the mount (a ``Mount``, a preset or a profile) whose arm to prepare; ``None`` prepares both arms
         (a ``sense`` call then takes a mount of either). Its rotation and lever arm are ``sense``'s to choose.
       rate_hz, cutoff_hz, filter_order, roll, roll_model: as ``simulate``.
+      on_device: put the prepared arrays on the device now, in one transfer (default), so that ``sense`` moves
+        nothing between host and device; ``False`` leaves them as NumPy arrays, transferred with each ``sense``
+        call (``simulate``'s choice: a one-shot call saves the separate transfer, 0.5 ms).
     Raises:
       InputError: one line, for bad input (see ``simulate``); the frame rates and lengths must be concrete (they
         size the filters and the output): transform the joints, not the whole ``Motion``.
@@ -481,9 +484,9 @@ def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, ra
                      pads, windows.astype(np.int32),
                      np.array([np.inf if c is None else c for c, _ in arm], dtype)))
     n_keep = int(n_samples.max())
+    host = (np.asarray(lengths, np.int32), np.asarray(fps, dtype), np.asarray(n_samples, np.int32), arms)
     # one transfer for every host array (a calibration loop then calls sense with device arrays only)
-    lengths_d, fps_d, n_d, arms_d = jax.device_put((np.asarray(lengths, np.int32), np.asarray(fps, dtype),
-                                                    np.asarray(n_samples, np.int32), arms))
+    lengths_d, fps_d, n_d, arms_d = jax.device_put(host) if on_device else host
     return Prepared(source=X, lengths=lengths_d, fps=fps_d, n_samples=n_d, arms=tuple(ArmFilter(*a) for a in arms_d),
                     kind=kind, sides=tuple(rigs), rigs=tuple(rigs.values()), missing=tuple(missing.items()),
                     joint_set=None if js is None else js.name, roll_model=roll_model, num_frames=bucket(num_frames, 32),
@@ -573,12 +576,15 @@ def _sense(p: Prepared, mount, noise, key, time_offset_s):
         else:
             keys = key[None] if one else jax.random.split(key, nb)
     else:
-        keys = jnp.zeros((nb,), jnp.uint32)
+        keys = np.zeros((nb,), np.uint32)
     dtype = p.source.dtype
-    offsets = jnp.asarray(time_offset_s, dtype)
-    if offsets.ndim == 0:
-        offsets = jnp.broadcast_to(offsets, (nb,))
-    elif offsets.shape != (nb,):
+    if isinstance(time_offset_s, (int, float, np.integer, np.floating)):  # host: it goes with the core's call
+        offsets = np.full((nb,), time_offset_s, dtype)
+    else:
+        offsets = jnp.asarray(time_offset_s, dtype)
+        if offsets.ndim == 0:
+            offsets = jnp.broadcast_to(offsets, (nb,))
+    if offsets.shape != (nb,):
         raise InputError(f"time_offset_s must be one number or one per clip ({nb}), got shape {offsets.shape}")
     source, lengths, fps, sos, zi, pads, windows = p.source, p.lengths, p.fps, arm.sos, arm.zi, arm.pads, arm.windows
     batched_source = not p.single
@@ -655,7 +661,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     mount = _checked_mount(get_mount(mount))
     noise = get_noise(noise)
     p = prepare(source, mount, rate_hz=rate_hz, cutoff_hz=cutoff_hz, filter_order=filter_order, roll=roll,
-                roll_model=roll_model)
+                roll_model=roll_model, on_device=False)
     signal, finite, forearm = _sense(p, mount, noise, key, time_offset_s)
     if not isinstance(finite, jax.core.Tracer):
         if not bool(np.all(np.asarray(finite))):  # never a silent NaN
