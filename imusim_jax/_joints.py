@@ -8,6 +8,8 @@ Supported sets:
 * ``ntu25``: Kinect v2 skeleton of NTU RGB+D (25 joints, with hand tip and thumb).
 * ``mediapipe33``: MediaPipe BlazePose (33 landmarks, with pinky, index and thumb).
 * ``kinect20``: Kinect v1 skeleton of UTD-MHAD (20 joints, with hands).
+* ``azure32``: Azure Kinect Body Tracking (``k4abt_joint_id_t`` order, 32 joints, with hands, thumbs and
+  clavicles; SmartFallMM).
 
 ``convert(joints, src, dst)`` builds every target joint from source joints by name: directly where the joint
 exists, as an average where it is defined as one (H36M's pelvis is the mean of the hips), and from a documented
@@ -26,7 +28,7 @@ import numpy as np
 from imusim_jax._errors import InputError
 
 __all__ = ["JointSet", "JOINT_SETS", "get_joint_set", "convert", "conversion_matrix", "conversion_report",
-           "ARM_JOINTS", "COCO17", "H36M17", "NTU25", "MEDIAPIPE33", "KINECT20"]
+           "ARM_JOINTS", "COCO17", "H36M17", "NTU25", "MEDIAPIPE33", "KINECT20", "AZURE32"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +79,13 @@ KINECT20 = JointSet("kinect20", (
     "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip", "left_knee", "left_ankle",
     "left_foot", "right_hip", "right_knee", "right_ankle", "right_foot"))
 
-JOINT_SETS: dict[str, JointSet] = {s.name: s for s in (COCO17, H36M17, NTU25, MEDIAPIPE33, KINECT20)}
+AZURE32 = JointSet("azure32", (
+    "pelvis", "spine_navel", "spine_chest", "neck", "left_clavicle", "left_shoulder", "left_elbow", "left_wrist",
+    "left_hand", "left_hand_tip", "left_thumb", "right_clavicle", "right_shoulder", "right_elbow", "right_wrist",
+    "right_hand", "right_hand_tip", "right_thumb", "left_hip", "left_knee", "left_ankle", "left_foot", "right_hip",
+    "right_knee", "right_ankle", "right_foot", "head", "nose", "left_eye", "left_ear", "right_eye", "right_ear"))
+
+JOINT_SETS: dict[str, JointSet] = {s.name: s for s in (COCO17, H36M17, NTU25, MEDIAPIPE33, KINECT20, AZURE32)}
 _ALIASES = {"coco": "coco17", "coco-17": "coco17", "h36m": "h36m17", "h36m-17": "h36m17", "ntu": "ntu25",
             "ntu-25": "ntu25", "mediapipe": "mediapipe33", "blazepose": "mediapipe33", "kinect": "kinect20",
             "utd": "kinect20", "human3.6m": "h36m17", "h3.6m": "h36m17", "ntu-rgbd": "ntu25", "ntu-rgb+d": "ntu25",
@@ -102,13 +110,17 @@ def get_joint_set(name: str | JointSet) -> JointSet:
 _DERIVED: Mapping[str, Sequence[tuple[str, ...]]] = {
     "pelvis": [("spine_base",), ("left_hip", "right_hip")],
     "spine_base": [("pelvis",), ("left_hip", "right_hip")],
-    "thorax": [("spine_shoulder",), ("neck",), ("left_shoulder", "right_shoulder")],
-    "spine_shoulder": [("thorax",), ("neck",), ("left_shoulder", "right_shoulder")],
+    "thorax": [("spine_shoulder",), ("spine_chest",), ("neck",), ("left_shoulder", "right_shoulder")],
+    "spine_shoulder": [("thorax",), ("spine_chest",), ("neck",), ("left_shoulder", "right_shoulder")],
     "neck": [("spine_shoulder",), ("thorax",), ("left_shoulder", "right_shoulder")],
-    "spine": [("spine_mid",), ("pelvis", "thorax"), ("spine_base", "spine_shoulder"),
+    "spine": [("spine_mid",), ("spine_navel",), ("pelvis", "thorax"), ("spine_base", "spine_shoulder"),
               ("left_hip", "right_hip", "left_shoulder", "right_shoulder")],
-    "spine_mid": [("spine",), ("pelvis", "thorax"), ("spine_base", "spine_shoulder"),
+    "spine_mid": [("spine",), ("spine_navel",), ("pelvis", "thorax"), ("spine_base", "spine_shoulder"),
                   ("left_hip", "right_hip", "left_shoulder", "right_shoulder")],
+    "spine_navel": [("spine_mid",), ("spine",), ("pelvis", "thorax"), ("spine_base", "spine_shoulder")],
+    "spine_chest": [("spine_shoulder",), ("thorax",), ("neck",), ("left_shoulder", "right_shoulder")],
+    "left_clavicle": [("spine_shoulder", "left_shoulder"), ("thorax", "left_shoulder")],
+    "right_clavicle": [("spine_shoulder", "right_shoulder"), ("thorax", "right_shoulder")],
     "neck_nose": [("nose",), ("head",)],
     "head": [("left_ear", "right_ear"), ("neck_nose",), ("nose",)],
     "nose": [("neck_nose",), ("head",)],
@@ -123,7 +135,8 @@ _DERIVED: Mapping[str, Sequence[tuple[str, ...]]] = {
 }
 # Stand-ins that are not the same anatomical point (reported to the user).
 _APPROXIMATE = {"left_eye", "right_eye", "left_ear", "right_ear", "nose", "neck_nose", "head", "left_hand",
-                "right_hand", "left_foot", "right_foot", "neck"}
+                "right_hand", "left_foot", "right_foot", "neck", "spine_chest", "spine_navel", "left_clavicle",
+                "right_clavicle"}
 
 
 def _recipe(joint: str, src: JointSet) -> tuple[tuple[str, ...], bool]:

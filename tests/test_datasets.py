@@ -403,3 +403,53 @@ def test_ntu_roll_defaults_to_the_hinge_and_the_thumb_is_opt_in(realdata):
     w = {r: np.linalg.norm(np.asarray(ij.simulate(m, "watch-left", roll=r).gyro), axis=-1) for r in ("auto", "hand")}
     assert w["auto"].max() < 1.0  # a resting arm
     assert w["hand"].max() > 2 * w["auto"].max()  # what the thumb would add
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SmartFallMM's Azure Kinect skeleton
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_smartfallmm_skeleton_units_axes_and_held_rows(tmp_path):
+    """96 numbers a row in mm, camera x right / y down / z forward -> metres, world (x, z, -y); a row repeating
+    the one before (the tracker held its pose) is interpolated, not read as a body at rest."""
+    import gzip
+
+    from imusim_jax.datasets import smartfallmm
+
+    rng = np.random.default_rng(3)
+    T = 12
+    cam = rng.uniform(-500, 500, (T, 32, 3)) + np.array([0.0, 0.0, 2500.0])
+    cam[6] = cam[5]  # a held row
+    cam[:, 7] = cam[0, 7] + np.linspace(0, 110, T)[:, None] * np.array([1.0, -1.0, 0.5])  # left wrist moves evenly
+    cam[6, 7] = cam[5, 7]
+    d = tmp_path / "young" / "skeleton"
+    d.mkdir(parents=True)
+    with gzip.open(d / "S31A10T01.csv.gz", "wt") as f:
+        for row in cam.reshape(T, 96):
+            f.write(",".join(f"{v:.4f}" for v in row) + "\n")
+    m = ij.load_motion(d / "S31A10T01.csv.gz")
+    assert m.joint_set == "azure32" and float(m.fps) == 30.0 and m.joints.shape == (T, 32, 3)
+    J = np.asarray(m.joints, np.float64)
+    want = np.stack([cam[..., 0], cam[..., 2], -cam[..., 1]], -1) / 1000.0
+    np.testing.assert_allclose(J[5], want[5], atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(m.confidence)[:, 0], (np.arange(T) != 6).astype(float))
+    # the held row's wrist is interpolated where the even motion puts it, not where it stood
+    np.testing.assert_allclose(J[6, 7], want[0, 7] + (want[-1, 7] - want[0, 7]) * 6 / (T - 1), atol=1e-4)
+    assert "left_wrist" in ij.get_joint_set("azure32").joints and m.to("coco17").joints.shape == (T, 17, 3)
+    (d / "bad.csv.gz").write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
+    with pytest.raises(ij.InputError, match="96 numbers"):
+        ij.load_motion(d / "bad.csv.gz")
+
+
+def test_real_smartfallmm_skeletons_read_and_simulate(realdata):
+    root = realdata / "smartfallmm" / "young" / "skeleton"
+    if not root.is_dir():
+        pytest.skip("no SmartFallMM skeletons")
+    m = ij.load_motion(root / "S31A08T01.csv.gz")  # walking
+    J = np.asarray(m.joints)
+    forearm = np.linalg.norm(J[:, 7] - J[:, 6], axis=-1)
+    assert 0.15 < np.median(forearm) < 0.35  # metres
+    head_above_pelvis = np.median(J[:, 26, 2] - J[:, 0, 2])
+    assert 0.4 < head_above_pelvis < 0.9  # z is up
+    imu = ij.simulate(m, "watch-left", rate_hz=50, cutoff_hz=6.0)
+    assert 8.0 < np.median(np.linalg.norm(np.asarray(imu.accel), axis=1)) < 14.0  # about g, walking

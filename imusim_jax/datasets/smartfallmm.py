@@ -15,6 +15,9 @@ Layout (upstream's, gzip'd in ``../shared/realdata/smartfallmm``): ``<root>/<gro
   saturates at +-2 g and +-124.87 deg/s per axis (flagged). Time from the ISO column (the epoch column was
   rounded by a spreadsheet in some files).
 
+The Azure Kinect skeleton of the same trial (``<root>/<group>/skeleton/SxxAyyTzz.csv.gz``) is a ``motion``
+(``read_smartfallmm_skeleton``, registered as ``smartfallmm-skeleton``; joint set ``azure32``).
+
 A recording is a trial of one device, addressed by its accelerometer file (its gyroscope file is found by the
 layout), or by ``read_smartfallmm_trial(root, "S31A10T01", device="watch")``. Registered as the ``imu`` reader
 ``smartfallmm`` for ``.csv.gz`` (a plain ``.csv`` in the same layout: ``format="smartfallmm"``). The two streams
@@ -42,13 +45,15 @@ import numpy as np
 
 from imusim_jax._constants import STANDARD_GRAVITY
 from imusim_jax._errors import InputError
+from imusim_jax._joints import get_joint_set
+from imusim_jax._motion import Motion, check_time_base
 from imusim_jax._signal import ImuRecording, ImuSignal
 from imusim_jax.io.imu_csv import convert_units
 from imusim_jax.io.registry import register_reader
 from imusim_jax.io.resample import clock_seconds, resample_streams, saturation_mask
 
 __all__ = ["SMARTFALLMM_ACTIVITIES", "DEVICES", "read_smartfallmm", "read_smartfallmm_trial", "smartfallmm_paths",
-           "find_smartfallmm_trials"]
+           "find_smartfallmm_trials", "read_smartfallmm_skeleton", "camera_to_world", "SKELETON_FPS"]
 
 SMARTFALLMM_ACTIVITIES = {
     1: "drink water", 2: "pick up object", 3: "put on/take off jacket", 4: "stepping up", 5: "sweep floor",
@@ -196,3 +201,58 @@ register_reader("imu", "smartfallmm", (".csv.gz",), read_smartfallmm, search=(".
                 options=("rate_hz", "max_gap_s"),
                 description="SmartFallMM <group>/accelerometer/<watch|meta_wrist>/SxxAyyTzz.csv.gz (+ its gyroscope "
                             "file): bursty stamps resampled, watch left wrist, meta_wrist right")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The Azure Kinect skeleton of the same trials (a motion)
+# ---------------------------------------------------------------------------------------------------------------
+
+SKELETON_FPS = 30.0
+"""SmartFallMM's skeleton rate (no time column; confirmed by the waving frequency against the watch's gyroscope)."""
+
+
+def camera_to_world(xyz) -> np.ndarray:
+    """Azure Kinect depth-camera coordinates (x to the right in the image, y down, z forward) to the z-up world:
+    ``(x, y, z) -> (x, z, -y)``, a proper rotation (the subject's left stays left)."""
+    xyz = np.asarray(xyz, np.float64)
+    return np.stack([xyz[..., 0], xyz[..., 2], -xyz[..., 1]], -1)
+
+
+def read_smartfallmm_skeleton(path: str | os.PathLike, *, fps: Optional[float] = None,
+                              joint_set: Optional[str] = None) -> Motion:
+    """A SmartFallMM skeleton ``<root>/<group>/skeleton/SxxAyyTzz.csv[.gz]`` as a ``Motion`` (``azure32``): 96
+    numbers a row (32 Azure Kinect Body Tracking joints in ``k4abt`` order, x y z in millimetres, depth-camera
+    frame), one row a frame at 30 fps, no header, turned into metres in the z-up world (``camera_to_world``).
+
+    The tracker repeats its last pose when it loses the body (a row identical to the one before: median 1 % of
+    the rows, 25-60 % in many falls): such held rows are not a body at rest, so their joints get confidence 0 and
+    are interpolated over time when the ``Motion`` is made (``imusim_jax.fill_gaps``; held rows at the clip's
+    ends are held at the nearest tracked row). ``fps`` overrides the rate; ``joint_set`` may only name
+    ``azure32`` (convert after loading, ``Motion.to``)."""
+    path = os.fspath(path)
+    if joint_set is not None and get_joint_set(joint_set).name != "azure32":
+        raise InputError(f"{path!r} holds joint set azure32, not {joint_set!r}; convert after loading (Motion.to)")
+    rows = [ln for ln in _lines(path) if ln.strip()]
+    try:
+        X = np.array([[float(v) for v in ln.split(",")] for ln in rows], np.float64)
+    except ValueError:
+        raise InputError(f"{path}: not a SmartFallMM skeleton (rows of 96 numbers, 32 joints x y z in mm)") from None
+    if X.ndim != 2 or X.shape[1] != 96 or len(X) < 4:
+        raise InputError(f"{path}: a SmartFallMM skeleton has rows of 96 numbers (32 joints x y z in mm) and at least "
+                         f"4 rows, got an array of shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise InputError(f"{path}: the skeleton has NaN or infinite values")
+    fps = float(check_time_base(SKELETON_FPS if fps is None else fps, None, None)[0])
+    held = np.concatenate([[False], np.all(X[1:] == X[:-1], axis=1)])
+    if held.all() or (~held).sum() < 2:
+        raise InputError(f"{path}: the tracker held one pose throughout: no motion to read")
+    joints = camera_to_world(X.reshape(len(X), 32, 3) / 1000.0)
+    conf = np.where(held[:, None], 0.0, 1.0) * np.ones((1, 32))
+    joints[held] = np.nan
+    return Motion.create(joints, fps, "azure32", confidence=conf)
+
+
+register_reader("motion", "smartfallmm-skeleton", (".csv.gz",), read_smartfallmm_skeleton, search=(".csv.gz",),
+                options=("fps", "joint_set"),
+                description="SmartFallMM <group>/skeleton/SxxAyyTzz.csv.gz: Azure Kinect azure32 in mm, 30 fps; "
+                            "held rows interpolated")
