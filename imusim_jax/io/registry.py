@@ -19,7 +19,8 @@ from typing import Callable, Optional, Sequence
 
 from imusim_jax._errors import InputError
 
-__all__ = ["Reader", "register_reader", "find_reader", "readers", "motion_patterns", "load_motion"]
+__all__ = ["Reader", "register_reader", "find_reader", "readers", "search_patterns", "motion_patterns", "find_files",
+           "load_motion"]
 
 KINDS = ("motion", "imu")
 
@@ -70,9 +71,35 @@ def readers(kind: str = "motion") -> list[Reader]:
     return list(_READERS[kind].values())
 
 
+def search_patterns(kind: str = "motion") -> tuple:
+    """The file name endings a folder search takes as ``kind`` (every such reader's ``search``)."""
+    return tuple(dict.fromkeys(s for r in readers(kind) for s in r.search))
+
+
 def motion_patterns() -> tuple:
-    """The file name endings a folder search takes as motions (every motion reader's ``search``)."""
-    return tuple(dict.fromkeys(s for r in readers("motion") for s in r.search))
+    """The file name endings a folder search takes as motions (``search_patterns("motion")``)."""
+    return search_patterns("motion")
+
+
+def find_files(paths, kind: str = "motion", format: Optional[str] = None) -> list[str]:
+    """Every file of ``kind`` in ``paths``: files as given, folders searched recursively for
+    ``search_patterns(kind)`` (or, with ``format``, for that reader's ``search``); sorted absolute paths. One-line
+    ``InputError`` for a path that does not exist or when nothing is found."""
+    patterns = search_patterns(kind) if format is None else find_reader("x", kind, format).search
+    files = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, _, names in os.walk(p):
+                files += [os.path.join(root, n) for n in names if n.lower().endswith(patterns)]
+        elif os.path.isfile(p):
+            files.append(p)
+        else:
+            raise InputError(f"no such file or directory: {p}")
+    files = sorted({os.path.abspath(f) for f in files})
+    if not files:
+        raise InputError(f"no {kind} files found (looked for " + ", ".join("*" + e for e in patterns) + ")")
+    return files
 
 
 def find_reader(path: str | os.PathLike, kind: str = "motion", format: Optional[str] = None) -> Reader:

@@ -54,24 +54,11 @@ def find_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[str, str]]:
     registered motion formats), sorted; ``name`` is the path relative to the inputs' common folder (a folder
     argument counts as itself, a file as its folder) without its extension. Raises ``InputError`` for a path
     that does not exist or when nothing is found."""
-    from imusim_jax.io import motion_patterns
+    from imusim_jax.io import find_files
 
-    patterns = motion_patterns()
-    files, roots = [], []
-    for p in paths:
-        p = os.fspath(p)
-        if os.path.isdir(p):
-            roots.append(os.path.abspath(p))
-            for root, _, names in os.walk(p):
-                files += [os.path.join(root, n) for n in names if n.lower().endswith(patterns)]
-        elif os.path.isfile(p):
-            roots.append(os.path.dirname(os.path.abspath(p)))
-            files.append(p)
-        else:
-            raise InputError(f"no such file or directory: {p}")
-    files = sorted({os.path.abspath(f) for f in files})
-    if not files:
-        raise InputError("no motion files found (looked for " + ", ".join("*" + e for e in patterns) + ")")
+    files = find_files(paths, "motion")
+    roots = [os.path.abspath(p) if os.path.isdir(p) else os.path.dirname(os.path.abspath(p))
+             for p in map(os.fspath, paths)]  # a folder argument counts as itself, a file as its folder
     base = os.path.commonpath(roots)
     return [(f, os.path.splitext(os.path.relpath(f, base))[0].replace(os.sep, "/")) for f in files]
 
