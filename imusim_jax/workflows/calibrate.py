@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from typing import Optional, Sequence
+from typing import Sequence
 
 from imusim_jax._errors import InputError
 
