@@ -6,6 +6,10 @@ Motions:
 * ``ntu``: NTU RGB+D ``.skeleton`` (Kinect v2, ``ntu25``).
 * ``utd_mhad``: UTD-MHAD ``*_skeleton.mat`` (Kinect v1, ``kinect20``).
 * ``kinect``: the Kinect camera space both share.
+* ``smartfallmm``: SmartFallMM's Azure Kinect skeleton (``smartfallmm-skeleton``, ``azure32``).
+
+Labels: ``taxonomy``: the safety taxonomy (the seven safety-critical behaviours, the routine activities they are
+confused with, safety and severity) and every source dataset's class list and label map.
 
 Real IMU recordings (``imu`` readers: ``imusim_jax.io.read_recordings``), SI units, uniform samples:
 
@@ -17,6 +21,6 @@ Real IMU recordings (``imu`` readers: ``imusim_jax.io.read_recordings``), SI uni
 * ``weda_fall``: WEDA-FALL ``50Hz/<code>/U<u>_R<r>_accel.csv`` with ``_gyro.csv`` (``weda-fall``; Fitbit Sense).
 * ``broad``: BROAD ``.hdf5`` (``broad``; a rigid body, with its rest periods).
 """
-from imusim_jax.datasets import broad, kinect, ntu, smartfallmm, upfall, utd_mhad, weda_fall  # noqa: F401
+from imusim_jax.datasets import broad, kinect, ntu, smartfallmm, taxonomy, upfall, utd_mhad, weda_fall  # noqa: F401
 
-__all__ = ["broad", "kinect", "ntu", "smartfallmm", "upfall", "utd_mhad", "weda_fall"]
+__all__ = ["broad", "kinect", "ntu", "smartfallmm", "taxonomy", "upfall", "utd_mhad", "weda_fall"]
