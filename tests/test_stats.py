@@ -41,7 +41,7 @@ def test_allan_deviation_equals_allantools_oadev_at_octave_taus(n):
     np.testing.assert_array_equal(t, t_ref)
     np.testing.assert_allclose(ad, ad_ref, rtol=1e-9)
     with jax.enable_x64(True):  # the JAX path, float64
-        t2, ad2 = stats.allan_deviation(jnp.asarray(y), fs)
+        _, ad2 = stats.allan_deviation(jnp.asarray(y), fs)
         assert isinstance(ad2, jax.Array)
         np.testing.assert_allclose(np.asarray(ad2), ad_ref, rtol=1e-6)
 
@@ -116,7 +116,7 @@ def test_welch_psd_equals_scipy(kw):
         f, p = stats.welch_psd(jnp.asarray(y), fs, **kw)
         np.testing.assert_allclose(f, f_ref, rtol=1e-12)
         np.testing.assert_allclose(np.asarray(p), p_ref, rtol=1e-9, atol=1e-15 * np.abs(p_ref).max())
-        f1, p1 = stats.welch_psd(jnp.asarray(y[:, 0]), fs, **kw)
+        _, p1 = stats.welch_psd(jnp.asarray(y[:, 0]), fs, **kw)
         np.testing.assert_allclose(np.asarray(p1), p_ref[:, 0], rtol=1e-9, atol=1e-15 * np.abs(p_ref).max())
         _fd_check(lambda v: jnp.sum(jnp.log(stats.welch_psd(v, fs, **kw)[1][1:])), y[:400], eps=1e-7, rtol=1e-4)
 
