@@ -17,3 +17,5 @@ the core: it reads no files (``imusim_jax.workflows.calibrate`` and ``imusim-jax
 
 from imusim_jax.calibrate.stationary import fit_stationary as fit_stationary
 from imusim_jax.calibrate.stationary import rest_mask as rest_mask
+from imusim_jax.calibrate.unpaired import fit_unpaired as fit_unpaired
+from imusim_jax.calibrate.unpaired import percentile_map as percentile_map
