@@ -52,6 +52,7 @@ def _stderr(fit, term):
     return np.r_[fit[f"accel.{term}"]["stderr"], fit[f"gyro.{term}"]["stderr"]]
 
 
+@pytest.mark.slow
 def test_a_rest_recording_of_the_noise_model_gives_its_densities_back(round_trips):
     """20 minutes at 100 Hz, three seeds: white-noise densities within 5 % on every axis (they land within 0.5 %);
     the random walk within 25 % in RMS over every axis and seed, and no axis off by half (single axes spread by
@@ -78,6 +79,7 @@ def test_a_rest_recording_of_the_noise_model_gives_its_densities_back(round_trip
     assert 0.4 < np.sqrt(np.mean(np.square(z))) < 2.5
 
 
+@pytest.mark.slow
 def test_the_turn_on_bias_is_the_rest_mean_and_the_accelerometer_gives_only_its_gravity_excess(round_trips):
     for prof, b_acc, b_gyr in round_trips:
         f = prof.fit
@@ -90,6 +92,7 @@ def test_the_turn_on_bias_is_the_rest_mean_and_the_accelerometer_gives_only_its_
         assert f["accel.gravity_excess"]["value"] == pytest.approx(excess, abs=0.01)
 
 
+@pytest.mark.slow
 def test_the_profile_and_its_fit_report_round_trip_through_json(round_trips, tmp_path):
     prof = round_trips[0][0]
     prof.save(tmp_path / "p.json")
@@ -186,6 +189,7 @@ def broad(realdata):
     return out
 
 
+@pytest.mark.slow
 def test_broad_rest_periods_give_noise_densities_that_agree_between_trials(broad):
     """The rest periods (``movement == 0``, about 75 s per trial in 2-5 pieces, refined by ``rest_mask``) of each
     trial give white-noise densities that agree within 15 % between trials on every axis but one: trial 15's
@@ -205,6 +209,7 @@ def test_broad_rest_periods_give_noise_densities_that_agree_between_trials(broad
             assert np.all(np.abs(ratio) < 0.30), (i, j, ratio)
 
 
+@pytest.mark.slow
 def test_a_profile_fitted_on_one_broad_trial_predicts_anothers_allan_deviation(broad):
     """A trial's profile predicts another trial's measured Allan deviation at the cluster times its rest supports
     (at least 50 degrees of freedom: the measured points' own error is at most 10 %) within 15 % RMS per axis,

@@ -70,6 +70,7 @@ def synthetic():
     return res, truth
 
 
+@pytest.mark.slow
 def test_a_synthetic_round_trip_recovers_scale_and_smoothing(synthetic):
     res, truth = synthetic
     f = res.profile.fit
@@ -86,6 +87,7 @@ def test_a_synthetic_round_trip_recovers_scale_and_smoothing(synthetic):
     assert cut[0] < cut[1] < 6.0
 
 
+@pytest.mark.slow
 def test_the_unpaired_profile_round_trips_through_json(synthetic, tmp_path):
     res, _ = synthetic
     res.profile.save(tmp_path / "u.json")
@@ -132,6 +134,7 @@ def upfall(realdata):
     return folds
 
 
+@pytest.mark.slow
 def test_upfall_falls_after_an_unpaired_fit_are_closer_to_the_real_wrist_on_left_out_subjects(upfall):
     """Each skeleton subject left out in turn (the fit on the others, against real runs 1-3; scored against real
     runs 4-5, other people): averaged over the folds, the fitted simulation is closer to the real wrist than the
@@ -177,6 +180,7 @@ def test_the_loss_distances_are_the_stats_modules_and_weights_count_as_repeats()
         np.testing.assert_allclose(np.asarray(w1w) * rs.ch_sd, want2, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_bootstrap_gives_each_parameter_a_spread():
     motions = ij.Motion.create(synthetic_clips(4, 3.0, 30.0, seed=4), 30.0, "coco17")
     reals = [ij.ImuSignal(np.asarray(s.accel), np.asarray(s.gyro), rate_hz=FS)

@@ -36,6 +36,17 @@ stand for the motion the lifted poses miss, not for the sensor's noise (the stat
 the gyroscope's scale near 1.8 for the wrist rotation 18 fps landmarks under-read. The mode's output is a
 simulation whose windows are distributed like the real ones, not a sensor datasheet.
 
+Measured (``benchmarks/calibrate.py``, 2-core CPU): the synthetic round trip (the same 16 motions on both sides,
+other noise draws, known per-axis scales within +-5 % and smoothings; 3 seeds) recovers the scales within 0.03 %
+and the smoothings within 0.1 %; the noise densities are not identifiable there (they go to ~0: after the
+smoothing the truth's noise is under 1 % of the windows' roughness). UP-Fall, each skeleton subject left out in
+turn (per-sensor scale and noise, ``per_axis=False``), distances on the held-out subject against held-out real
+runs (MMD^2 / mean W1 in real standard deviations): S3 before 0.655 / 0.436, after 0.269 / 0.340, percentile
+mapping 0.442 / 0.416; S7 0.757 / 0.447, 0.408 / 0.295, 0.496 / 0.425; S10 0.340 / 0.392, 0.385 / 0.494,
+0.684 / 0.799: the fit beats percentile mapping on every fold and the unfitted simulation on two of three (S10's
+unfitted simulation is already the closest of the three). 60-100 s a fold with 5 bootstrap replicates (18-37 s
+compiling), about half without.
+
 What is not fitted: the mount (the real sensor's rotation on the wrist; the given mount is used), random-walk
 and turn-on-bias spreads (a few seconds per window do not see them), range and bits.
 
