@@ -14,3 +14,8 @@ The statistics they compare (Allan deviation, Welch spectra, MMD, Wasserstein) a
 fitting machinery (constraints, the optax loop, uncertainties) in ``imusim_jax._fit``. This package is part of
 the core: it reads no files (``imusim_jax.workflows.calibrate`` and ``imusim-jax calibrate`` do).
 """
+
+from imusim_jax.calibrate.stationary import fit_stationary as fit_stationary
+from imusim_jax.calibrate.stationary import rest_mask as rest_mask
+from imusim_jax.calibrate.unpaired import fit_unpaired as fit_unpaired
+from imusim_jax.calibrate.unpaired import percentile_map as percentile_map
