@@ -1,5 +1,6 @@
 """Unpaired calibration (``imusim_jax.calibrate.unpaired``): its pieces (windows, smoothing, percentile mapping), a
-synthetic round trip, bad input, and the real check on UP-Fall (MediaPipe falls against the real left wrist)."""
+synthetic round trip and bad input. The real check on UP-Fall (MediaPipe falls against the real left wrist, each
+skeleton subject left out in turn) takes minutes: it is ``benchmarks/calibrate.py --mode unpaired``."""
 import json
 import sys
 
@@ -51,11 +52,11 @@ def test_gaussian_smoothing_keeps_levels_stays_inside_the_valid_samples_and_has_
 
 @pytest.fixture(scope="module")
 def synthetic():
-    """16 synthetic clips (6 s at 30 fps) simulated at 50 Hz; the "real" set is the same motions recorded by a
+    """10 synthetic clips (5 s at 30 fps) simulated at 50 Hz; the "real" set is the same motions recorded by a
     sensor with other per-axis scales, a smoothing of 1.5 samples, and its own noise draw. The loss compares
     distributions of windows only (nothing is paired), so this checks that the parameters are identifiable from
     distributions when the activities' statistics agree."""
-    motions = ij.Motion.create(synthetic_clips(16, 6.0, 30.0, seed=3), 30.0, "coco17")
+    motions = ij.Motion.create(synthetic_clips(10, 5.0, 30.0, seed=3), 30.0, "coco17")
     truth = ij.ImuNoise(ij.SensorNoise.create(noise_density=0.005, scale_error=[0.04, -0.03, 0.02]),
                         ij.SensorNoise.create(noise_density=5e-4, scale_error=[-0.02, 0.03, 0.01]), "truth")
     p = ij.prepare(motions, "watch-left", rate_hz=FS, cutoff_hz=6.0)
@@ -66,7 +67,7 @@ def synthetic():
                                     U.gaussian_smooth(X[..., 3:], 1.0, mask)], -1))
     reals = [ij.ImuSignal(X[b, :n, :3], X[b, :n, 3:], rate_hz=FS) for b, n in enumerate(np.asarray(p.n_samples))]
     res = U.fit_unpaired(motions, reals, cutoff_hz=6.0, before_cutoff_hz=6.0, fit=("scale", "smoothing"),
-                         max_steps=400)
+                         max_steps=300)
     return res, truth
 
 
@@ -110,45 +111,6 @@ def test_bad_input_gets_one_line():
         U.fit_unpaired(m, short, cutoff_hz=6.0)
     with pytest.raises(ij.InputError, match="different rates"):
         U.fit_unpaired(m, real + [ij.ImuSignal(np.zeros((200, 3)), np.zeros((200, 3)), rate_hz=25.0)])
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# UP-Fall: simulated falls from MediaPipe skeletons against the real left wrist
-# ---------------------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def upfall(realdata):
-    import calibrate as bench  # benchmarks/calibrate.py: the pose lift and the real windows around the impacts
-
-    clips, _ = bench.load_upfall_poses(realdata)
-    real_fit, real_held = bench.upfall_real(realdata)
-    subjects = sorted({c["subject"] for c in clips})
-    if len(subjects) < 2:
-        pytest.skip("fewer than two UP-Fall skeleton subjects")
-    folds = {}
-    for held in subjects:
-        res = U.fit_unpaired([c["motion"] for c in clips if c["subject"] != held], real_fit,
-                             held_out=([c["motion"] for c in clips if c["subject"] == held], real_held),
-                             per_axis=False, max_steps=300)
-        folds[held] = res.report["held_out"]
-    return folds
-
-
-@pytest.mark.slow
-def test_upfall_falls_after_an_unpaired_fit_are_closer_to_the_real_wrist_on_left_out_subjects(upfall):
-    """Each skeleton subject left out in turn (the fit on the others, against real runs 1-3; scored against real
-    runs 4-5, other people): averaged over the folds, the fitted simulation is closer to the real wrist than the
-    unfitted one and than percentile mapping, by MMD^2 and by per-channel W1, and closer than percentile mapping
-    in every fold. Not in every fold closer than before: the subject whose unfitted simulation is already the
-    closest (S10) comes out farther (see the benchmark's figures)."""
-    keys = ("before", "after", "percentile")
-    mmd = {k: np.mean([f[k]["mmd2"] for f in upfall.values()]) for k in keys}
-    w1 = {k: np.mean([f[k]["w1_mean"] for f in upfall.values()]) for k in keys}
-    assert mmd["after"] < min(mmd["before"], mmd["percentile"]), mmd
-    assert w1["after"] < min(w1["before"], w1["percentile"]), w1
-    for held, f in upfall.items():
-        assert f["after"]["mmd2"] < f["percentile"]["mmd2"], (held, f)
-        assert f["after"]["w1_mean"] < f["percentile"]["w1_mean"], (held, f)
 
 
 def test_the_loss_distances_are_the_stats_modules_and_weights_count_as_repeats():
