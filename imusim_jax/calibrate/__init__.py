@@ -14,3 +14,5 @@ The statistics they compare (Allan deviation, Welch spectra, MMD, Wasserstein) a
 fitting machinery (constraints, the optax loop, uncertainties) in ``imusim_jax._fit``. This package is part of
 the core: it reads no files (``imusim_jax.workflows.calibrate`` and ``imusim-jax calibrate`` do).
 """
+
+from imusim_jax.calibrate.paired import fit_paired as fit_paired  # noqa: E402
