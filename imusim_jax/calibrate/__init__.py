@@ -15,4 +15,4 @@ fitting machinery (constraints, the optax loop, uncertainties) in ``imusim_jax._
 the core: it reads no files (``imusim_jax.workflows.calibrate`` and ``imusim-jax calibrate`` do).
 """
 
-from imusim_jax.calibrate.paired import fit_paired as fit_paired  # noqa: E402
+from imusim_jax.calibrate.paired import fit_paired as fit_paired
