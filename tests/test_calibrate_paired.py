@@ -102,9 +102,10 @@ def test_a_round_trip_recovers_mount_offsets_gains_biases_and_noise(seed, kind):
         se = np.asarray(par[f"{sensor}_bias"]["stderr"])
         assert (np.abs(np.asarray(got.bias) - np.asarray(t.bias)) < 4 * se + 1e-6).all(), (got.bias, t.bias, se)
         np.testing.assert_allclose(got.noise_density, t.noise_density, rtol=0.05)
+    assert not par["accel_random_walk"]["fitted"]  # 40 s records: too short for the random walk
     for name, p in par.items():
         se = p.get("stderr", p.get("stderr_deg"))
-        assert np.all(np.isfinite(se)) and np.all(np.asarray(se) > 0), name
+        assert not p["fitted"] or (np.all(np.isfinite(se)) and np.all(np.asarray(se) > 0)), name
     assert all(np.isfinite(p["stderr_s"]) and p["stderr_s"] > 0 for p in f["pairs"])
     assert min(f["agreement"]["after"]["corr"]) > 0.999 > max(f["agreement"]["before"]["corr"])
     back = ij.SensorProfile.from_dict(prof.to_dict())  # the whole report survives JSON
@@ -226,11 +227,16 @@ def test_real_utd_mhad_a_profile_from_two_trials_raises_the_held_out_correlation
     prof = fit_paired(fit_on, mount="watch-right")
     turn = Rotation.from_rotvec(np.radians(prof.fit["parameters"]["q_fs"]["turn_from_preset_deg"]))
     assert np.degrees((turn.inv() * Rotation.from_rotvec([0, np.pi, 0])).magnitude()) < 45
-    before, after = [], []
-    for m, rec in held:
-        real = np.concatenate([np.asarray(rec.signal.accel), np.asarray(rec.signal.gyro)], 1)
-        for mount, out in (("watch-right", before), (prof.mount, after)):
-            s = ij.simulate(m, mount, rate_hz=50.0, cutoff_hz=prof.source["cutoff_hz"])
-            out.append(_per_axis_corr(np.concatenate([np.asarray(s.accel), np.asarray(s.gyro)], 1), real))
-    assert np.median(before) < 0.3
-    assert np.median(after) > 0.5 and np.median(after) > np.median(before) + 0.3
+    p = ij.prepare(ij.stack_motions([m for m, _ in held]), "watch-right", rate_hz=50.0,
+                   cutoff_hz=prof.source["cutoff_hz"])
+    n = np.asarray(p.n_samples)
+    scores = {}
+    for name, mount in (("before", "watch-right"), ("after", prof.mount)):
+        s = ij.sense(p, mount)
+        sim = np.concatenate([np.asarray(s.accel), np.asarray(s.gyro)], -1)
+        scores[name] = [_per_axis_corr(sim[b, : n[b]], np.concatenate([np.asarray(r.signal.accel),
+                                                                        np.asarray(r.signal.gyro)], 1))
+                        for b, (_, r) in enumerate(held)]
+    before, after = np.median(scores["before"]), np.median(scores["after"])
+    assert before < 0.3
+    assert after > 0.5 and after > before + 0.3, (before, after)
