@@ -40,8 +40,7 @@ Steps (``fit_paired``):
    simulation (the synthetic round trips) both are the same, on real data the fitted gain makes the simulated
    amplitude the real one's;
 6. **uncertainties** from the curvature: Gauss-Newton ``H = sum_c J_c^T J_c / (sigma_c^2 tau_c)`` at the optimum
-   (``J_c`` the Jacobian of channel ``c``'s simulated samples by ``jax.jacfwd``, ``sigma_c^2`` its residual
-   variance, ``tau_c`` the residual's integrated autocorrelation time, so that ``n_c / tau_c`` independent
+   (``J_c`` the Jacobian of channel ``c``'s simulated samples, ``sigma_c^2`` its residual variance (per pair), ``tau_c`` the residual's integrated autocorrelation time, so that ``n_c / tau_c`` independent
    residuals count, not ``n_c`` correlated ones), the rotation as a small turn about the fitted sensor axes
    (degrees); standard errors are the square roots of ``diag(H^-1)``;
 7. **noise** from the residuals: the white-noise density of each axis from the quietest tenth of 1 s windows
@@ -405,13 +404,14 @@ def _ideal(groups: list[_Group], side: str, params: dict) -> list[jnp.ndarray]:
 
 
 def _moments(groups, xs):
-    """Masked sums over all groups and pairs, per channel ``(6,)``: n, sum x, sum y, sum x^2, sum y^2, sum xy."""
-    acc = [0.0] * 6
+    """Masked sums per pair and channel ``(P, 6)`` (pairs in the groups' order): n, sum x, sum y, sum x^2, sum y^2,
+    sum xy."""
+    parts = [[] for _ in range(6)]
     for g, x in zip(groups, xs):
         m, y = g.mask, g.real
         for k, v in enumerate((m, m * x, m * y, m * x * x, m * y * y, m * x * y)):
-            acc[k] = acc[k] + jnp.sum(v, axis=(0, 1))
-    return acc
+            parts[k].append(jnp.sum(v, axis=1))
+    return [jnp.concatenate(p) for p in parts]
 
 
 def _gain_bias(mom, scale: bool, bias: bool, amplitude: bool):
@@ -436,22 +436,28 @@ def _gain_bias(mom, scale: bool, bias: bool, amplitude: bool):
 
 
 def _loss_fn(groups, side, fixed: dict, scale: bool, bias: bool):
-    """The fit's loss of the free parameters (``fixed`` holds the others): ``sum_c (n_c / 2n) log(mse_c /
-    (1e-9 var(real_c)) + 1)`` with the least-squares gain and bias of each channel profiled out (variable
-    projection: ``mse_c = var(real_c) (1 - rho_c^2)`` when both are fitted, so the fit maximises each channel's
-    correlation). The residuals are formed again from the gains and biases (``cyy - cxy^2 / cxx`` would cancel
-    to float32's last digits on a close fit). The floor ``1e-9 var`` keeps the loss positive, as
-    ``_fit.minimize``'s relative convergence test needs, without moving the minimum."""
+    """The fit's loss of the free parameters (``fixed`` holds the others)::
+
+        sum_{i, c} (n_ic / 2n) log(mse_ic / (1e-9 var(real_ic)) + 1)
+
+    over pairs ``i`` and channels ``c``: the Gaussian likelihood with a variance per pair and channel profiled
+    out (each trial's misfit is its own: a trial the simulation follows poorly, or a recording cropped elsewhere,
+    weighs less), and the least-squares gain and bias of each channel, shared by all pairs, profiled out too
+    (variable projection: with one pair and both fitted, ``mse_c = var(real_c) (1 - rho_c^2)``, so the fit
+    maximises each channel's correlation). The residuals are formed again from the gains and biases (``cyy -
+    cxy^2 / cxx`` would cancel to float32's last digits on a close fit). The floor ``1e-9 var`` keeps the loss
+    positive, as ``_fit.minimize``'s relative convergence test needs, without moving the minimum."""
 
     def loss(free):
         params = {**fixed, **free}
         xs = _ideal(groups, side, params)
         mom = _moments(groups, xs)
+        g, b, _, _ = _gain_bias([m.sum(0) for m in mom], scale, bias, amplitude=False)
+        sq = jnp.concatenate([jnp.sum(gr.mask * (g[None, None] * x + b[None, None] - gr.real) ** 2, axis=1)
+                              for gr, x in zip(groups, xs)])  # (P, 6)
         n = jnp.maximum(mom[0], 1.0)
-        g, b, _, _ = _gain_bias(mom, scale, bias, amplitude=False)
-        sq = sum(jnp.sum(gr.mask * (g[None, None] * x + b[None, None] - gr.real) ** 2, axis=(0, 1))
-                 for gr, x in zip(groups, xs))
-        var = jnp.maximum(mom[4] / n - (mom[2] / n) ** 2, 1e-30)
+        var = mom[4] / n - (mom[2] / n) ** 2
+        var = jnp.maximum(var, 1e-6 * jnp.max(var, axis=0, keepdims=True) + 1e-30)
         w = mom[0] / jnp.sum(mom[0])
         return 0.5 * jnp.sum(w * jnp.log(sq / n / (1e-9 * var) + 1.0))
 
@@ -699,30 +705,28 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
         final_loss, steps, converged = float(loss({})), 0, True
     params["q_fs"] = params["q_fs"] / jnp.linalg.norm(params["q_fs"])
     # the gains and biases at the optimum, closed form (the least-squares slope is reported beside the gain)
+    mom = [m.sum(0) for m in _moments(groups, _ideal(groups, side, params))]
     g_fit, b_fit, _, slope = (np.asarray(v, np.float64) for v in
-                              _gain_bias(_moments(groups, _ideal(groups, side, params)), fit_scale, fit_bias,
-                                         amplitude=gain == "amplitude"))
+                              _gain_bias(mom, fit_scale, fit_bias, amplitude=gain == "amplitude"))
     params.update(accel_scale=jnp.asarray(g_fit[:3] - 1, dtype), gyro_scale=jnp.asarray(g_fit[3:] - 1, dtype),
                   accel_bias=jnp.asarray(b_fit[:3], dtype), gyro_bias=jnp.asarray(b_fit[3:], dtype))
     after = _agreement(groups, side, params)
     # -- residuals: noise, autocorrelation, uncertainties ---------------------------------------------------------
     sims = _simulated(groups, side, params)
-    records, taus = [], []
-    resid_all = [[] for _ in range(6)]
+    records = []
+    sq_pair, n_pair = np.zeros((n_pairs, 6)), np.zeros((n_pairs, 6))
     for g, x in zip(groups, sims):
         r = np.asarray(x - g.real, np.float64)
         M = np.asarray(g.mask, bool)
-        for b in range(len(g.idx)):
-            both = M[b].all(1)
-            for run in _runs(both):
+        for b, i in enumerate(g.idx):
+            for run in _runs(M[b].all(1)):
                 if run.stop - run.start >= 4:
                     records.append(r[b, run])
-            for c in range(6):
-                resid_all[c].append(r[b, M[b, :, c], c])
-    resid_all = [np.concatenate(v) for v in resid_all]
+            sq_pair[i], n_pair[i] = (M[b] * r[b] ** 2).sum(0), M[b].sum(0)
     taus = np.array([np.median([_iact(rec[:, c]) for rec in records if len(rec) > 8] or [1.0]) for c in range(6)])
-    sigma2 = np.array([np.mean(v ** 2) for v in resid_all])
-    stderr = _stderr(groups, side, params, free_names, fit_scale, fit_bias, sigma2, taus, dtype)
+    sigma2 = sq_pair.sum(0) / np.maximum(n_pair.sum(0), 1)
+    sigma2_pair = np.where(n_pair > 0, sq_pair / np.maximum(n_pair, 1), sigma2[None])
+    stderr = _stderr(groups, side, params, free_names, fit_scale, fit_bias, sigma2_pair, taus, dtype)
     if "noise" in parts:
         dens, rws, (se_d, se_k, noise_rep) = _noise_estimates(records, rate, random_walk=True)
     else:
@@ -840,7 +844,7 @@ def _corr(a, b) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _stderr(groups, side, params, free_names, fit_scale, fit_bias, sigma2, taus, dtype) -> dict:
+def _stderr(groups, side, params, free_names, fit_scale, fit_bias, sigma2_pair, taus, dtype) -> dict:
     """Standard errors of the fitted parameters from the Gauss-Newton curvature (module docstring, step 6), the
     gains and biases included (as parameters of the full model ``g x + b``, not profiled out), the rotation as a
     turn about the sensor's axes (degrees). Empty where nothing is fitted.
@@ -878,7 +882,7 @@ def _stderr(groups, side, params, free_names, fit_scale, fit_bias, sigma2, taus,
         return {}
     d = len(names)
     H = np.zeros((d, d))
-    w = 1.0 / (np.maximum(sigma2, 1e-30) * np.maximum(taus, 1.0))
+    w = 1.0 / (np.maximum(sigma2_pair, 1e-30) * np.maximum(taus, 1.0)[None])  # (P, 6): the loss's weights
     n_shared = len(cols)
     for gi, g in enumerate(groups):
         M = np.asarray(g.mask, bool)
@@ -899,7 +903,7 @@ def _stderr(groups, side, params, free_names, fit_scale, fit_bias, sigma2, taus,
                     k += 6
                 if fit_bias:
                     J[:, k + c] = 1.0
-                H += w[c] * J.T @ J
+                H += w[i, c] * J.T @ J
     se = np.sqrt(np.clip(np.diag(np.linalg.pinv(H, rcond=1e-12)), 0, None))
     by = dict(zip(names, se))
     out = {}
