@@ -5,56 +5,61 @@ Several pairs (trials of one subject wearing one sensor) share one mount rotatio
 ``lever_f``, a per-axis gain and bias of each sensor, and one noise model; each pair has its own time offset
 (clocks and crops differ per trial). The model of a real sample, axis by axis (``_noise``'s deterministic part)::
 
-    y_real[j] ≈ (1 + s) * sense(prepared, Mount(q_fs, lever_f), time_offset_s=tau_i)[j + n_i] + b
+    y_real[j] ≈ (1 + s) * sense(prepared, Mount(q_fs, lever_f), time_offset_s=delta_i)[j + n_i] + b
 
-with ``tau_i = n_i / rate + delta_i`` the pair's time offset (``sense``'s: the motion time of the sensor's first
-sample) split into a whole number of samples ``n_i`` (found once) and a fraction ``delta_i`` (fitted within
-``prepared.max_time_offset_s``), so that offsets of seconds need no longer edge extension.
+with the pair's time offset ``tau_i = n_i / rate + delta_i`` (``sense``'s: the motion time of the recording's
+first sample) split into a whole number of samples ``n_i`` (found once, on the host) and a fraction ``delta_i``
+(fitted within ``prepared.max_time_offset_s``), so that offsets of seconds need no longer edge extension.
 
 Steps (``fit_paired``):
 
-1. checks, each a one-line ``InputError``: every recording lasts ``min_duration_s``, its accelerometer reads
-   gravity in m/s^2 where it rests (a median |a| of 1 is g, of 100 is not a body), its gyroscope is in rad/s, the
-   motion and the recording can overlap within ``max_offset_s`` of the offset given;
-2. ``prepare`` once per set of pairs of one kind, joint set and rate (the pairs' motions stacked into one batch:
-   the same filters and cut-offs as one ``prepare`` per pair, one compiled call for all);
+1. checks, each a one-line ``InputError``: every recording lasts ``min_duration_s``; its accelerometer reads about
+   g in m/s^2 (a median |a| of 1 is g, of 100 is not a body, of 0.3 is gravity removed); its gyroscope is in
+   rad/s; motion and recording can overlap by ``min_overlap_s`` within ``max_offset_s`` of the offset given;
+2. ``prepare`` once per set of pairs of one kind, joint set and rate (their motions stacked into one batch: the
+   same filters and cut-offs as one ``prepare`` per pair, and one compiled ``sense`` for all);
 3. ideal readings in the forearm frame (identity mount) and the **coarse offset** of each pair by normalised
    cross-correlation of 0.3 s envelopes of |omega| and |a| (both orientation-free), the lag maximising the sum
-   of the two, with at least half the shorter signal overlapping (``../shared/tools``' rule);
+   of the two, at least half the shorter signal overlapping (the rule of ``../shared/tools``' scoring scripts);
 4. the **rotation's initial value** by a Wahba/Kabsch alignment of the real gyroscope and accelerometer vectors
    (each sensor weighted by its RMS) onto the forearm-frame ones over all pairs: a global optimum, so a sensor
-   turned 180 degrees from the preset (UTD-MHAD's) starts in the right basin; gains and biases start at their
-   closed-form values for that rotation;
-5. the **joint fit** (``_fit.minimize``: optax Adam with a decaying step, jitted, constrained: a unit quaternion,
-   a lever arm within ``lever_max_m`` of the preset's, gains in (-0.5, 1.0), fractional offsets within
-   ``fine_window_s``) of the loss::
+   turned 180 degrees from the preset (UTD-MHAD's) starts in the right basin;
+5. the **joint fit** (``_fit.minimize``: optax Adam, its step halved every ``half_life_steps``, jitted; constrained:
+   a unit quaternion, a lever arm within ``lever_max_m`` of the preset's, fractional offsets within
+   ``fine_window_s``) of the rotation, the lever arm and the offsets, minimising::
 
-       L = sum_c (n_c / 2n) log( mean_k m_ck r_ck^2 / g_c )
+       L = sum_{i, c} (n_ic / 2n) log(mse_ic / (1e-9 var(real_ic)) + 1)
 
-   over the six channels ``c`` (accelerometer x, y, z, gyroscope x, y, z), ``r`` the residual, ``m`` the mask
-   (samples both signals cover, ``edge_s`` from the motion's ends left out, saturated samples left out),
-   ``g_c = 1 + s_c`` the gain. Without the ``1 / g_c`` this is the Gaussian likelihood with each channel's variance
-   profiled out (each channel weighted by its own residual variance, so m/s^2 and rad/s need no hand-set
-   weights); with it the gain is the ratio of amplitudes ``std(real) / std(sim)`` (geometric-mean regression)
-   rather than the least-squares slope, which a model error shrinks by the correlation: with a faithful
-   simulation (the synthetic round trips) both are the same, on real data the fitted gain makes the simulated
-   amplitude the real one's;
-6. **uncertainties** from the curvature: Gauss-Newton ``H = sum_c J_c^T J_c / (sigma_c^2 tau_c)`` at the optimum
-   (``J_c`` the Jacobian of channel ``c``'s simulated samples, ``sigma_c^2`` its residual variance (per pair), ``tau_c`` the residual's integrated autocorrelation time, so that ``n_c / tau_c`` independent
-   residuals count, not ``n_c`` correlated ones), the rotation as a small turn about the fitted sensor axes
-   (degrees); standard errors are the square roots of ``diag(H^-1)``;
-7. **noise** from the residuals: the white-noise density of each axis from the quietest tenth of 1 s windows
-   (each window's variance about its own straight line, scaled by the chi-square quantile, exact for white noise;
-   on real data the quietest windows are where the sensor rests, elsewhere unmodelled motion adds to it: an upper
-   bound), and, where a record lasts ``2 * MIN_RW_TAU_S`` or more, the bias random walk from the residual's Allan
-   variance at ``tau >= MIN_RW_TAU_S`` with the white part subtracted; their standard errors under the same
-   model (a sample quantile's; the weighted fit's).
+   over pairs ``i`` and channels ``c`` (accelerometer x, y, z, gyroscope x, y, z), ``mse_ic`` the mean squared
+   residual over the pair's mask (samples both signals cover, ``edge_s`` from the motion's ends left out,
+   saturated samples left out). This is the Gaussian likelihood with a variance per pair and channel profiled
+   out: m/s^2 and rad/s need no hand-set weights, and a trial the simulation follows poorly (or one cropped
+   elsewhere) weighs less. The gains and biases, shared by all pairs, are profiled out too, in closed form
+   (variable projection: least squares from the masked moments at every step), so the optimiser moves only the
+   parameters that need it. The floor ``1e-9 var`` keeps the loss positive for ``minimize``'s relative
+   convergence test without moving the minimum;
+6. the **gains** reported are, by default (``gain="amplitude"``), the ratio of amplitudes ``std(real) /
+   std(sim)`` per axis (geometric-mean regression) with the least-squares bias for them, rather than the
+   least-squares slope, which a model error shrinks by the correlation (on UTD-MHAD to 0.55 for the gyroscope):
+   with a faithful simulation (the synthetic round trips) both agree to 1e-4, on real data the gain makes the
+   simulated amplitude the real one's (the least-squares slopes are in the report);
+7. **uncertainties** from the curvature: the Gauss-Newton ``H = sum_{i,c} J_ic^T J_ic / (sigma_ic^2 tau_c)`` of the
+   full model (gains and biases as parameters) at the optimum, ``J_ic`` the Jacobian of pair ``i``'s channel
+   ``c``, ``sigma_ic^2`` its residual variance, ``tau_c`` the residuals' integrated autocorrelation time (so
+   ``n / tau`` independent residuals count, not ``n`` correlated ones); the rotation as a turn about the fitted
+   sensor axes (degrees); standard errors are the square roots of ``diag(H^-1)``;
+8. **noise** from the residuals: the white-noise density of each axis from the quietest tenth of 1 s windows
+   (each window's variance about its own straight line, scaled by the chi-square quantile: exact for white noise;
+   on real data the quietest windows are where the sensor rests, and unmodelled motion adds to them: an upper
+   bound), and, where a record lasts ``4 * MIN_RW_TAU_S`` or more, the bias random walk from the residual's
+   Allan variance at ``tau >= MIN_RW_TAU_S`` with the white part subtracted; standard errors under the same model
+   (a sample quantile's; the weighted fit's).
 
 The result is a ``SensorProfile`` whose ``time_offset_s`` is the median of the pairs' offsets; every pair's offset
-(with its uncertainty), every parameter's value and standard error, the loss, the steps, the convergence, the
-cut-off and the agreement (per-channel correlation and RMSE) before (the preset mount at the coarse offsets) and
-after are in ``profile.fit``. A cut-off grid (``cutoff_hz=[...]``) fits once per cut-off and keeps the one with the
-lowest loss (a per-sample likelihood, comparable across cut-offs).
+(with its standard error and label), every parameter's value and standard error, the loss, the steps, the
+convergence, the cut-off, and the agreement (per-channel correlation and RMSE) before (the preset mount at the
+coarse offsets), with the Kabsch rotation alone, and after, are in ``profile.fit``. A cut-off grid
+(``cutoff_hz=[...]``) fits once per cut-off and keeps the one with the lowest loss.
 """
 from __future__ import annotations
 
@@ -90,7 +95,7 @@ random walk where the records are long enough)."""
 CHANNELS = ("accel_x", "accel_y", "accel_z", "gyro_x", "gyro_y", "gyro_z")
 MIN_RW_TAU_S = 10.0
 """The shortest averaging time (s) the bias random walk is read at (shorter, white noise and the model's errors
-dominate the residual's Allan variance); records shorter than twice this leave it unfitted (0)."""
+dominate the residual's Allan variance); records shorter than four times this leave it unfitted (0)."""
 _ENVELOPE_S = 0.3
 _QUIET_QUANTILE = 0.1
 _WINDOW_S = 1.0
@@ -519,7 +524,11 @@ def fit_paired(pairs: Sequence, *, mount: Mount | str = "watch-left", rate_hz: f
         extension is made up).
       min_duration_s: the shortest recording accepted, s.
       min_overlap_s: the least overlap of motion and recording accepted, s.
-      learning_rate, max_steps, patience, tol: ``_fit.minimize``'s (the step decays tenfold over ``max_steps``).
+      gain: ``"amplitude"`` (the ratio of amplitudes, the module docstring's step 6) or ``"least-squares"`` (the
+        slope).
+      learning_rate, half_life_steps: Adam's first step (in the unconstrained values: radians for the rotation)
+        and how many steps it takes to halve.
+      max_steps, patience, tol: ``_fit.minimize``'s.
       progress: ``progress(step, loss)`` after every chunk of steps.
       name: the profile's name; source: extra keys for ``profile.source``.
     Returns:
