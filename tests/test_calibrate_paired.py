@@ -1,16 +1,16 @@
 """Paired calibration (``imusim_jax.calibrate.fit_paired``): round trips on synthetic motion with known mount,
 time offsets, gains, biases and noise; the noise estimator on 20 minutes of sensor noise; bad input; and, where
 ``../shared/realdata`` is present, one UTD-MHAD subject."""
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
+from motions import reference_joints
 from scipy.spatial.transform import Rotation
 
 import imusim_jax as ij
 from imusim_jax.calibrate import fit_paired
 from imusim_jax.calibrate import paired as P
-from motions import reference_joints
 
 RATE = 100.0
 G = 9.80665
@@ -68,7 +68,7 @@ def _recorded(source, mount, noise, key, offset_s, crop):
 
 
 def _angle_deg(q1, q2):
-    r = lambda q: Rotation.from_quat(np.asarray(q, np.float64)[[1, 2, 3, 0]])  # noqa: E731
+    r = lambda q: Rotation.from_quat(np.asarray(q, np.float64)[[1, 2, 3, 0]])
     return float(np.degrees((r(q1).inv() * r(q2)).magnitude()))
 
 
@@ -103,6 +103,7 @@ def test_a_round_trip_recovers_mount_offsets_gains_biases_and_noise(seed, kind):
         assert (np.abs(np.asarray(got.bias) - np.asarray(t.bias)) < 4 * se + 1e-6).all(), (got.bias, t.bias, se)
         np.testing.assert_allclose(got.noise_density, t.noise_density, rtol=0.05)
     assert not par["accel_random_walk"]["fitted"]  # 40 s records: too short for the random walk
+    assert f["noise"]["accel"]["method"] == f["noise"]["gyro"]["method"] == "residual"
     for name, p in par.items():
         se = p.get("stderr", p.get("stderr_deg"))
         assert not p["fitted"] or (np.all(np.isfinite(se)) and np.all(np.asarray(se) > 0)), name
@@ -140,13 +141,38 @@ def test_the_noise_estimates_from_20_minutes_at_100_hz():
     for seed in range(4):
         a, g = ij.apply_noise(jax.random.key(seed), z, z, noise, RATE)
         rec = np.concatenate([np.asarray(a), np.asarray(g)], 1).astype(np.float64)
-        dens, rws, (se_d, se_k, rep) = P._noise_estimates([rec], RATE, random_walk=True)
+        dens, rws, se_d, se_k, rep = P._noise_estimates([rec], [(rec, np.zeros(rec.shape, bool))], np.ones(6), RATE)
         np.testing.assert_allclose(dens, nd, rtol=0.05)
         assert (np.abs(dens - nd) < 4 * se_d).all()
         assert (np.abs(rws - rw) < 4 * se_k).all(), (rws / rw, se_k / rw)
-        assert rep["random_walk_taus"] == [5] * 6
+        assert rep["accel"]["method"] == rep["gyro"]["method"] == "residual"
+        assert rep["accel"]["random_walk_taus"] == rep["gyro"]["random_walk_taus"] == [5] * 3
         ratios.append(rws / rw)
     np.testing.assert_allclose(np.mean(ratios, 0), 1.0, atol=0.25)
+
+
+def test_where_the_residual_is_not_white_the_noise_comes_from_rest_or_is_not_observable():
+    """A fit that leaves model error (a correlated residual) reads the density from the recording's still
+    windows (a sensor at rest for 20 s: within 5 %), and with none says so and puts 0 in the profile."""
+    n = int(40 * RATE)
+    acc = ij.SensorNoise.create(noise_density=180e-6 * G)
+    gyr = ij.SensorNoise.create(noise_density=np.radians(7e-3))
+    a, g = ij.apply_noise(jax.random.key(7), jnp.zeros((n, 3)), jnp.zeros((n, 3)), ij.ImuNoise(acc, gyr), RATE)
+    rest = np.concatenate([np.asarray(a) + [0.0, 0.0, G], np.asarray(g)], 1).astype(np.float64)
+    t = np.arange(n) / RATE
+    moving = rest + np.sin(2 * np.pi * 1.3 * t)[:, None] * [2.0, 1.0, 1.5, 1.0, 2.0, 0.5]
+    rest[: n // 2] = moving[: n // 2]  # moving for 20 s, then at rest for 20 s
+    residual = [np.cumsum(np.random.default_rng(0).normal(size=(n, 6)), 0) * 1e-3]  # smooth: model error
+    taus = np.full(6, 30.0)
+    none = np.zeros((n, 6), bool)
+    dens, rws, se_d, _, rep = P._noise_estimates(residual, [(rest, none)], taus, RATE)
+    assert rep["accel"]["method"] == rep["gyro"]["method"] == "rest"
+    assert rep["gyro"]["still_windows"] == 40
+    np.testing.assert_allclose(dens, np.concatenate([acc.noise_density, gyr.noise_density]), rtol=0.05)
+    assert (rws == 0).all() and (se_d > 0).all()
+    dens, _, _, _, rep = P._noise_estimates(residual, [(moving, none)], taus, RATE)
+    assert rep["accel"]["method"] == rep["gyro"]["method"] == "not observable"
+    assert (dens == 0).all() and len(rep["gyro"]["upper_bound"]) == 3
 
 
 def _pair(duration_s=10.0, rate=50.0, accel_scale=1.0, gyro_scale=1.0):

@@ -48,12 +48,15 @@ Steps (``fit_paired``):
    ``c``, ``sigma_ic^2`` its residual variance, ``tau_c`` the residuals' integrated autocorrelation time (so
    ``n / tau`` independent residuals count, not ``n`` correlated ones); the rotation as a turn about the fitted
    sensor axes (degrees); standard errors are the square roots of ``diag(H^-1)``;
-8. **noise** from the residuals: the white-noise density of each axis from the quietest tenth of 1 s windows
-   (each window's variance about its own straight line, scaled by the chi-square quantile: exact for white noise;
-   on real data the quietest windows are where the sensor rests, and unmodelled motion adds to them: an upper
-   bound), and, where a record lasts ``4 * MIN_RW_TAU_S`` or more, the bias random walk from the residual's
-   Allan variance at ``tau >= MIN_RW_TAU_S`` with the white part subtracted; standard errors under the same model
-   (a sample quantile's; the weighted fit's).
+8. **noise**, each sensor by the first route that applies (``_noise_estimates``): where the residual is white (the
+   fit explains everything but the sensor's noise, as on synthetic data) from the residual: the white-noise
+   density from the quietest tenth of its 1 s windows (each window's variance about its own straight line,
+   scaled by the chi-square quantile), and, where a record lasts ``4 * MIN_RW_TAU_S`` or more, the bias random
+   walk from its Allan variance at ``tau >= MIN_RW_TAU_S`` with the white part subtracted; else from the still
+   0.5 s windows of the real recordings (a resting sensor's own noise; no random walk); else not at all: the
+   profile's densities are 0 and the report gives the residual's figure as an upper bound (on UTD-MHAD's
+   three-second trials, where the sensor never rests, it is model error, 50 times a MEMS sensor's noise).
+   Standard errors under the same models (a sample quantile's; the weighted fit's).
 
 The result is a ``SensorProfile`` whose ``time_offset_s`` is the median of the pairs' offsets; every pair's offset
 (with its standard error and label), every parameter's value and standard error, the loss, the steps, the
@@ -99,6 +102,10 @@ dominate the residual's Allan variance); records shorter than four times this le
 _ENVELOPE_S = 0.3
 _QUIET_QUANTILE = 0.1
 _WINDOW_S = 1.0
+_WHITE_TAU = 2.0           # samples: a residual this little correlated is the sensor's noise alone
+_STILL_WINDOW_S = 0.5
+_STILL = {"accel": 0.1, "gyro": 0.02}  # m/s^2, rad/s: a resting sensor varies less (consumer MEMS: 0.01-0.05,
+_MIN_STILL_WINDOWS = 8                 # 0.001-0.01 at 50-100 Hz)
 _REST_GYRO = 0.5          # rad/s: a sample is "calm" for the units check below this |omega| ...
 _REST_ACCEL_DEV = 1.5     # ... and within this many m/s^2 of its neighbours' median |a|
 _G_LO, _G_HI = 0.5 * STANDARD_GRAVITY, 2.0 * STANDARD_GRAVITY
@@ -369,21 +376,62 @@ def _random_walk(records: list[np.ndarray], rate: float, density: float) -> tupl
     return k, (se_k2 / (2 * k) if k > 0 else math.sqrt(se_k2)), len(points)
 
 
-def _noise_estimates(records: list[np.ndarray], rate: float, random_walk: bool) -> tuple[np.ndarray, np.ndarray,
-                                                                                           dict]:
-    """White densities ``(6,)`` and random walks ``(6,)`` of the residual records (each ``(n_i, 6)``: contiguous
-    runs of unmasked samples), their standard errors (``_white_density``, ``_random_walk``) and a report."""
-    n = max(3, round(float(_WINDOW_S * rate)))
-    dens, rws, se_d, se_k = (np.zeros(6) for _ in range(4))
-    rw_used = np.zeros(6, int)
-    for c in range(6):
-        per = [_window_vars(x[:, c], n) for x in records]
-        allv = np.concatenate(per) if per else np.zeros(0)
-        dens[c], se_d[c] = _white_density(allv, n, rate)
-        if random_walk:
-            rws[c], se_k[c], rw_used[c] = _random_walk([x[:, c] for x in records], rate, dens[c])
-    report = {"window_s": n / rate, "quantile": _QUIET_QUANTILE, "random_walk_taus": rw_used.tolist()}
-    return dens, rws, (se_d, se_k, report)
+def _noise_estimates(records: list[np.ndarray], reals: list[tuple[np.ndarray, np.ndarray]], taus: np.ndarray,
+                     rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+    """White densities ``(6,)``, random walks ``(6,)``, their standard errors and a report, each sensor by the first
+    of these that applies (the module docstring's step 8):
+
+    * ``residual``: the residual is white (its integrated autocorrelation time at most ``_WHITE_TAU`` samples on
+      all three axes: the fit explains everything but the noise, as on the synthetic round trips): the quietest
+      ``_QUIET_QUANTILE`` of 1 s windows of the residual records (``records``, each ``(n_i, 6)``: contiguous runs
+      of unmasked samples; ``_white_density``), and the random walk (``_random_walk``);
+    * ``rest``: else, still windows of the real recordings (``reals``: readings ``(n, 6)`` and saturation flags):
+      0.5 s windows whose three axes all vary by less than ``_STILL`` about a straight line; with at least
+      ``_MIN_STILL_WINDOWS`` of them the density is their median variance over the chi-square median (exact for a
+      resting sensor's white noise); the random walk is not observable in seconds-long trials (0);
+    * ``not observable``: densities 0 (the profile adds no noise it cannot vouch for); the report carries the
+      residual's figure as an upper bound."""
+    dens, rws, se_d, se_k = np.zeros(6), np.zeros(6), np.full(6, np.nan), np.full(6, np.nan)
+    n1 = max(3, round(float(_WINDOW_S * rate)))
+    n_rest = max(4, round(float(_STILL_WINDOW_S * rate)))
+    report = {}
+    for s_, name in ((0, "accel"), (1, "gyro")):
+        ch = range(3 * s_, 3 * s_ + 3)
+        upper = [_white_density(np.concatenate([_window_vars(x[:, c], n1) for x in records] or [np.zeros(0)]), n1,
+                                rate) for c in ch]
+        rep = {"residual_autocorrelation_samples": [float(taus[c]) for c in ch]}
+        if max(taus[c] for c in ch) <= _WHITE_TAU:
+            rep.update(method="residual", window_s=n1 / rate, quantile=_QUIET_QUANTILE, random_walk_taus=[])
+            for k, c in enumerate(ch):
+                dens[c], se_d[c] = upper[k]
+                rws[c], se_k[c], used = _random_walk([x[:, c] for x in records], rate, dens[c])
+                rep["random_walk_taus"].append(used)
+                if not used:
+                    se_k[c] = np.nan
+        else:
+            wins = []
+            for x, sat in reals:
+                m = len(x) // n_rest
+                if m == 0:
+                    continue
+                v = np.stack([_window_vars(x[:, c], n_rest) for c in ch], 1)  # (m, 3)
+                ok = ~sat[: m * n_rest, list(ch)].reshape(m, n_rest, 3).any((1, 2))
+                wins.append(v[ok & (v < _STILL[name] ** 2).all(1)])
+            still = np.concatenate(wins) if wins else np.zeros((0, 3))
+            rep.update(still_windows=len(still), still_window_s=n_rest / rate,
+                       upper_bound=[u[0] for u in upper])
+            if len(still) >= _MIN_STILL_WINDOWS:
+                rep["method"] = "rest"
+                nu = n_rest - 2
+                med = chi2.ppf(0.5, nu)
+                rel = math.sqrt(0.25 / len(still)) / (2 * med * chi2.pdf(med, nu))
+                for k, c in enumerate(ch):
+                    dens[c] = math.sqrt(float(np.median(still[:, k])) / (med / nu) / rate)
+                    se_d[c] = dens[c] * rel
+            else:
+                rep["method"] = "not observable"
+        report[name] = rep
+    return dens, rws, se_d, se_k, report
 
 
 def _runs(mask: np.ndarray) -> list[slice]:
@@ -737,9 +785,12 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
     sigma2_pair = np.where(n_pair > 0, sq_pair / np.maximum(n_pair, 1), sigma2[None])
     stderr = _stderr(groups, side, params, free_names, fit_scale, fit_bias, sigma2_pair, taus, dtype)
     if "noise" in parts:
-        dens, rws, (se_d, se_k, noise_rep) = _noise_estimates(records, rate, random_walk=True)
+        dens, rws, se_d, se_k, noise_rep = _noise_estimates(records, [(p.real, p.saturated) for p in P], taus, rate)
     else:
         dens, rws, se_d, se_k, noise_rep = np.zeros(6), np.zeros(6), np.full(6, np.nan), np.full(6, np.nan), {}
+    observed = {k: "noise" in parts and noise_rep[k]["method"] != "not observable" for k in ("accel", "gyro")}
+    walked = {k: "noise" in parts and noise_rep[k]["method"] == "residual" and all(noise_rep[k]["random_walk_taus"])
+              for k in ("accel", "gyro")}
     # -- the profile's parts and the report -----------------------------------------------------------------------
     q = np.asarray(params["q_fs"], np.float64)
     lever = np.asarray(params["lever_f"], np.float64)
@@ -777,13 +828,13 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
         "gyro_bias": {"value": bias[3:].tolist(), "stderr": stderr.get("gyro_bias"), "unit": "rad/s",
                       "fitted": "bias" in parts},
         "accel_noise_density": {"value": dens[:3].tolist(), "stderr": se_d[:3].tolist(), "unit": "m/s^2/sqrt(Hz)",
-                                "fitted": "noise" in parts},
+                                "fitted": observed["accel"]},
         "gyro_noise_density": {"value": dens[3:].tolist(), "stderr": se_d[3:].tolist(), "unit": "rad/s/sqrt(Hz)",
-                               "fitted": "noise" in parts},
+                               "fitted": observed["gyro"]},
         "accel_random_walk": {"value": rws[:3].tolist(), "stderr": se_k[:3].tolist(), "unit": "m/s^2/sqrt(s)",
-                              "fitted": "noise" in parts and bool(noise_rep.get("random_walk_taus", [0])[0])},
+                              "fitted": walked["accel"]},
         "gyro_random_walk": {"value": rws[3:].tolist(), "stderr": se_k[3:].tolist(), "unit": "rad/s/sqrt(s)",
-                             "fitted": "noise" in parts and bool(noise_rep.get("random_walk_taus", [0] * 6)[3])},
+                             "fitted": walked["gyro"]},
     }
     pairs_rep = [{"label": p.label, "time_offset_s": float(offsets[i]),
                   "stderr_s": None if stderr.get("delta") is None else stderr["delta"][i],
