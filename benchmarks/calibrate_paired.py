@@ -47,6 +47,9 @@ import numpy as np
 import imusim_jax as ij
 from imusim_jax.calibrate import fit_paired
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import cpu_model
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RATE = 50.0
 CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz")
@@ -262,7 +265,8 @@ def main(argv=None):
         (cut[0] if cut[0] == "auto" else float(cut[0]))
     import jax
 
-    print(f"device: {jax.devices()[0].device_kind}, {os.cpu_count()} CPUs; cutoff {args.cutoff}")
+    print(f"machine: {cpu_model()}, {len(os.sched_getaffinity(0))} usable cores, load average "
+          f"{os.getloadavg()[0]:.1f}; jax {jax.__version__} on {jax.devices()[0].platform}; cut-off {args.cutoff}")
     out = {}
     if args.dataset in ("utd", "both"):
         subs = [int(s) for s in args.subjects.split(",")] if args.subjects and args.dataset == "utd" else [1, 2, 3, 4]
