@@ -231,15 +231,20 @@ def run_subject(label, fit_pairs, held, preset, args, max_lag, min_overlap, inde
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     kw = {"fit": tuple(args.fit.split(","))} if args.fit else {}
+    if args.lever_max is not None:
+        kw["lever_max_m"] = args.lever_max
     prof = fit_paired([(m, r) for _, m, r in fit_pairs], mount=preset, cutoff_hz=args.cutoff,
                       max_offset_s=args.max_offset, name=label, **kw)
     t_fit = time.perf_counter() - t0
     rows = evaluate(held, preset, prof, "auto", args.with_noise, max_lag, min_overlap, independent_env)
     f = prof.fit
     turn = f["parameters"]["q_fs"]["turn_from_preset_deg"]
+    boot = f["parameters"]["q_fs"]["bootstrap_stderr_deg"]
+    se = f["parameters"]["q_fs"]["stderr_deg"]
     print(f"{label}: fit on {len(fit_pairs)} trials in {t_fit:.1f} s (load {load0:.1f}; {f['steps']} steps, "
           f"converged {f['converged']}), {len(rows)} held out; turn from {preset} "
-          f"({turn[0]:.0f}, {turn[1]:.0f}, {turn[2]:.0f}) deg, lever "
+          f"({turn[0]:.0f}, {turn[1]:.0f}, {turn[2]:.0f}) deg (stderr {max(se):.1f}, over trials "
+          f"{'-' if boot is None else f'{max(boot):.1f}'}), lever "
           f"{np.round(np.asarray(f['parameters']['lever_f']['value']) * 100, 1).tolist()} cm")
     print_summary(rows)
     return rows, t_fit, load0, prof
@@ -253,6 +258,7 @@ def main(argv=None):
     ap.add_argument("--cutoff", default="auto", help="'auto', Hz, or a grid 'auto,3,4'")
     ap.add_argument("--max-offset", type=float, default=None)
     ap.add_argument("--fit", default=None, help="the parts to fit (fit_paired's fit), comma-separated")
+    ap.add_argument("--lever-max", type=float, default=None, help="fit_paired's lever_max_m")
     ap.add_argument("--with-noise", action="store_true", help="simulate the held-out trials with the noise too")
     ap.add_argument("--json", default=None, help="write every trial's scores here")
     args = ap.parse_args(argv)

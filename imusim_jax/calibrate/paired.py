@@ -69,6 +69,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 import jax.numpy as jnp
@@ -106,6 +107,7 @@ _WHITE_TAU = 2.0           # samples: a residual this little correlated is the s
 _STILL_WINDOW_S = 0.5
 _STILL = {"accel": 0.1, "gyro": 0.02}  # m/s^2, rad/s: a resting sensor varies less (consumer MEMS: 0.01-0.05,
 _MIN_STILL_WINDOWS = 8                 # 0.001-0.01 at 50-100 Hz)
+_BOOT_WARN_DEG = 15.0
 _REST_GYRO = 0.5          # rad/s: a sample is "calm" for the units check below this |omega| ...
 _REST_ACCEL_DEV = 1.5     # ... and within this many m/s^2 of its neighbours' median |a|
 _G_LO, _G_HI = 0.5 * STANDARD_GRAVITY, 2.0 * STANDARD_GRAVITY
@@ -268,11 +270,24 @@ def _coarse_lag(sim: np.ndarray, real: np.ndarray, rate: float, center: int, max
     return int(lags[b]), float(c[b] / 2)
 
 
-def _kabsch(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The rotation ``R`` minimising ``sum |dst - R src|^2`` (rows are vectors)."""
-    U, _, Vt = np.linalg.svd(src.T @ dst)
+def _kabsch(H: np.ndarray) -> np.ndarray:
+    """The rotation ``R`` minimising ``sum |dst - R src|^2`` from ``H = sum src dst^T`` (3 x 3)."""
+    U, _, Vt = np.linalg.svd(H)
     d = np.sign(np.linalg.det(Vt.T @ U.T)) or 1.0
     return Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
+
+
+def _bootstrap_rotation(Hs: list[np.ndarray], R0: np.ndarray, draws: int = 200) -> np.ndarray | None:
+    """Standard deviations (degrees, about the sensor's x, y, z axes) of the Kabsch rotation over trials drawn
+    with replacement (``Hs`` each pair's ``sum src dst^T``), about ``R0``: how far the trials agree on the mounting,
+    model errors included (the curvature sees only the noise around one minimum). ``None`` under three pairs."""
+    if len(Hs) < 3:
+        return None
+    rng = np.random.default_rng(0)
+    counts = rng.multinomial(len(Hs), np.full(len(Hs), 1.0 / len(Hs)), size=draws)
+    H = np.stack(Hs)
+    turns = np.array([Rotation.from_matrix(R0.T @ _kabsch(np.tensordot(c, H, 1))).as_rotvec() for c in counts])
+    return np.degrees(np.sqrt(np.mean(turns ** 2, 0)))
 
 
 def _quat_from_matrix(Rm: np.ndarray) -> np.ndarray:
@@ -540,7 +555,7 @@ def _rotate_local(q0, dtheta):
 
 def fit_paired(pairs: Sequence, *, mount: Mount | str = "watch-left", rate_hz: float | None = None,
                cutoff_hz="auto", fit: Sequence[str] = FIT_PARTS, time_offset_s=0.0, max_offset_s: float = 5.0,
-               fine_window_s: float = 0.25, lever_max_m: float = 0.1, edge_s: float = 0.3,
+               fine_window_s: float = 0.25, lever_max_m: float = 0.05, edge_s: float = 0.3,
                min_duration_s: float = 2.0, min_overlap_s: float = 1.5, gain: str = "amplitude",
                learning_rate: float = 0.01, half_life_steps: int = 100,
                max_steps: int = 1500, patience: int = 150, tol: float = 1e-6,
@@ -629,7 +644,9 @@ def fit_paired(pairs: Sequence, *, mount: Mount | str = "watch-left", rate_hz: f
                 "lever_max_m": float(lever_max_m), "edge_s": float(edge_s), "min_overlap_s": float(min_overlap_s),
                 "learning_rate": float(learning_rate), "half_life_steps": int(half_life_steps),
                 "max_steps": int(max_steps), "patience": int(patience), "tol": float(tol), "progress": progress}
-    results = [_fit_one(cut, **settings) for cut in grid]
+    results = []
+    for cut in grid:  # a loop, not a comprehension: _fit_one's warnings point at fit_paired's caller
+        results.append(_fit_one(cut, **settings))
     best = min(range(len(results)), key=lambda k: results[k]["loss"] if np.isfinite(results[k]["loss"])
                else np.inf)
     res = results[best]
@@ -724,13 +741,20 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
             ok = np.asarray(g.mask[b, : n_valid[i]]).all(1)
             src_rows.append(np.asarray(g.real[b, : n_valid[i]])[ok])
             dst_rows.append(sims0[i][k[ok]])
-    src, dst = np.concatenate(src_rows), np.concatenate(dst_rows)
+    src = np.concatenate(src_rows)
+    boot = None
     if "rotation" in parts:
         wa = 1.0 / max(np.sqrt(np.mean(np.sum(src[:, :3] ** 2, 1))), 1e-9)
         wg = 1.0 / max(np.sqrt(np.mean(np.sum(src[:, 3:] ** 2, 1))), 1e-9)
-        Rk = _kabsch(np.concatenate([src[:, :3] * wa, src[:, 3:] * wg]),
-                     np.concatenate([dst[:, :3] * wa, dst[:, 3:] * wg]))
+        Hs = [wa ** 2 * s_[:, :3].T @ d_[:, :3] + wg ** 2 * s_[:, 3:].T @ d_[:, 3:] for s_, d_ in zip(src_rows, dst_rows)]
+        Rk = _kabsch(sum(Hs))
         q0 = _quat_from_matrix(Rk)
+        boot = _bootstrap_rotation(Hs, Rk)
+        if boot is not None and np.sqrt(np.sum(boot ** 2)) > _BOOT_WARN_DEG:
+            warnings.warn(f"the trials disagree on the mounting: their rotations spread by "
+                          f"{np.sqrt(np.sum(boot ** 2)):.0f} degrees (a bootstrap over {n_pairs} trials); the fitted "
+                          "rotation is poorly determined (too few trials, or the simulation follows them poorly)",
+                          UserWarning, stacklevel=3)
     else:
         q0 = np.asarray(base.q_fs, np.float64)
     # -- the parameters, their constraints, the loss (gains and biases profiled out) -----------------------------
@@ -812,6 +836,7 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
                  "sensor to forearm; stderr: a turn about the sensor's x, y, z axes, degrees",
                  "turn_from_preset_deg": np.degrees(rot_rel.as_rotvec()).tolist(),
                  "angle_from_preset_deg": float(np.degrees(rot_rel.magnitude())),
+                 "bootstrap_stderr_deg": None if boot is None else boot.tolist(),
                  "angle_from_kabsch_deg": float(np.degrees((Rotation.from_quat(q0[[1, 2, 3, 0]]).inv()
                                                             * Rotation.from_quat(q[[1, 2, 3, 0]])).magnitude())),
                  "fitted": "rotation" in parts},
