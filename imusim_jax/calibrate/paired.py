@@ -759,6 +759,8 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
         q0 = np.asarray(base.q_fs, np.float64)
     # -- the parameters, their constraints, the loss (gains and biases profiled out) -----------------------------
     lev0 = np.asarray(base.lever_f, np.float64)
+    if "lever" in parts and lever_max_m > 0:
+        lev0 = _lever_init(groups, side, ident, sims0, n_valid, q0, lev0, lever_max_m, dtype)
     params0 = {"q_fs": jnp.asarray(q0, dtype), "lever_f": jnp.asarray(lev0, dtype), "delta": jnp.asarray(frac0, dtype)}
     lever_box = _fit.bounded(-lever_max_m, lever_max_m)
     cons = {"q_fs": _fit.unit_quaternion,
@@ -883,6 +885,40 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
     }
     return {"loss": float(final_loss), "mount": out_mount, "noise": noise,
             "time_offset_s": float(np.median(offsets)), "report": report}
+
+
+def _lever_init(groups, side, ident, sims0, n_valid, q0, lev0, lever_max_m, dtype) -> np.ndarray:
+    """The lever arm's initial value in closed form: the accelerometer is linear in it (``alpha x r + omega x
+    (omega x r)``), so three more calls of the compiled ``sense`` (a 5 cm lever along each forearm axis) give its
+    sensitivity, and one linear least squares over all pairs, with a bias per axis, the lever (clipped to 90 % of
+    the box around the preset's ``lev0``, where the bounded constraint still moves freely)."""
+    R0 = Rotation.from_quat(np.asarray(q0, np.float64)[[1, 2, 3, 0]]).as_matrix()
+    h = 0.05
+    cols = []
+    for k in range(3):
+        e = np.zeros(3)
+        e[k] = h
+        xs = _ideal(groups, side, {**ident, "lever_f": jnp.asarray(np.asarray(ident["lever_f"]) + e, dtype)})
+        cols.append(xs)
+    rows_a, rows_y = [], []
+    for gi, g in enumerate(groups):
+        M = np.asarray(g.mask, bool)
+        Y = np.asarray(g.real, np.float64)
+        for b, i in enumerate(g.idx):
+            m = M[b, : n_valid[i], :3].all(1)
+            f0 = sims0[i][m, :3] @ R0  # forearm -> sensor frame
+            dX = [(np.asarray(c[gi][b, : n_valid[i], :3], np.float64)[m] @ R0 - f0) / h for c in cols]  # 3 x (n, 3)
+            for c in range(3):  # rows: [d/dr_x, d/dr_y, d/dr_z, bias_x, bias_y, bias_z]
+                A = np.zeros((int(m.sum()), 6))
+                A[:, :3] = np.stack([d[:, c] for d in dX], 1)
+                A[:, 3 + c] = 1.0
+                rows_a.append(A)
+                rows_y.append(Y[b, : n_valid[i], c][m] - f0[:, c])
+    A, y = np.concatenate(rows_a), np.concatenate(rows_y)
+    if len(y) < 12:
+        return lev0
+    sol = np.linalg.lstsq(A, y, rcond=None)[0]
+    return lev0 + np.clip(sol[:3], -0.9 * lever_max_m, 0.9 * lever_max_m)
 
 
 def _group_of(groups, i):
