@@ -128,8 +128,9 @@ class _Pair:
 
 @dataclasses.dataclass
 class _Group:
-    """Pairs prepared together (one kind, joint set and rate): ``idx`` into the pairs, the ``Prepared`` batch, the
-    real readings aligned onto the simulated samples ``(B, n_out, 6)`` and their mask ``(B, n_out, 6)``."""
+    """Pairs prepared together (one kind and joint set): ``idx`` into the pairs, the ``Prepared`` batch, the real
+    readings aligned onto the simulated samples ``(B, n_keep, 6)`` and their mask ``(B, n_keep, 6)`` (1 where a
+    sample counts)."""
 
     idx: list
     prepared: object
@@ -712,7 +713,7 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
     frac0 = offsets0 - np.round(offsets0 * rate) / rate if "time_offset" not in parts else np.zeros(n_pairs)
     # -- the real readings on the simulated samples' grid ---------------------------------------------------------
     e = math.ceil(edge * rate)
-    masks_np = []
+    masks_np, used_s = [], np.zeros(n_pairs)
     for g in groups:
         n_out = g.prepared.n_keep
         Y = np.zeros((len(g.idx), n_out, 6))
@@ -724,6 +725,7 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
             ok = (j >= 0) & (j < len(p.real)) & (k >= e) & (k < n_valid[i] - e)
             Y[b, ok] = p.real[j[ok]]
             M[b, ok] = ~p.saturated[j[ok]]
+            used_s[i] = M[b].all(1).sum() / rate
         if M.sum() == 0:
             raise InputError(f"{P[g.idx[0]].label}: no sample of the recording falls inside the motion (away from "
                              f"its first and last {edge:.2g} s)")
@@ -866,8 +868,7 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
     pairs_rep = [{"label": p.label, "time_offset_s": float(offsets[i]),
                   "stderr_s": None if stderr.get("delta") is None else stderr["delta"][i],
                   "coarse_offset_s": float(lags[i] / rate), "coarse_envelope_corr": float(xc[i]),
-                  "overlap_s": float(np.asarray(_group_of(groups, i)[0].mask[_group_of(groups, i)[1]]).all(1).sum()
-                                     / rate)}
+                  "samples_used_s": float(used_s[i])}
                  for i, p in enumerate(P)]
     report = {
         "mode": "paired", "parameters": rep_params, "pairs": pairs_rep,
@@ -919,13 +920,6 @@ def _lever_init(groups, side, ident, sims0, n_valid, q0, lev0, lever_max_m, dtyp
         return lev0
     sol = np.linalg.lstsq(A, y, rcond=None)[0]
     return lev0 + np.clip(sol[:3], -0.9 * lever_max_m, 0.9 * lever_max_m)
-
-
-def _group_of(groups, i):
-    for g in groups:
-        if i in g.idx:
-            return g, g.idx.index(i)
-    raise KeyError(i)
 
 
 def _stack_trajectories(trajs):
