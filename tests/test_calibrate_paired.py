@@ -96,6 +96,7 @@ def test_a_round_trip_recovers_mount_offsets_gains_biases_and_noise(seed, kind):
     np.testing.assert_allclose(f["time_offset_s"]["per_pair"], offsets, atol=0.05 / RATE)
     assert prof.time_offset_s == pytest.approx(np.median(f["time_offset_s"]["per_pair"]))
     np.testing.assert_allclose(prof.mount.lever_f, mount.lever_f, atol=0.002)
+    assert (np.abs(np.asarray(prof.mount.lever_f)) < 0.05).all()  # within the box about the preset's (0)
     for sensor in ("accel", "gyro"):
         t, got = getattr(noise, sensor), getattr(prof.noise, sensor)
         np.testing.assert_allclose(got.scale_error, t.scale_error, atol=5e-4)

@@ -760,14 +760,15 @@ def _fit_one(cutoff, *, gain, parts, base: Mount, P: list[_Pair], rate, offsets0
     else:
         q0 = np.asarray(base.q_fs, np.float64)
     # -- the parameters, their constraints, the loss (gains and biases profiled out) -----------------------------
-    lev0 = np.asarray(base.lever_f, np.float64)
+    lev_preset = np.asarray(base.lever_f, np.float64)  # the centre of the lever arm's box
+    lev0 = lev_preset
     if "lever" in parts and lever_max_m > 0:
-        lev0 = _lever_init(groups, side, ident, sims0, n_valid, q0, lev0, lever_max_m, dtype)
+        lev0 = _lever_init(groups, side, ident, sims0, n_valid, q0, lev_preset, lever_max_m, dtype)
     params0 = {"q_fs": jnp.asarray(q0, dtype), "lever_f": jnp.asarray(lev0, dtype), "delta": jnp.asarray(frac0, dtype)}
     lever_box = _fit.bounded(-lever_max_m, lever_max_m)
     cons = {"q_fs": _fit.unit_quaternion,
-            "lever_f": _fit.Constraint(lambda u: jnp.asarray(lev0, dtype) + lever_box.forward(u),
-                                       lambda x: lever_box.inverse(x - jnp.asarray(lev0, dtype)),
+            "lever_f": _fit.Constraint(lambda u: jnp.asarray(lev_preset, dtype) + lever_box.forward(u),
+                                       lambda x: lever_box.inverse(x - jnp.asarray(lev_preset, dtype)),
                                        f"within {lever_max_m:g} m of the mount's"),
             "delta": _fit.bounded(-window, window)}
     which = {"q_fs": "rotation", "lever_f": "lever", "delta": "time_offset"}
