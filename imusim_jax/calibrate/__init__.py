@@ -15,6 +15,7 @@ fitting machinery (constraints, the optax loop, uncertainties) in ``imusim_jax._
 the core: it reads no files (``imusim_jax.workflows.calibrate`` and ``imusim-jax calibrate`` do).
 """
 
+from imusim_jax.calibrate.paired import fit_paired as fit_paired
 from imusim_jax.calibrate.stationary import fit_stationary as fit_stationary
 from imusim_jax.calibrate.stationary import rest_mask as rest_mask
 from imusim_jax.calibrate.unpaired import fit_unpaired as fit_unpaired
