@@ -135,7 +135,7 @@ def minimize(loss: Callable, params0, constraints, *, learning_rate: float = 0.0
         u, state, values, chunk_u, chunk_best = run(u, state)
         values = np.asarray(values, np.float64)
         history.extend(values.tolist())
-        if float(chunk_best) < best * (1 - tol) - 1e-300:
+        if float(chunk_best) < best - tol * abs(best) - 1e-300:  # a relative improvement, whatever the sign
             best_u, best, since = chunk_u, float(chunk_best), 0
         else:
             since += chunk

@@ -42,6 +42,8 @@ class SensorProfile:
       mount: ``Mount`` or ``None`` (not calibrated).
       time_offset_s: the motion time of the sensor's first sample, s (``sense``'s ``time_offset_s``).
       rate_hz: the sensor's sampling rate, Hz, or ``None``.
+      cutoff_hz: the joints' low-pass cut-off the profile was fitted with (``prepare``'s ``cutoff_hz``: Hz,
+        ``"auto"``, or ``None`` for none fixed): the mount and gains fit the motion as filtered so.
       name: a label.
       source: what it was fitted on (mode, files, dataset, subject, ...).
       fit: the fit's report (parameters with uncertainties, loss, steps, convergence).
@@ -51,13 +53,14 @@ class SensorProfile:
     mount: Optional[Mount] = None
     time_offset_s: float = 0.0
     rate_hz: Optional[float] = None
+    cutoff_hz: object = None
     name: str = "profile"
     source: dict = dataclasses.field(default_factory=dict)
     fit: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = {"format": PROFILE_FORMAT, "version": 1, "name": self.name, "rate_hz": self.rate_hz,
-             "time_offset_s": float(self.time_offset_s)}
+             "time_offset_s": float(self.time_offset_s), "cutoff_hz": self.cutoff_hz}
         if self.mount is not None:
             d["mount"] = self.mount.to_dict()
         if self.noise is not None:
@@ -102,7 +105,12 @@ class SensorProfile:
             raise InputError(f"{where}: time_offset_s and rate_hz must be numbers") from None
         if not np.isfinite(offset) or (rate is not None and not (np.isfinite(rate) and rate > 0)):
             raise InputError(f"{where}: time_offset_s must be finite and rate_hz positive")
-        return cls(noise, mount, offset, rate, str(d.get("name", "profile")), dict(d.get("source", {})),
+        cutoff = d.get("cutoff_hz")
+        if cutoff is not None:
+            from imusim_jax._cutoff import cutoff_arg
+
+            cutoff = cutoff_arg(cutoff, f"{where}: cutoff_hz")
+        return cls(noise, mount, offset, rate, cutoff, str(d.get("name", "profile")), dict(d.get("source", {})),
                    dict(d.get("fit", {})))
 
     @classmethod

@@ -657,7 +657,8 @@ def fit_paired(pairs: Sequence, *, mount: Mount | str = "watch-left", rate_hz: f
     src = {"mode": "paired", "pairs": [p.label for p in P], "mount": base.name, "side": base.side,
            "rate_hz": rate, "cutoff_hz": _cut_name(grid[best]), **(source or {})}
     return SensorProfile(noise=res["noise"], mount=res["mount"], time_offset_s=res["time_offset_s"], rate_hz=rate,
-                         name=name or f"paired-{base.name}", source=src, fit=res["report"])
+                         cutoff_hz=_cut_name(grid[best]), name=name or f"paired-{base.name}", source=src,
+                         fit=res["report"])
 
 
 def _cut_name(c):

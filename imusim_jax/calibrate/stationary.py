@@ -357,7 +357,8 @@ def _lsb(x: np.ndarray) -> np.ndarray:
 def fit_stationary(recordings, mask=None, *, detect: bool = True, name: str = "stationary",
                    min_rest_s: float = 10.0, min_edf: float = 2.0, max_tau_s: Optional[float] = None,
                    min_tau_s: Optional[float] = None, bias_instability: bool = True, bootstrap: int = 24,
-                   seed: int = 0, learning_rate: float = 0.05, max_steps: int = 4000, progress: Optional[Callable[[int, float], None]] = None,
+                   seed: int = 0, learning_rate: float = 0.05, max_steps: int = 4000,
+                   progress: Optional[Callable[[int, float], None]] = None,
                    rest_options: Optional[dict] = None) -> SensorProfile:
     """Fit the noise model of one sensor to its rest data (see the module docstring for the method).
 

@@ -595,7 +595,10 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
                 "reproduces one of them (--cutoff): the accelerometer's is the lower"}
     source = {"mode": "unpaired", "simulated_clips": int(prepared.num_clips), "real_recordings": len(reals),
               "rate_hz": fs}
-    profile = SensorProfile(noise=fitted_noise, mount=mount, rate_hz=fs, name=name, source=source, fit=fit_report)
+    equivalent = fit_report["cutoff"]["cutoff_hz_equivalent"][0]  # the accelerometer's: --cutoff reproduces it
+    profile = SensorProfile(noise=fitted_noise, mount=mount, rate_hz=fs,
+                            cutoff_hz=None if equivalent is None else float(equivalent), name=name, source=source,
+                            fit=fit_report)
     return UnpairedResult(profile, report, sigma, pmap, simulate_fitted)
 
 

@@ -24,9 +24,9 @@ ProfileOption = Annotated[Optional[str], typer.Option(
     "--profile", help="a sensor profile .json (imusim-jax calibrate): its mount, noise, time offset and rate; "
     "--mount, --noise and --rate given as well win over its parts")]
 SeedOption = Annotated[int, typer.Option("--seed", help="PRNG seed for the noise")]
-CutoffOption = Annotated[str, typer.Option(
-    "--cutoff", help="low-pass cut-off of the joints in Hz, 'auto' (Winter's residual analysis per clip) or "
-    "'none'")]
+CutoffOption = Annotated[Optional[str], typer.Option(
+    "--cutoff", help="low-pass cut-off of the joints in Hz, 'auto' (Winter's residual analysis per clip; the "
+    "default, or the profile's) or 'none'")]
 RollOption = Annotated[str, typer.Option(
     "--roll", help="forearm roll from auto|hand|hinge (auto: hand landmarks where the joint set has them)")]
 FpsOption = Annotated[Optional[float], typer.Option("--fps", help="override the input's frame rate, Hz")]
@@ -100,7 +100,7 @@ def check_seed(seed: int) -> int:
 
 
 def simulation(*, mount: Optional[str], wrist: Optional[str], rate: Optional[float], noise: Optional[str],
-               seed: int, cutoff: str, roll: str, profile: Optional[str] = None,
+               seed: int, cutoff: Optional[str], roll: str, profile: Optional[str] = None,
                default_mount: str = "watch-left") -> Simulation:
     """Check the shared options (one ``error:`` line each) and resolve them: before any input is read. A
     ``--profile`` supplies the mount, noise, time offset and rate that the other options do not."""
@@ -111,7 +111,10 @@ def simulation(*, mount: Optional[str], wrist: Optional[str], rate: Optional[flo
     prof = get_profile(profile) if profile is not None else None
     rate_hz = positive_hz(rate if rate is not None else (prof.rate_hz if prof is not None and prof.rate_hz
                                                           else DEFAULT_RATE_HZ), "--rate")
-    cut = cutoff_arg(cutoff, "--cutoff")
+    if cutoff is not None:
+        cut = cutoff_arg(cutoff, "--cutoff")
+    else:
+        cut = prof.cutoff_hz if prof is not None and prof.cutoff_hz is not None else "auto"
     roll = roll.strip().lower()
     if roll not in ROLLS:
         fail(f"--roll must be one of {', '.join(ROLLS)}, got {roll!r}")

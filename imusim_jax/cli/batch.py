@@ -24,7 +24,7 @@ def batch(
     noise: NoiseOption = None,
     profile: ProfileOption = None,
     seed: int = typer.Option(0, "--seed", help="PRNG seed; each clip's key is fold_in(key(seed), crc32(name))"),
-    cutoff: CutoffOption = "auto",
+    cutoff: CutoffOption = None,
     roll: RollOption = "auto",
     fps: FpsOption = None,
     joint_set: JointSetOption = None,

@@ -25,7 +25,7 @@ def simulate(
     noise: NoiseOption = None,
     profile: ProfileOption = None,
     seed: SeedOption = 0,
-    cutoff: CutoffOption = "auto",
+    cutoff: CutoffOption = None,
     roll: RollOption = "auto",
     fps: FpsOption = None,
     joint_set: JointSetOption = None,

@@ -32,7 +32,7 @@ def video2imu(
     noise: NoiseOption = None,
     profile: ProfileOption = None,
     seed: SeedOption = 0,
-    cutoff: CutoffOption = "auto",
+    cutoff: CutoffOption = None,
     roll: RollOption = "auto",
     start: Optional[float] = typer.Option(None, "--start", help="first second of the video to use"),
     end: Optional[float] = typer.Option(None, "--end", help="second of the video to stop at"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from typing import Sequence
+from typing import Optional, Sequence
 
 from imusim_jax._errors import InputError
 
@@ -77,3 +77,78 @@ def read_pairs_csv(path: str | os.PathLike) -> list[tuple[str, str]]:
                 raise InputError(f"{path}: row {i}: no such file: {p}")
         out.append(pair)
     return out
+
+
+def calibrate_files(mode: str, real: Sequence[str], *, motion: Optional[Sequence[str]] = None,
+                    pairs_csv: Optional[str] = None, format: Optional[str] = None, mount="watch-left",
+                    cutoff_hz=None, progress: bool = True, name: Optional[str] = None):
+    """Fit a ``SensorProfile`` in ``mode`` (``stationary``, ``paired`` or ``unpaired``) to the recordings in
+    ``real`` (files or folders, read by their registered ``imu`` readers, or by ``format``) and, for ``paired``
+    and ``unpaired``, the motions in ``motion`` (or the pairs a ``pairs_csv`` lists). ``mount`` is the arm and the
+    starting mount; ``cutoff_hz`` the joints' cut-off (``None``: the mode's default: ``"auto"`` for paired, a
+    permissive one with a fitted smoothing for unpaired); ``progress`` shows a bar over the optimisation on a
+    terminal. Returns ``(profile, data)``: ``data`` holds what was read (``recordings``, ``motions``, ``pairs``),
+    for a report's plot."""
+    from tqdm.auto import tqdm
+
+    from imusim_jax import calibrate, load_motion
+    from imusim_jax.io import find_files, read_recordings
+
+    if mode not in MODES:
+        raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "stationary" and (motion or pairs_csv):
+        raise InputError("--mode stationary fits rest recordings alone: drop --motion / --pairs")
+    if mode != "stationary" and not (motion or pairs_csv):
+        raise InputError(f"--mode {mode} needs the motions: --motion PATH (or --pairs CSV for paired)")
+    if mode == "unpaired" and pairs_csv:
+        raise InputError("--pairs lists pairs for --mode paired; unpaired takes --motion PATH")
+    bar = tqdm(desc=f"calibrate ({mode})", unit="step", disable=None if progress else True)
+
+    def step(n, loss):
+        bar.update(n - bar.n)
+        bar.set_postfix(loss=f"{loss:.4g}")
+
+    def recordings_of(paths):
+        out = []
+        for f in paths:
+            out += read_recordings(f, format=format)
+        return out
+
+    data: dict = {}
+    source = {"mode": mode}
+    try:
+        if mode == "paired":
+            if pairs_csv:
+                pairs = read_pairs_csv(pairs_csv)
+            else:
+                pairs = pair_files(find_files(real, "imu", format), find_files(motion, "motion"))
+            loaded = []
+            for r, m in pairs:
+                recs = read_recordings(r, format=format)
+                if len(recs) != 1:
+                    raise InputError(f"{r} holds {len(recs)} recordings; paired calibration takes files of one "
+                                     "recording each (list them in a --pairs CSV)")
+                loaded.append((load_motion(m), recs[0]))
+            data["pairs"] = loaded
+            source["pairs"] = [[r, m] for r, m in pairs]
+            profile = calibrate.fit_paired(loaded, mount=mount, cutoff_hz="auto" if cutoff_hz is None else cutoff_hz,
+                                           progress=step, name=name, source=source)
+        else:
+            files = find_files(real, "imu", format)
+            data["recordings"] = recordings_of(files)
+            source["real"] = files
+            if mode == "stationary":
+                profile = calibrate.fit_stationary(data["recordings"], progress=step, name=name or "stationary")
+            else:
+                motion_files = find_files(motion, "motion")
+                data["motions"] = [load_motion(f) for f in motion_files]
+                source["motions"] = motion_files
+                result = calibrate.fit_unpaired(data["motions"], data["recordings"], mount=mount,
+                                                cutoff_hz=cutoff_hz, progress=step, name=name or "unpaired")
+                profile, data["unpaired"] = result.profile, result
+    finally:
+        bar.close()
+    profile.source = {**source, **profile.source}
+    if name:
+        profile.name = name
+    return profile, data
