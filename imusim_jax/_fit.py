@@ -135,14 +135,15 @@ def minimize(loss: Callable, params0, constraints, *, learning_rate: float = 0.0
         u, state, values, chunk_u, chunk_best = run(u, state)
         values = np.asarray(values, np.float64)
         history.extend(values.tolist())
-        if float(chunk_best) < best - tol * abs(best) - 1e-300:  # a relative improvement, whatever the sign
+        improved = float(chunk_best) < best - tol * abs(best) if np.isfinite(best) else np.isfinite(float(chunk_best))
+        if improved:  # a relative improvement, whatever the loss's sign (an unbiased MMD^2 goes below 0)
             best_u, best, since = chunk_u, float(chunk_best), 0
         else:
             since += chunk
         if progress is not None:
             progress(len(history), best)
         if since >= patience:
-            converged = True
+            converged = bool(np.isfinite(best))  # a loss never finite has not converged: it has failed
             break
     final = float(loss(constrain(constraints, best_u)))
     return FitResult(constrain(constraints, best_u), final, len(history), converged, np.asarray(history))

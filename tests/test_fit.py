@@ -55,3 +55,14 @@ def test_a_rotation_is_fitted_on_the_unit_sphere():
                             learning_rate=0.05, max_steps=4000)
         assert float(jnp.linalg.norm(res.params["q"])) == pytest.approx(1.0, abs=1e-9)
         assert np.degrees(float(Q.angle_between(res.params["q"], q_true))) < 0.5
+
+
+def test_a_negative_loss_is_minimised_and_a_loss_never_finite_is_not_converged():
+    """An unbiased MMD^2 goes below zero: the loop must still see improvements there (a relative test on
+    ``best * (1 - tol)`` would not), and a loss that is never finite must not read as converged."""
+    res = _fit.minimize(lambda p: -jnp.exp(-(p["x"] - 1.5) ** 2), {"x": 0.0}, {"x": _fit.identity},
+                        learning_rate=0.05, max_steps=3000, patience=200)
+    assert res.converged and float(res.params["x"]) == pytest.approx(1.5, abs=1e-2) and res.loss < -0.999
+    bad = _fit.minimize(lambda p: jnp.log(-jnp.abs(p["x"]) - 1.0), {"x": 0.0}, {"x": _fit.identity},
+                        max_steps=300, patience=100)
+    assert not bad.converged
