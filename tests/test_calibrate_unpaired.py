@@ -2,7 +2,6 @@
 synthetic round trip and bad input. The real check on UP-Fall (MediaPipe falls against the real left wrist, each
 skeleton subject left out in turn) takes minutes: it is ``benchmarks/calibrate.py --mode unpaired``."""
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,11 +10,9 @@ import pytest
 import scipy.stats
 
 import imusim_jax as ij
-from conftest import REPO
 from imusim_jax.calibrate import unpaired as U
+from imusim_jax.datasets.synthetic import synthetic_clips
 
-sys.path.insert(0, str(REPO / "benchmarks"))
-from synthetic_motion import synthetic_clips  # noqa: E402
 
 FS = 50.0
 

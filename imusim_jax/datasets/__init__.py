@@ -8,6 +8,8 @@ Motions:
 * ``kinect``: the Kinect camera space both share.
 * ``smartfallmm``: SmartFallMM's Azure Kinect skeleton (``smartfallmm-skeleton``, ``azure32``).
 
+Synthetic motion: ``synthetic`` (``synthetic_motion``: walking, turning people moving both arms; no files).
+
 Labels: ``taxonomy``: the safety taxonomy (the seven safety-critical behaviours, the routine activities they are
 confused with, safety and severity) and every source dataset's class list and label map.
 
@@ -21,6 +23,6 @@ Real IMU recordings (``imu`` readers: ``imusim_jax.io.read_recordings``), SI uni
 * ``weda_fall``: WEDA-FALL ``50Hz/<code>/U<u>_R<r>_accel.csv`` with ``_gyro.csv`` (``weda-fall``; Fitbit Sense).
 * ``broad``: BROAD ``.hdf5`` (``broad``; a rigid body, with its rest periods).
 """
-from imusim_jax.datasets import broad, kinect, ntu, smartfallmm, taxonomy, upfall, utd_mhad, weda_fall  # noqa: F401
+from imusim_jax.datasets import broad, kinect, ntu, smartfallmm, synthetic, taxonomy, upfall, utd_mhad, weda_fall  # noqa: F401
 
-__all__ = ["broad", "kinect", "ntu", "smartfallmm", "taxonomy", "upfall", "utd_mhad", "weda_fall"]
+__all__ = ["broad", "kinect", "ntu", "smartfallmm", "synthetic", "taxonomy", "upfall", "utd_mhad", "weda_fall"]
