@@ -927,6 +927,15 @@ def _read_ledger(path: str) -> dict:
     return out
 
 
+def _end_line(path: str) -> None:
+    """End a torn last line (an append a kill cut short) so that the next record starts a line of its own."""
+    if os.path.exists(path) and os.path.getsize(path):
+        with open(path, "rb+") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+
+
 def _append_ledger(path: str, rec: dict) -> None:
     line = json.dumps(rec, separators=(",", ":"), default=_json_default) + "\n"
     with open(path, "ab") as f:
@@ -1031,6 +1040,7 @@ def build_dataset(manifest: dict | str | os.PathLike, out_dir: str | os.PathLike
     if overwrite and os.path.exists(ledger_path):
         os.remove(ledger_path)
     ledger = _read_ledger(ledger_path)
+    _end_line(ledger_path)
     planned = {shard_name(i) for i in range(len(shards))}
     for name in os.listdir(shard_dir):  # shard files of an earlier plan (other inputs): not this dataset's
         if name.endswith(".parquet") and name not in planned:

@@ -638,8 +638,17 @@ def _motion_folder_enumerate(entry: dict) -> list[ClipRef]:
 
     _need_path(entry)
     pats = motion_patterns()
-    return _folder_refs(entry, _walk(entry["path"], lambda n: n.lower().endswith(pats)), "synthetic",
-                        "motion files (" + ", ".join("*" + p for p in pats) + ")")
+    files = _not_labels(entry, _walk(entry["path"], lambda n: n.lower().endswith(pats)))
+    return _folder_refs(entry, files, "synthetic", "motion files (" + ", ".join("*" + p for p in pats) + ")")
+
+
+def _not_labels(entry: dict, files: list[str]) -> list[str]:
+    """``files`` without the entry's labels CSV (it may sit in the folder it labels)."""
+    labels = entry.get("labels")
+    if not labels:
+        return files
+    labels_abs = os.path.abspath(labels)
+    return [f for f in files if os.path.abspath(_join(entry["path"], f)) != labels_abs]
 
 
 def _motion_folder_load(ref: ClipRef, entry: dict) -> list[Item]:
@@ -706,10 +715,7 @@ def _imu_folder_enumerate(entry: dict) -> list[ClipRef]:
         pats = find_reader("x", "imu", fmt).search
     else:
         pats = search_patterns("imu")
-    labels = entry.get("labels")
-    labels_abs = os.path.abspath(labels) if labels else None
-    files = _walk(entry["path"], lambda n: n.lower().endswith(pats))
-    files = [f for f in files if os.path.abspath(_join(entry["path"], f)) != labels_abs]
+    files = _not_labels(entry, _walk(entry["path"], lambda n: n.lower().endswith(pats)))
     return _folder_refs(entry, files, "real", "IMU files (" + ", ".join("*" + p for p in pats) + ")")
 
 
