@@ -576,13 +576,37 @@ def _one_line(e: BaseException) -> str:
     return msg if isinstance(e, InputError) else f"{type(e).__name__}: {msg}"
 
 
-def _noise_model(rec: Optional[dict]):
-    if rec is None:
-        return None
-    from imusim_jax._noise import ImuNoise, SensorNoise
+_NOISE_CACHE: dict = {}
 
-    return ImuNoise(SensorNoise.from_dict(rec["accel"], "accel"), SensorNoise.from_dict(rec["gyro"], "gyro"),
-                    "dataset")
+
+def _noise_model(rec: Optional[dict]):
+    """The ``ImuNoise`` of a profile record (``None``: ideal), built once per process and record."""
+    from imusim_jax._noise import ImuNoise, SensorNoise, get_noise
+
+    if rec is None:
+        return get_noise("ideal").replace(name="dataset")
+    key = json.dumps(rec, sort_keys=True)
+    if key not in _NOISE_CACHE:
+        _NOISE_CACHE[key] = ImuNoise(SensorNoise.from_dict(rec["accel"], "accel"),
+                                     SensorNoise.from_dict(rec["gyro"], "gyro"), "dataset")
+    return _NOISE_CACHE[key]
+
+
+def _stacked_noise(recs: list):
+    """One batched ``ImuNoise`` for the rows' profile records: each distinct model made once, its leaves gathered
+    per row in NumPy (``stack_noise`` stacks every row's leaves on the device: 64 rows cost more than simulating
+    them)."""
+    import jax
+
+    uniq, idx = {}, []
+    for r in recs:
+        k = json.dumps(r, sort_keys=True)
+        idx.append(uniq.setdefault(k, len(uniq)))
+    models = [None] * len(uniq)
+    for r in recs:
+        models[uniq[json.dumps(r, sort_keys=True)]] = _noise_model(r)
+    take = np.asarray(idx)
+    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs])[take], *models)
 
 
 def build_shard(task: dict) -> dict:
@@ -590,8 +614,12 @@ def build_shard(task: dict) -> dict:
     file's bytes with the shard's account (``rows``, ``clips``, ``failures``, ``skipped`` persons, ``warnings``,
     ``counts`` and ``unmapped`` per source). ``task``: ``{"index", "clips": [(source, ref dict)], "sources":
     {name: resolved entry}, "globals"}``. Pure: the result depends on the task only."""
+    import time
+
     from imusim_jax.workflows.sources import label_columns, source_type
 
+    t_start = time.perf_counter()
+    timing = {"load_s": 0.0, "simulate_s": 0.0}
     sources, glob = task["sources"], task["globals"]
     rows: list = []
     sims: list = []      # (row index, Motion, mount record, q_fs, noise record, time offset, seed, roll)
@@ -611,9 +639,13 @@ def build_shard(task: dict) -> dict:
         c = counts.setdefault(name, {"clips": 0, "rows": 0, "filtered_rows": 0, "unmapped_rows": 0,
                                      "failed_clips": 0})
         try:
+            t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                items = st.load(ref, entry)
+                try:
+                    items = st.load(ref, entry)
+                finally:
+                    timing["load_s"] += time.perf_counter() - t0
             for w in caught:
                 warn(f"{ref.path}: {w.message}" if ref.path not in str(w.message) else str(w.message))
         except Exception as e:  # noqa: BLE001 - a file's failure stays that file's
@@ -675,18 +707,25 @@ def build_shard(task: dict) -> dict:
                              _jittered_q(mrec["q_fs"], rv), prec, seed, item.roll or entry["roll"], entry, ref.path))
                 if not cols["mapped"]:
                     unmapped[name][key] += 1
-    _simulate_rows(rows, sims, int(glob["batch_size"]), failures, warn)
+    _simulate_rows(rows, sims, int(glob["batch_size"]), failures, warn, timing)
     rows = [r for r in rows if r["accel"] is not None]
     for r in rows:
         counts[r["source"]]["rows"] += 1
-    return {"index": task["index"], "bytes": _parquet_bytes(rows), "rows": len(rows), "clips": clips_done,
-            "failures": failures, "skipped": skipped, "warnings": warns, "counts": counts, "unmapped": unmapped}
+    t0 = time.perf_counter()
+    data = _parquet_bytes(rows)
+    timing["write_s"] = time.perf_counter() - t0
+    timing["total_s"] = time.perf_counter() - t_start
+    timing["pid"] = os.getpid()
+    return {"index": task["index"], "bytes": data, "rows": len(rows), "clips": clips_done,
+            "failures": failures, "skipped": skipped, "warnings": warns, "counts": counts, "unmapped": unmapped,
+            "timing": timing}
 
 
-def _simulate_rows(rows: list, sims: list, batch_size: int, failures: list, warn) -> None:
+def _simulate_rows(rows: list, sims: list, batch_size: int, failures: list, warn, timing: dict) -> None:
     """Simulate ``sims`` in batches of one (joint set, arm, roll, rate, cut-off), longest-sorted, padded to
     ``batch_size``; write each result into its row (``accel``, ``gyro``). A batch the simulator refuses is redone
-    row by row; a refused row is reported and left without a signal (dropped)."""
+    row by row; a refused row is reported and left without a signal (dropped). ``timing["simulate_s"]`` adds the
+    time inside ``imusim_jax.simulate`` (the rest of the shard's time is the builder's and the readers')."""
     groups: dict = {}
     for s in sims:
         e = s[7]
@@ -698,12 +737,12 @@ def _simulate_rows(rows: list, sims: list, batch_size: int, failures: list, warn
             part = group[start:start + batch_size]
             padded = part + [part[-1]] * (batch_size - len(part))
             try:
-                outs = _run(padded, key, warn)
+                outs = _run(padded, key, warn, timing)
             except Exception:  # noqa: BLE001 - redo one by one, report the refused
                 outs = []
                 for s in part:
                     try:
-                        outs.append(_run([s], key, warn)[0])
+                        outs.append(_run([s], key, warn, timing)[0])
                     except Exception as e:  # noqa: BLE001
                         msg = _one_line(e)
                         failures.append([s[8], f"{s[8]}: {rows[s[0]]['clip_id']} person {rows[s[0]]['person']}: "
@@ -714,30 +753,34 @@ def _simulate_rows(rows: list, sims: list, batch_size: int, failures: list, warn
                     rows[s[0]]["accel"], rows[s[0]]["gyro"] = out
 
 
-def _run(batch: list, key: tuple, warn) -> list:
+def _run(batch: list, key: tuple, warn, timing: dict) -> list:
     """Simulate one batch (rows of one group): ``[(accel, gyro)]`` per row, float64 NumPy."""
     import jax.numpy as jnp
 
-    from imusim_jax import simulate, stack_motions, stack_noise
+    from imusim_jax import simulate
     from imusim_jax._mounting import Mount
-    from imusim_jax._noise import get_noise
 
     joint_set, side, roll, rate, _ = key
     e = batch[0][7]
-    motion = stack_motions([s[1] for s in batch])
+    motion = _stack([s[1] for s in batch])
     mount = Mount(jnp.asarray(np.stack([s[3] for s in batch]), jnp.float32),
                   jnp.asarray(np.stack([s[2]["lever_f"] for s in batch]), jnp.float32), side, "dataset")
-    models = [_noise_model(s[4]["noise"]) for s in batch]
     noise, keys = None, None
-    if any(m is not None for m in models):
-        ideal = get_noise("ideal")
-        noise = stack_noise([ideal if m is None else m for m in models]).replace(name="dataset")
+    if any(s[4]["noise"] is not None for s in batch):
+        noise = _stacked_noise([s[4]["noise"] for s in batch])
         keys = noise_keys([s[5] for s in batch])
     offsets = np.array([float(s[4]["time_offset_s"]) for s in batch])
+    import time
+
+    t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sig = simulate(motion, mount, noise, key=keys, rate_hz=rate, cutoff_hz=e["cutoff_hz"], roll=roll,
-                       time_offset_s=offsets if offsets.any() else 0.0)
+        try:
+            sig = simulate(motion, mount, noise, key=keys, rate_hz=rate, cutoff_hz=e["cutoff_hz"], roll=roll,
+                           time_offset_s=offsets if offsets.any() else 0.0)
+            sig.accel.block_until_ready()
+        finally:
+            timing["simulate_s"] += time.perf_counter() - t0
     for w in caught:
         clips = getattr(w.message, "clips", None)
         if clips is not None:
@@ -750,6 +793,33 @@ def _run(batch: list, key: tuple, warn) -> list:
     for one in sig.unbatch(host=True)[:len(batch)]:
         out.append((np.asarray(one.accel, np.float64), np.asarray(one.gyro, np.float64)))
     return out
+
+
+def _stack(motions: list):
+    """``stack_motions``'s batch (each clip padded with its last frame, confidence 0 past its end, its own frame
+    rate and length), filled into one preallocated array: rows share motions (variants), so each is copied to
+    the host once (``stack_motions`` pads each row's copy with ``np.pad``: a fifth of a batch's time)."""
+    from imusim_jax import Motion
+
+    host: dict = {}
+    for m in motions:
+        if id(m) not in host:
+            host[id(m)] = (np.asarray(m.joints), None if m.confidence is None else np.asarray(m.confidence))
+    T = max(int(m.num_frames) for m in motions)
+    first = host[id(motions[0])][0]
+    J = np.empty((len(motions), T) + first.shape[1:], first.dtype)
+    has_conf = any(host[id(m)][1] is not None for m in motions)
+    C = np.zeros((len(motions), T, first.shape[1])) if has_conf else None
+    for b, m in enumerate(motions):
+        x, c = host[id(m)]
+        n = len(x)
+        J[b, :n] = x
+        J[b, n:] = x[-1]
+        if has_conf:
+            C[b, :n] = 1.0 if c is None else c
+    fps = np.array([float(np.asarray(m.fps)) for m in motions])
+    return Motion.create(J, fps, motions[0].joint_set, confidence=C,
+                         lengths=np.array([int(m.num_frames) for m in motions]))
 
 
 def _parquet_bytes(rows: list) -> bytes:
@@ -812,11 +882,8 @@ def _worker_shard(task: dict, x64: bool, cache_dir: Optional[str]) -> dict:
 def _parent_settings() -> tuple[bool, Optional[str]]:
     import jax
 
-    x64 = bool(jax.config.read("jax_enable_x64"))
-    try:
-        cache = jax.config.read("jax_compilation_cache_dir")
-    except Exception:  # noqa: BLE001
-        cache = None
+    x64 = bool(jax.config.jax_enable_x64)
+    cache = getattr(jax.config, "jax_compilation_cache_dir", None)
     return x64, cache or None
 
 
@@ -969,7 +1036,7 @@ def _options_record(manifest: dict) -> dict:
     srcs = [{k: v for k, v in e.items()} for e in manifest["sources"]]
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "imusim_jax": __version__,
             "pyarrow": pyarrow.__version__, "jax": jax.__version__,
-            "dtype": "float64" if jax.config.read("jax_enable_x64") else "float32",
+            "dtype": "float64" if jax.config.jax_enable_x64 else "float32",
             "globals": dict(manifest["globals"]), "sources": srcs}
 
 
