@@ -111,6 +111,27 @@ def timed_build(m: dict, out: pathlib.Path, workers: int) -> dict:
             "builder": total - read - sim, "total": total, "failed": len(rep.failed), "warm": warm}
 
 
+def steady(m: dict) -> str:
+    """The marginal cost of a shard once its programs are loaded: its first shard built twice in this process,
+    the second timed (what a long build tends to as the per-process loads amortise)."""
+    import time as _t
+
+    from imusim_jax.workflows.dataset import build_shard, plan_shards
+
+    shard = plan_shards(m)[0]
+    task = {"index": 0, "clips": shard, "sources": {e["name"]: e for e in m["sources"]}, "globals": m["globals"]}
+    build_shard(task)
+    t0 = _t.perf_counter()
+    tm = build_shard(task)["timing"]
+    wall = _t.perf_counter() - t0
+    rows = sum(1 for _ in shard)
+    out = tm["total_s"] - tm["simulate_s"]
+    return (f"    steady state (one shard of {rows} clips rebuilt in-process, programs loaded): {rows / wall:.0f} clips/s;"
+            f" read {1e3 * tm['load_s'] / rows:.2f} ms/clip, sim {1e3 * tm['simulate_s'] / rows:.2f}, build "
+            f"{1e3 * (out - tm['load_s']) / rows:.2f}: outside {100 * out / tm['total_s']:.0f}% ("
+            + ("outside <= inside)" if out <= tm["simulate_s"] else "outside > inside)"))
+
+
 def line(name: str, r: dict) -> str:
     out = r["read"] + r["builder"]
     return (f"{name:<34} {r['clips']:>6} {r['rows']:>6} {r['wall']:>8.1f} {r['clips'] / r['wall']:>8.2f} "
@@ -165,6 +186,7 @@ def main() -> int:
                 r = timed_build(m, tmp / "run", args.workers)
                 print(line(f"skeleton ({name}), {v} variant(s)", r), flush=True)
                 print(warm_line(r), flush=True)
+                print(steady(m), flush=True)
         videos = pathlib.Path(args.videos)
         if not args.no_video and videos.is_dir() and any(videos.iterdir()):
             names = sorted(p.name for p in videos.iterdir() if p.suffix.lower() in (".mp4", ".avi", ".mov"))

@@ -732,7 +732,12 @@ def _simulate_rows(rows: list, sims: list, batch_size: int, failures: list, warn
         key = (s[1].joint_set, s[2]["side"], s[6], float(e["rate_hz"]), json.dumps(e["cutoff_hz"]))
         groups.setdefault(key, []).append(s)
     for key in sorted(groups, key=lambda k: json.dumps(k)):
-        group = sorted(groups[key], key=lambda s: (int(s[1].num_frames), s[0]))
+        # by output length, then frames: neighbouring batches share the simulator's static shapes (its output
+        # and frame counts, rounded up to 32), so a worker loads or compiles fewer programs
+        rate = key[3]
+        group = sorted(groups[key], key=lambda s: (
+            int(np.floor((int(s[1].num_frames) - 1) / float(np.asarray(s[1].fps)) * rate + 1e-6)),
+            int(s[1].num_frames), s[0]))
         for start in range(0, len(group), batch_size):
             part = group[start:start + batch_size]
             padded = part + [part[-1]] * (batch_size - len(part))
@@ -1182,8 +1187,11 @@ def _check_out_dir(out_dir: str, digest: str, overwrite: bool, now: dict) -> Non
     ours = os.path.exists(plan_path)
     if not ours:
         theirs = sorted(set(os.listdir(out_dir)) - {SHARDS, _BUILD, DATASET_JSON})
-        if theirs or os.path.exists(os.path.join(out_dir, SHARDS)):
-            raise InputError(f"{out_dir} holds files this command did not make ({(theirs or [SHARDS])[0]}); "
+        full = [d for d in (SHARDS, _BUILD) if os.path.isdir(os.path.join(out_dir, d))
+                and os.listdir(os.path.join(out_dir, d))]  # empty ones: a run killed before its plan was written
+        if theirs or full:
+            theirs = theirs or full
+            raise InputError(f"{out_dir} holds files this command did not make ({theirs[0]}); "
                              "choose an empty or new folder")
         return
     if overwrite:
