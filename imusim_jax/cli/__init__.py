@@ -6,6 +6,7 @@
   imusim-jax batch INPUTS... --out-dir DIR [--format csv|npz|parquet] [simulate's options]
   imusim-jax video2imu VIDEO --pose mediapipe|vitpose [simulate's options] -o OUTDIR
   imusim-jax calibrate --real PATH --mode stationary|paired|unpaired [--motion PATH] -o profile.json
+  imusim-jax build-dataset manifest.yaml -o DATASET_DIR [--workers N] [--engine local|ray]
   imusim-jax weights fetch NAME | list | verify
   imusim-jax noise bmi160 [-o profile.json]
   imusim-jax mounts [NAME -o mount.json] [--plot mounts.png]
@@ -14,7 +15,7 @@
 Bad input exits with status 2 and one line on stderr (``error: ...``); set ``IMUSIM_DEBUG=1`` for tracebacks.
 """
 # each module adds its command, in the order --help lists them
-from imusim_jax.cli import simulate, batch, video2imu, calibrate, profiles, weights  # noqa: F401, I001
+from imusim_jax.cli import simulate, batch, video2imu, calibrate, dataset, profiles, weights  # noqa: F401, I001
 from imusim_jax.cli._app import app, main
 
 __all__ = ["app", "main"]
