@@ -13,7 +13,7 @@
 Bad input exits with status 2 and one line on stderr (``error: ...``); set ``IMUSIM_DEBUG=1`` for tracebacks.
 """
 # each module adds its command, in the order --help lists them
-from imusim_jax.cli import simulate, batch, video2imu, profiles, weights  # noqa: F401, I001
+from imusim_jax.cli import simulate, batch, video2imu, profiles, weights, har  # noqa: F401, I001
 from imusim_jax.cli._app import app, main
 
 __all__ = ["app", "main"]

@@ -231,7 +231,8 @@ class TrainResult:
     resumed_from: Optional[int]
     report: list
     windows_per_s: float
-    params: object = None
+    params: object = None        # the parameters after the last step taken
+    best_params: object = None   # those saved to params/ (the best validation epoch's)
 
 
 def _fingerprint(clips: D.Clips) -> str:
@@ -435,7 +436,7 @@ def train(data: str, run_dir: str, *, filters: Sequence[str] = (), label: Option
 
                 export_onnx(best_params, run, os.path.join(run_dir, "model.onnx"))
         log(f"trained {step} steps ({wps:.0f} windows/s after compiling); {run_dir}")
-    return TrainResult(run_dir, classes, history, step, summary, resumed, report, wps, best_params)
+    return TrainResult(run_dir, classes, history, step, summary, resumed, report, wps, params, best_params)
 
 
 def _write_json(path: str, d: dict) -> None:
