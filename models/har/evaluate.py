@@ -167,6 +167,21 @@ def score_clips(pred: Predictor, clips: D.Clips, *, false_alarm_rate: Optional[f
     return out
 
 
+def json_ready(v):
+    """NaN and infinities as ``null`` (strict JSON), NumPy scalars as Python numbers, tuples as lists."""
+    if isinstance(v, dict):
+        return {str(k): json_ready(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_ready(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
 def plot_confusion(metrics: dict, path: str) -> None:
     """The confusion matrix as a PNG (rows true, columns predicted, normalised per true class)."""
     import matplotlib
@@ -230,7 +245,7 @@ def evaluate(model: str, data: str, *, filters: Sequence[str] = (), json_path: O
         d = os.path.dirname(os.path.abspath(json_path))
         os.makedirs(d, exist_ok=True)
         with open(json_path, "w") as f:
-            json.dump(m, f, indent=1, default=float)
+            json.dump(json_ready(m), f, indent=1, allow_nan=False)
     if plot_path:
         plot_confusion(m, plot_path)
     return m
