@@ -1,2 +1,4 @@
-"""HAR models in Flax (IMU-Patchformer encoder, safety heads, video+IMU fusion). Planned: this package is a
-placeholder until the simulator core and Stage 1 have landed (see the project's issues)."""
+"""Models built on the simulator's signals, installed as ``imusim_jax.models`` (the repository folder
+``models/``). ``har``: human-activity recognition on wrist IMU windows (the IMU-Patchformer encoder with
+activity, safety and severity heads; training, evaluation, ONNX export). A layer above ``io``: it reads the
+dataset builder's shards and uses the core's conventions, and nothing in the core imports it."""

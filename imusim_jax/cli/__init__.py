@@ -7,6 +7,8 @@
   imusim-jax video2imu VIDEO --pose mediapipe|vitpose [simulate's options] -o OUTDIR
   imusim-jax calibrate --real PATH --mode stationary|paired|unpaired [--motion PATH] -o profile.json
   imusim-jax build-dataset manifest.yaml -o DATASET_DIR [--workers N] [--engine local|ray]
+  imusim-jax train --data DATASET_DIR -o RUN_DIR [--filter COLUMN=VALUE[,VALUE...]]... [--label activity]
+  imusim-jax evaluate RUN_DIR|model.onnx --data DATASET_DIR [--filter ...] --json metrics.json [--plot cm.png]
   imusim-jax weights fetch NAME | list | verify
   imusim-jax noise bmi160 [-o profile.json]
   imusim-jax mounts [NAME -o mount.json] [--plot mounts.png]
@@ -15,7 +17,7 @@
 Bad input exits with status 2 and one line on stderr (``error: ...``); set ``IMUSIM_DEBUG=1`` for tracebacks.
 """
 # each module adds its command, in the order --help lists them
-from imusim_jax.cli import simulate, batch, video2imu, calibrate, dataset, profiles, weights  # noqa: F401, I001
+from imusim_jax.cli import simulate, batch, video2imu, calibrate, dataset, har, profiles, weights  # noqa: F401, I001
 from imusim_jax.cli._app import app, main
 
 __all__ = ["app", "main"]
