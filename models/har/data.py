@@ -52,7 +52,7 @@ from imusim_jax._errors import InputError
 
 __all__ = ["Clips", "WindowConfig", "AugmentConfig", "Windows", "read_dataset", "parse_filters", "apply_filters",
            "string_form", "resample_clip", "make_windows", "encode", "subject_key", "split_by_subject",
-           "augment_batch", "shard_files", "SAFETY_NAMES"]
+           "augment_batch", "shard_files", "SAFETY_NAMES", "batches", "load_windows"]
 
 SAFETY_NAMES = ("safe", "unsafe")
 IMU_COLUMNS = ("accel", "gyro")
@@ -390,6 +390,64 @@ def split_by_subject(clips: Clips, val_fraction: float, seed: int,
     vs = set(val)
     is_val = np.asarray([k in vs for k in keys], bool)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val), val
+
+
+def load_windows(path: str | os.PathLike, *, filters: Iterable[str] = (), window: Optional[WindowConfig] = None,
+                 label: str = "activity", classes: Optional[Sequence[str]] = None, evaluation: bool = False) -> dict:
+    """A dataset folder as labelled windows, in one call: ``{"x" (N, W, 6), "mask" (N, W), "label" (N,) int (-1:
+    null or not in ``classes``), "safety" (N,) (0 safe, 1 unsafe, -1), "subject" (N,) str (``subject_key``),
+    "clip" (N,) (index into ``"clips"``), "classes", "clips"}``. ``filters``: ``COLUMN=VALUE[,VALUE...]``
+    strings (all must hold); ``classes``: default the sorted values of ``label`` present."""
+    clips = read_dataset(path, parse_filters(filters))
+    w = make_windows(clips, window or WindowConfig(), evaluation=evaluation)
+    values = clips.column(label)
+    if classes is None:
+        classes = sorted({str(v) for v in values if v is not None})
+    subjects = np.asarray([subject_key(m) for m in clips.meta], dtype=object)
+    return {"x": w.x, "mask": w.mask, "label": encode(values, classes)[w.clip],
+            "safety": encode(clips.column("safety"), SAFETY_NAMES)[w.clip], "subject": subjects[w.clip],
+            "clip": w.clip, "classes": list(classes), "clips": clips}
+
+
+def batches(x: np.ndarray, mask: np.ndarray, labels: Optional[np.ndarray] = None, *, batch_size: int = 64,
+            balanced: bool = False, seed: int = 0, epochs: Optional[int] = 1, drop_last: bool = False,
+            as_jax: bool = False):
+    """Batches ``{"x", "mask", "label", "index"}`` of windows (``load_windows``'s arrays, or a subset chosen with
+    ``split_by_subject``), NumPy (``as_jax``: ``jax.Array``). Each epoch is ``len(x)`` windows: a seeded
+    permutation, or with ``balanced`` (needs ``labels``) windows drawn with replacement so every labelled class is
+    equally likely (windows labelled -1 are never drawn). ``epochs=None`` repeats without end; the last batch of
+    an epoch is smaller unless ``drop_last``. The same seed gives the same batches."""
+    x, mask = np.asarray(x), np.asarray(mask)
+    n = len(x)
+    if len(mask) != n or (labels is not None and len(labels) != n):
+        raise ValueError(f"x, mask and labels must have the same length, got {n}, {len(mask)}, "
+                         f"{None if labels is None else len(labels)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    p = None
+    if balanced:
+        if labels is None:
+            raise ValueError("balanced sampling needs labels")
+        y = np.asarray(labels)
+        counts = np.bincount(y[y >= 0]) if (y >= 0).any() else np.zeros(0)
+        if not counts.any():
+            raise ValueError("balanced sampling needs at least one labelled window (labels >= 0)")
+        p = np.where(y >= 0, 1.0 / np.maximum(counts[np.maximum(y, 0)], 1), 0.0)
+        p = p / p.sum()
+    put = jnp.asarray if as_jax else (lambda a: a)
+    epoch = 0
+    while epochs is None or epoch < epochs:
+        rng = np.random.default_rng([int(seed), epoch, 2])
+        order = rng.choice(n, size=n, replace=True, p=p) if balanced else rng.permutation(n)
+        for s in range(0, n, batch_size):
+            idx = order[s:s + batch_size]
+            if drop_last and len(idx) < batch_size:
+                break
+            b = {"x": put(x[idx]), "mask": put(mask[idx]), "index": idx}
+            if labels is not None:
+                b["label"] = put(np.asarray(labels)[idx])
+            yield b
+        epoch += 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
