@@ -170,21 +170,24 @@ def test_rows_schema_and_labels(built):
         assert r["kind"] == "synthetic" and r["mount"] in ("watch-left", "watch-right")
         assert r["profile"] in ("bmi160", "none") and 0.9 <= r["time_stretch"] <= 1.1 and r["seed"] > 0
         assert r["native_rate_hz"] == pytest.approx(30.0 / r["time_stretch"]) and r["rate_hz"] == 50.0
-        assert 0 < r["mount_jitter_deg"] < 15 and r["placement"] is None and r["quality"] is None
+        assert 0 < r["mount_jitter_deg"] < 15 and r["placement"] is None and r["side"] is None
+        assert r["quality"] is None
     assert len({r["seed"] for r in ntu}) == len(ntu)
     weda = {r["clip_id"]: r for r in rows if r["source"] == "weda"}
     assert set(weda) == {"F01/U03_R01", "D01/U03_R02"}
     assert weda["F01/U03_R01"]["activity"] == "fall_forward" and weda["D01/U03_R02"]["activity"] == "walking"
     for r in weda.values():
         assert r["kind"] == "real" and r["subject"] == "U03" and r["mount"] is None and r["seed"] is None
-        assert r["placement"] == "wrist (side not stated)" and r["rate_hz"] == 50.0
+        assert (r["placement"], r["side"]) == ("wrist", None) and r["rate_hz"] == 50.0
     sf = [r for r in rows if r["source"] == "sfmm_watch"]
     assert len(sf) == 1 and sf[0]["clip_id"] == "young/S31A10T01" and sf[0]["activity"] == "fall_backward"
-    assert sf[0]["placement"] == "left wrist" and sf[0]["subject"] == "S31" and sf[0]["dataset"] == "smartfallmm"
+    assert (sf[0]["placement"], sf[0]["side"]) == ("wrist", "left")
+    assert sf[0]["subject"] == "S31" and sf[0]["dataset"] == "smartfallmm"
     moves = {r["clip_id"]: r for r in rows if r["source"] == "moves"}
     assert moves["walk_a"]["activity"] == "walking" and moves["walk_a"]["subject"] == "7"
     assert moves["wave_b"]["activity"] is None and moves["wave_b"]["source_label"] == "juggling knives"
-    assert {r["mount"] for r in moves.values()} == {"watch-right"} and moves["walk_a"]["placement"] == "right wrist"
+    assert {r["mount"] for r in moves.values()} == {"watch-right"}
+    assert (moves["walk_a"]["placement"], moves["walk_a"]["side"]) == ("wrist", "right")
     # the signals: T x 3 in SI units, num_samples = T; a real recording keeps its values
     for i, r in enumerate(rows):
         a, g = np.asarray(t["accel"][i].as_py()), np.asarray(t["gyro"][i].as_py())

@@ -8,7 +8,8 @@ Manifest (YAML)::
     seed: 0                           # the global seed (--seed overrides)
     mounts: [watch-left, watch-right] # presets or mount/profile JSON files (imusim-jax mounts NAME -o FILE.json)
     mount_sampling: all               # all: one row per mount; sample: one mount drawn per variant
-    profiles: [bmi160, lsm6dso, calibrated.json]   # noise presets, 'none', or sensor profile JSON: drawn per row
+    profiles: [bmi160, lsm6dso, calibrated.json]   # noise presets, 'none', or sensor profile JSON: drawn per row;
+                                      # a profile's fitted mount replaces the row's mount
     variants: 1                       # simulated copies of each person (each draws its own profile, stretch, jitter)
     time_stretch: [0.9, 1.1]          # null, a factor, or [low, high] drawn per row (frame rate / factor)
     mount_jitter_deg: 3               # std of a random rotation (per axis, degrees) composed with the mount
@@ -81,6 +82,7 @@ import hashlib
 import io as _io
 import json
 import os
+import re
 import sys
 import warnings
 from typing import Any, Callable, Optional
@@ -90,7 +92,7 @@ import numpy as np
 from imusim_jax._constants import DEFAULT_RATE_HZ
 from imusim_jax._errors import InputError
 
-__all__ = ["ROW_SCHEMA", "BuildReport", "load_manifest", "resolve_manifest", "plan_shards", "build_dataset",
+__all__ = ["ROW_SCHEMA", "BuildReport", "split_placement", "load_manifest", "resolve_manifest", "plan_shards", "build_dataset",
            "build_shard", "row_seed", "noise_keys", "SHARDS", "DATASET_JSON", "FORMAT"]
 
 FORMAT = "imusim-jax/dataset"
@@ -113,6 +115,17 @@ _ENTRY_KEYS = {"name", "type", "path", "signal", "labels", "include", "exclude",
 _FILTER_KEYS = ("activity", "source_label", "subject", "trial", "clip_id")
 
 
+def split_placement(text: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """``"right wrist"`` -> ``("wrist", "right")``; ``"wrist (side not stated)"`` -> ``("wrist", None)``; the body
+    part in lower case, so ``--filter placement=wrist`` keeps every wrist whatever its side."""
+    if text is None or not str(text).strip():
+        return None, None
+    words = re.sub(r"\(.*?\)", " ", str(text).lower()).replace("-", " ").replace("_", " ").split()
+    side = next((w for w in words if w in ("left", "right")), None)
+    part = " ".join(w for w in words if w not in ("left", "right"))
+    return (part or None), side
+
+
 def _schema():
     import pyarrow as pa
 
@@ -121,7 +134,7 @@ def _schema():
         ("source", pa.string()), ("dataset", pa.string()), ("clip_id", pa.string()), ("person", pa.int64()),
         ("subject", pa.string()), ("trial", pa.string()), ("activity", pa.string()), ("source_label", pa.string()),
         ("safety", pa.string()), ("severity", pa.int64()), ("kind", pa.string()), ("placement", pa.string()),
-        ("mount", pa.string()), ("profile", pa.string()), ("seed", pa.int64()), ("variant", pa.int64()),
+        ("side", pa.string()), ("mount", pa.string()), ("profile", pa.string()), ("seed", pa.int64()), ("variant", pa.int64()),
         ("rate_hz", pa.float64()), ("native_rate_hz", pa.float64()), ("time_stretch", pa.float64()),
         ("mount_jitter_deg", pa.float64()), ("quality", pa.float64()), ("num_samples", pa.int64()),
         ("accel", vec), ("gyro", vec),
@@ -140,8 +153,9 @@ ROW_SCHEMA = (
     ("safety", "string", "safe / unsafe (taxonomy), null where unmapped"),
     ("severity", "int64", "0-4 (taxonomy), null where unmapped"),
     ("kind", "string", "synthetic (simulated) or real (a recorded IMU)"),
-    ("placement", "string", "where the dataset's real sensor sat for this clip (e.g. 'right wrist'), null where "
-                            "the dataset has none"),
+    ("placement", "string", "where the dataset's real sensor sat for this clip, without the side (wrist, thigh, "
+                            "waist, ...; on its simulated copies too), null where the dataset has none"),
+    ("side", "string", "left / right: the side of that sensor, null where unknown"),
     ("mount", "string", "the simulated mount's name (null for real rows)"),
     ("profile", "string", "the sensor profile / noise preset (null for real rows)"),
     ("seed", "int64", "the row's seed (null for real rows): jax.random.key(seed) is its noise key"),
@@ -364,18 +378,21 @@ def _resolve_mount(m, base_dir: str, where: str) -> dict:
 
 
 def _resolve_profile(p, base_dir: str, where: str) -> dict:
-    """A noise preset, ``none`` or a sensor profile JSON as ``{"name", "noise": JSON or None, "time_offset_s"}``
-    (a profile's mount is not used: mounts come from ``mounts``). A resolved record passes through."""
+    """A noise preset, ``none`` or a sensor profile JSON as ``{"name", "noise": JSON or None, "time_offset_s",
+    "mount": a mount record or None}``. A profile with a mount (``calibrate --mode paired`` fits one: the sensor
+    as it sat on the real wrist) simulates its rows with that mount in place of the one drawn from ``mounts``; the
+    rows' ``mount`` column names it. A resolved record passes through."""
     from imusim_jax._noise import NOISE_PRESETS, noise_profile_json
 
     if isinstance(p, dict) and "noise" in p and "name" in p:
-        return {"name": str(p["name"]), "noise": p["noise"], "time_offset_s": float(p.get("time_offset_s", 0.0))}
+        return {"name": str(p["name"]), "noise": p["noise"], "time_offset_s": float(p.get("time_offset_s", 0.0)),
+                "mount": p.get("mount")}
     text = str(p).strip()
     if text.lower() == "none":
-        return {"name": "none", "noise": None, "time_offset_s": 0.0}
+        return {"name": "none", "noise": None, "time_offset_s": 0.0, "mount": None}
     if text.lower() in NOISE_PRESETS:
         return {"name": text.lower(), "noise": json.loads(noise_profile_json(NOISE_PRESETS[text.lower()])),
-                "time_offset_s": 0.0}
+                "time_offset_s": 0.0, "mount": None}
     if text.lower().endswith(".json"):
         from imusim_jax._profile import SensorProfile
 
@@ -384,8 +401,13 @@ def _resolve_profile(p, base_dir: str, where: str) -> dict:
         except InputError as e:
             raise InputError(f"{where}: profiles: {e}") from None
         name = os.path.splitext(os.path.basename(text))[0]
+        mount = None
+        if prof.mount is not None:
+            d = prof.mount.to_dict()
+            mount = {"name": f"{name}:{d['name']}", "side": d["side"], "q_fs": [float(x) for x in d["q_fs"]],
+                     "lever_f": [float(x) for x in d["lever_f"]]}
         return {"name": name, "noise": None if prof.noise is None else json.loads(noise_profile_json(prof.noise)),
-                "time_offset_s": float(prof.time_offset_s)}
+                "time_offset_s": float(prof.time_offset_s), "mount": mount}
     raise InputError(f"{where}: profiles: unknown profile {p!r}; expected none, {', '.join(NOISE_PRESETS)} or a "
                      "profile .json")
 
@@ -678,7 +700,8 @@ def build_shard(task: dict) -> dict:
                     "trial": None if rec["trial"] is None else str(rec["trial"]),
                     "activity": cols["activity"], "source_label": cols["source_label"], "safety": cols["safety"],
                     "severity": cols["severity"], "kind": ref.kind,
-                    "placement": item.placement or ref.placement, "rate_hz": float(entry["rate_hz"]),
+                    **dict(zip(("placement", "side"), split_placement(item.placement or ref.placement))),
+                    "rate_hz": float(entry["rate_hz"]),
                     "quality": item.quality}
             if ref.kind == "real":
                 sig = item.data.signal
@@ -697,6 +720,7 @@ def build_shard(task: dict) -> dict:
                 seed = row_seed(entry["seed"], name, rec["clip_id"], item.person, variant)
                 m, p, stretch, rv = _draw(np.random.default_rng(seed), entry, mi)
                 mrec, prec = entry["mounts"][m], entry["profiles"][p]
+                mrec = prec.get("mount") or mrec           # a calibrated profile's own mount
                 fps = float(np.asarray(motion.fps)) / stretch
                 rows.append({**base, "mount": mrec["name"], "profile": prec["name"], "seed": seed,
                              "variant": variant, "native_rate_hz": fps, "time_stretch": stretch,
