@@ -84,8 +84,8 @@ def write_dataset(root: pathlib.Path, shard_rows: tuple = (5, 3)) -> pathlib.Pat
 
 def _cells(html: str, first: str) -> list:
     """The cells of the table row whose first cell is ``first`` (the first such row)."""
-    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.S):
-        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.DOTALL):
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL)]
         if cells and cells[0] == first:
             return cells
     raise AssertionError(f"no table row {first!r}")
@@ -124,7 +124,7 @@ def test_the_card_counts_every_activity_per_kind(card):
 def test_the_linked_pngs_exist_and_examples_are_side_by_side(card):
     from PIL import Image
 
-    d, path, html = card
+    _, path, html = card
     links = re.findall(r'<img src="([^"]+)"', html)
     assert "durations.png" in links and len(links) == 1 + 3  # durations and one per mapped activity
     for link in links:
@@ -185,10 +185,10 @@ def test_a_card_without_dataset_json(tmp_path):
     assert "A103 yawn &lt;odd &amp; label&gt;" in html  # unmapped from the rows alone
 
 
-def _cli(*args):
+def _cli(*args, command="dataset-card"):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
-    return subprocess.run([sys.executable, "-m", "imusim_jax.cli", "dataset-card", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "imusim_jax.cli", command, *map(str, args)],
                           capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
 
 
@@ -200,10 +200,49 @@ def test_cli_writes_the_card_and_refuses_bad_folders_in_one_line(tmp_path):
     r = _cli(tmp_path / "missing")
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
     assert r.stderr.startswith("error: no such dataset folder:"), r.stderr
+
+
+def test_bad_folders_are_one_line_input_errors(tmp_path):
+    from imusim_jax._errors import InputError
+    from imusim_jax.workflows.card import write_card
+
     (tmp_path / "empty").mkdir()
-    r = _cli(tmp_path / "empty")
-    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "holds no shards" in r.stderr, r.stderr
+    with pytest.raises(InputError, match="holds no shards"):
+        write_card(tmp_path / "empty")
     (tmp_path / "bad" / "shards").mkdir(parents=True)
     (tmp_path / "bad" / "shards" / "part-00000.parquet").write_text("not parquet")
-    r = _cli(tmp_path / "bad")
-    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "cannot read" in r.stderr, r.stderr
+    with pytest.raises(InputError, match="cannot read .*part-00000.parquet") as e:
+        write_card(tmp_path / "bad")
+    assert "\n" not in str(e.value)
+    d = write_dataset(tmp_path / "ds")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="cannot write"):
+        write_card(d, tmp_path / "file")
+    with pytest.raises(InputError, match="max_examples_per_activity"):
+        write_card(d, max_examples_per_activity=-1)
+
+
+def test_the_card_of_a_dataset_the_builder_made(tmp_path):
+    """Real recordings only (nothing to simulate, so it is quick): the builder's own shards and dataset.json."""
+    from test_build_dataset import write_sources
+
+    write_sources(tmp_path / "src")
+    manifest = tmp_path / "src" / "real.yaml"
+    manifest.write_text("rate_hz: 50\nname: real only\nsources:\n  - {name: weda, type: weda_fall, path: weda}\n"
+                        "  - {name: sfmm_watch, type: smartfallmm, signal: real, path: smartfallmm}\n")
+    r = _cli(manifest, "-o", tmp_path / "ds", "--workers", "1", "--no-progress", command="build-dataset")
+    assert r.returncode == 0, r.stderr
+    from imusim_jax.workflows.card import write_card
+
+    path = pathlib.Path(write_card(tmp_path / "ds"))
+    html = path.read_text()
+    assert "Dataset card: real only" in html
+    import pyarrow.parquet as pq
+
+    acts = pq.read_table(tmp_path / "ds" / "shards", columns=["activity"]).column("activity").to_pylist()
+    assert acts and None not in acts
+    for a in set(acts):
+        assert _cells(html, a)[-2:] == [str(acts.count(a))] * 2  # real, total
+        assert re.search(rf'<h3 id="{a}">{a} <span[^>]*>\(real\)</span></h3>\s*<img src="([^"]+)"', html)
+    for link in re.findall(r'<img src="([^"]+)"', html):
+        assert (path.parent / link).is_file()

@@ -85,9 +85,8 @@ def write_card(dataset_dir: str | os.PathLike, out: Optional[str | os.PathLike] 
     from imusim_jax.io import atomic_path
 
     path = os.path.join(out, "index.html")
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(page)
     return path
 
 
@@ -146,7 +145,8 @@ def _read_meta(shards: list) -> dict:
     n = len(out["_shard"])
     rate = np.array([np.nan if r is None else float(r) for r in out["rate_hz"]], dtype=float)
     ns = np.array([np.nan if v is None else float(v) for v in out["num_samples"]], dtype=float)
-    out["_duration"] = ns / rate if n else np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["_duration"] = np.where(rate > 0, ns / rate, np.nan) if n else np.zeros(0)
     return out
 
 
@@ -260,7 +260,7 @@ def _plot_durations(rows: dict, path: str) -> str:
     colors = {"synthetic": "tab:blue", "real": "tab:orange"}
     for ax, kind in zip(axes, kinds):
         dk = d[(rows["kind"] == kind) & np.isfinite(d)]
-        ax.hist(dk, bins=edges, color=colors.get(kind, "tab:gray"))
+        ax.hist(dk, bins=edges, color=colors.get(kind, "tab:gray"), edgecolor="white", linewidth=0.5)
         ax.set_title(f"{kind} ({len(dk)} rows)")
         ax.set_xlabel("duration (s)")
         ax.grid(alpha=0.3)
@@ -377,9 +377,9 @@ def _page(dataset_dir: str, summary: dict, rows: dict, figures: dict, examples: 
     kinds = _kinds(rows)
     n = len(rows["_shard"])
     name = summary.get("name") or os.path.basename(os.path.abspath(dataset_dir))
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-             f"<title>Dataset card: {_e(name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>",
-             f"<h1>Dataset card: {_e(name)}</h1>"]
+    head = (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>Dataset card: {_e(name)}</title>\n<style>{_CSS}</style>\n</head>\n<body>")
+    parts = [head, f"<h1>Dataset card: {_e(name)}</h1>"]
     if summary.get("description"):
         parts.append(f"<p>{_e(summary['description'])}</p>")
     # -- totals
@@ -396,7 +396,8 @@ def _page(dataset_dir: str, summary: dict, rows: dict, figures: dict, examples: 
     else:
         facts.append(("dataset.json", '<span class="muted">none: counts from the shards alone</span>'))
     parts.append("<h2>Summary</h2>")
-    parts.append(_table(["", ""], [[_e(k), v] for k, v in facts], 99))
+    parts.append("<table>\n" + "\n".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in facts)
+                 + "\n</table>")
     # -- counts
     parts.append("<h2>Counts (rows)</h2>")
     acts = _activity_order(rows) + ([None] if any(a is None for a in rows["activity"]) else [])
