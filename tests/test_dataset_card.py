@@ -246,3 +246,16 @@ def test_the_card_of_a_dataset_the_builder_made(tmp_path):
         assert re.search(rf'<h3 id="{a}">{a} <span[^>]*>\(real\)</span></h3>\s*<img src="([^"]+)"', html)
     for link in re.findall(r'<img src="([^"]+)"', html):
         assert (path.parent / link).is_file()
+
+
+def test_a_dataset_of_empty_shards_still_gets_a_card(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from imusim_jax.workflows.card import write_card
+    from imusim_jax.workflows.dataset import _schema
+
+    (tmp_path / "ds" / "shards").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([], schema=_schema()), tmp_path / "ds" / "shards" / "part-00000.parquet")
+    html = pathlib.Path(write_card(tmp_path / "ds")).read_text()
+    assert _cells(html, "rows") == ["rows", "0"] and (tmp_path / "ds" / "card" / "durations.png").is_file()

@@ -74,14 +74,14 @@ def write_card(dataset_dir: str | os.PathLike, out: Optional[str | os.PathLike] 
     for name in os.listdir(out):  # figures of an earlier card (other activities): not this one's
         if name.endswith(".png") and name.startswith(_FIG_PREFIXES):
             os.remove(os.path.join(out, name))
-    figures = {"durations": _plot_durations(rows, os.path.join(out, "durations.png"))}
+    durations = _plot_durations(rows, os.path.join(out, "durations.png"))
     examples = _pick_examples(rows, n_examples)
     signals = _read_signals(shards, rows, [i for picks in examples.values() for k in picks for i in picks[k]])
+    figures = {}
     for n, (activity, picks) in enumerate(examples.items()):
-        name = f"example-{n:03d}-{_slug(activity)}.png"
-        _plot_example(activity, picks, rows, signals, os.path.join(out, name))
-        figures[activity] = name
-    page = _page(dataset_dir, summary, rows, figures, examples)
+        figures[activity] = f"example-{n:03d}-{_slug(activity)}.png"
+        _plot_example(activity, picks, rows, signals, os.path.join(out, figures[activity]))
+    page = _page(dataset_dir, summary, rows, durations, figures, examples)
     from imusim_jax.io import atomic_path
 
     path = os.path.join(out, "index.html")
@@ -114,7 +114,7 @@ def _read_meta(shards: list) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    cols: dict = collections.defaultdict(list)
+    cols: dict = {c: [] for c in (*_META, "_shard", "_group", "_row")}
     for s, path in enumerate(shards):
         try:
             pf = pq.ParquetFile(path)
@@ -365,7 +365,7 @@ def _by_kind(title: str, keys, rows: dict, kinds: list, order: list, label=None,
     return _table(head, body, 1 + len(extra(None)), total)
 
 
-def _page(dataset_dir: str, summary: dict, rows: dict, figures: dict, examples: dict) -> str:
+def _page(dataset_dir: str, summary: dict, rows: dict, durations: str, figures: dict, examples: dict) -> str:
     from imusim_jax import __version__
 
     try:
@@ -445,7 +445,7 @@ def _page(dataset_dir: str, summary: dict, rows: dict, figures: dict, examples: 
         parts.append(f"<p class=\"muted\">Sources without rows: {_e(', '.join(empty))}.</p>")
     # -- durations
     parts.append("<h2>Durations</h2>")
-    parts.append(f'<img src="{_e(figures["durations"])}" alt="clip durations per kind">')
+    parts.append(f'<img src="{_e(durations)}" alt="clip durations per kind">')
     body = []
     for kind in kinds:
         dk = rows["_duration"][(rows["kind"] == kind) & np.isfinite(rows["_duration"])]
