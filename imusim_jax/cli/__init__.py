@@ -7,6 +7,7 @@
   imusim-jax video2imu VIDEO --pose mediapipe|vitpose [simulate's options] -o OUTDIR
   imusim-jax calibrate --real PATH --mode stationary|paired|unpaired [--motion PATH] -o profile.json
   imusim-jax build-dataset manifest.yaml -o DATASET_DIR [--workers N] [--engine local|ray]
+  imusim-jax dataset-card DATASET_DIR [-o OUT_DIR] [--examples N]
   imusim-jax train --data DATASET_DIR -o RUN_DIR [--filter COLUMN=VALUE[,VALUE...]]... [--label activity]
   imusim-jax evaluate RUN_DIR|model.onnx --data DATASET_DIR [--filter ...] --json metrics.json [--plot cm.png]
   imusim-jax weights fetch NAME | list | verify

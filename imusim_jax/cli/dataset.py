@@ -1,5 +1,6 @@
 """``imusim-jax build-dataset MANIFEST.yaml -o DATASET_DIR``: many sources into Parquet shards of labelled wrist-IMU
-clips (``imusim_jax.workflows.dataset``); resumable, deterministic, parallel."""
+clips (``imusim_jax.workflows.dataset``); resumable, deterministic, parallel. ``imusim-jax dataset-card DATASET_DIR``:
+an HTML page (and its PNGs) of what such a dataset holds (``imusim_jax.workflows.card``)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -35,3 +36,17 @@ def build_dataset(
                + (f"; {len(report.failed)} failed (above, and in dataset.json)" if report.failed else ""))
     if report.failed:
         raise typer.Exit(2)
+
+
+@app.command("dataset-card")
+def dataset_card(
+    dataset_dir: str = typer.Argument(..., help="a dataset folder (imusim-jax build-dataset's output)"),
+    out_dir: Optional[str] = typer.Option(None, "--out", "-o", help="the card's folder: index.html and its PNGs "
+                                          "(default: DATASET_DIR/card)"),
+    examples: int = typer.Option(1, "--examples", min=0, help="example clips per activity and kind"),
+):
+    """Write a dataset's card: counts per activity, safety, severity, source and kind, durations, an example
+    signal per activity (synthetic beside real), the unmapped source classes, failures and warnings."""
+    from imusim_jax.workflows.card import write_card
+
+    typer.echo(write_card(dataset_dir, out_dir, max_examples_per_activity=examples))
