@@ -470,3 +470,30 @@ def test_sources_on_the_real_files(realdata):
         if kind is Motion:
             J = np.asarray(items[0].data.joints)
             assert np.isfinite(J).all() and 1.0 < np.ptp(J[0, :, 2]) < 2.2, spec  # a standing human's height
+
+
+def test_a_calibrated_profiles_mount_replaces_the_rows_mount(tmp_path):
+    """A profile with a mount (``calibrate --mode paired`` fits one) simulates with it: a sensor turned 180 degrees
+    about y reads (-x, y, -z) of the preset's."""
+    from imusim_jax import Motion
+    from imusim_jax.workflows.dataset import build_dataset
+
+    (tmp_path / "m").mkdir()
+    Motion.create(_body(60, 30.0), 30.0, "ntu25").save_npz(tmp_path / "m" / "walk.npz")
+    (tmp_path / "m" / "labels.csv").write_text("file,label\nwalk.npz,walking\n")
+    (tmp_path / "turned.json").write_text(json.dumps({"format": "imusim-jax/profile", "version": 1, "mount": {
+        "preset": "watch-right", "turn_deg": [0, 180, 0]}}))
+    (tmp_path / "manifest.yaml").write_text(
+        "rate_hz: 50\ncutoff_hz: 6\nmounts: [watch-right]\nsources:\n"
+        "  - {name: plain, type: motion_folder, path: m, labels: m/labels.csv, profiles: [none]}\n"
+        "  - {name: turned, type: motion_folder, path: m, labels: m/labels.csv, profiles: [turned.json]}\n")
+    build_dataset(tmp_path / "manifest.yaml", tmp_path / "out", workers=1, progress=False)
+    t = read_rows(tmp_path / "out")
+    rows = {r["source"]: (r, np.asarray(a), np.asarray(g)) for r, a, g in zip(
+        t.drop(["accel", "gyro"]).to_pylist(), t["accel"].to_pylist(), t["gyro"].to_pylist())}
+    assert rows["plain"][0]["mount"] == "watch-right" and rows["turned"][0]["mount"].startswith("turned:")
+    assert rows["turned"][0]["profile"] == "turned"
+    flip = np.array([-1.0, 1.0, -1.0])
+    np.testing.assert_allclose(rows["turned"][1], rows["plain"][1] * flip, atol=1e-4)
+    np.testing.assert_allclose(rows["turned"][2], rows["plain"][2] * flip, atol=1e-4)
+    assert np.abs(rows["plain"][1][:, 0]).max() > 0.5              # not trivially zero on the flipped axes
