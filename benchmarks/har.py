@@ -2,13 +2,16 @@
 the same script.
 
 Measurements (each model trained and scored with the same ``train``/``evaluate`` code the command line runs, on
-shards in the dataset builder's schema that this script writes itself from ``../shared/realdata``):
+a dataset this script builds from ``../shared/realdata`` with the dataset builder, as ``imusim-jax build-dataset``
+would, from the manifest ``manifest()`` writes):
 
 * ``utd``: UTD-MHAD, the 21 wrist actions (``--label source_label``), subjects 1-2 train, the real IMU of subjects
   3-4 test. TRTR (train on the real IMU), TSTR (train on IMU simulated from the skeletons with ``watch-right``),
   TSTR with the mount profile ``{"preset": "watch-right", "turn_deg": [0, 180, 0]}`` (UTD's sensor sits turned
-  about 180 degrees about y; a rotation fitted on the training subjects finds it), TSTR with orientation-robust
-  augmentation (random 180-degree flips, any turn about the forearm), and mixed (real + turned simulation).
+  about 180 degrees about y; a rotation fitted on the training subjects finds it), TSTR with the profile paired
+  calibration fits on subjects 1-2 (``calibrate --mode paired``: mount, gains, noise, clock offset; in the
+  manifest's ``profiles``), TSTR with orientation-robust augmentation (random 180-degree flips, any turn about the
+  forearm), and mixed (real + turned simulation).
 * ``falls``: SmartFallMM's real left-wrist watch, two subject folds ({S31, S34, S46} / {S38, S44}), trained on
   signals simulated from the other fold's skeletons only (``watch-left``), against the same model trained on the
   other fold's real watch; WEDA-FALL's Fitbit (users U01-U04) scored by models trained on all of SmartFallMM's
@@ -26,15 +29,14 @@ Usage::
     .venv/bin/python benchmarks/har.py [--only utd,falls,speed] [--out benchmarks/out/har] [--epochs N]
         [--realdata ../shared/realdata] [--rebuild]
 
-The shards are cached in ``OUT/data`` (``--rebuild`` remakes them), runs in ``OUT/runs``, every figure in
-``OUT/results.json``.
+The dataset is built in ``OUT/data`` (resumed when there; ``--rebuild`` remakes it), runs in ``OUT/runs``,
+every figure in ``OUT/results.json``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import dataclasses
-import glob
 import json
 import os
 import platform
@@ -58,130 +60,72 @@ def log(*a):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# data: shards in the builder's schema
+# data: built by the dataset builder, as a user would (imusim-jax build-dataset)
 # ---------------------------------------------------------------------------------------------------------------
 
-def _labels(src: str, code: str) -> dict:
-    from imusim_jax.datasets import taxonomy as tx
-
-    c = tx.label_map(src).find(code)
-    row = tx.label_row(src, code)
-    if row is None:
-        return {"activity": None, "source_label": c.label, "safety": "safe", "severity": 0}
-    return row
-
-
-def _row(source, dataset, clip_id, subject, labels, kind, placement, mount, profile, rate, accel, gyro, seed=0):
-    return {"source": source, "dataset": dataset, "clip_id": clip_id, "person": 0, "subject": str(subject),
-            **labels, "kind": kind, "placement": placement, "mount": mount, "profile": profile, "seed": seed,
-            "rate_hz": float(rate), "quality": None,
-            "accel": np.asarray(accel, np.float32).tolist(), "gyro": np.asarray(gyro, np.float32).tolist()}
-
-
-def write_shard(rows: list, path: str) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    cols = {k: [r[k] for r in rows] for k in rows[0] if k not in ("accel", "gyro")}
-    t = pa.table(cols)
-    for k in ("accel", "gyro"):
-        t = t.append_column(k, pa.array([r[k] for r in rows], type=pa.list_(pa.list_(pa.float32(), 3))))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    pq.write_table(t, path)
-
-
-def _simulate_batch(motions, mount, seed, rate=50.0, batch=64):
-    """Simulate single clips in batches (bmi160 noise); one ``(accel, gyro)`` per clip."""
-    import jax
-
-    import imusim_jax as ij
-
-    out = []
-    for i in range(0, len(motions), batch):
-        part = motions[i:i + batch]
-        sig = ij.simulate(ij.stack_motions(part), mount, "bmi160", key=jax.random.key(seed + i), rate_hz=rate)
-        out += [(np.asarray(s.accel), np.asarray(s.gyro)) for s in sig.unbatch(host=True)]
-    return out
-
-
-def build_utd(real: str, out: str) -> None:
-    import imusim_jax as ij
-
-    files = sorted(glob.glob(os.path.join(real, "utd_mhad", "Inertial", "a*_s*_t*_inertial.mat")))
-    pat = re.compile(r"a(\d+)_s(\d+)_t(\d+)_inertial\.mat$")
-    items = []
-    for f in files:
-        a, s, t = (int(g) for g in pat.search(f).groups())
-        if a <= 21:
-            items.append((a, s, t, f))
-    rows = []
-    for a, s, t, f in items:
-        rec = ij.io.read_recordings(f)[0]
-        rows.append(_row("utd_real", "utd_mhad", f"a{a}_s{s}_t{t}", s, _labels("utd_mhad", f"a{a}"), "real", "wrist",
-                         "right wrist (UTD sensor)", "real", rec.signal.rate_hz, rec.signal.accel, rec.signal.gyro))
-    write_shard(rows, os.path.join(out, "shards", "utd_real.parquet"))
-    motions = [ij.load_motion(f.replace("Inertial", "Skeleton").replace("_inertial.mat", "_skeleton.mat"))
-               for *_, f in items]
-    for source, mount, profile in (("utd_sim", "watch-right", "watch-right"),
-                                   ("utd_sim_turned", ij.Mount.from_dict(UTD_TURN), json.dumps(UTD_TURN))):
-        t0 = time.perf_counter()
-        sims = _simulate_batch(motions, mount, 11)
-        rows = [_row(source, "utd_mhad", f"a{a}_s{s}_t{t}", s, _labels("utd_mhad", f"a{a}"), "synthetic", "wrist",
-                     "watch-right", profile, 50.0, acc, gyr) for (a, s, t, _), (acc, gyr) in zip(items, sims)]
-        write_shard(rows, os.path.join(out, "shards", f"{source}.parquet"))
-        log(f"  {source}: {len(rows)} clips simulated in {time.perf_counter() - t0:.1f} s")
-
-
-def build_falls(real: str, out: str) -> None:
-    import imusim_jax as ij
-    from imusim_jax.datasets.smartfallmm import read_smartfallmm_skeleton, read_smartfallmm_trial
-
-    root = os.path.join(real, "smartfallmm")
-    with open(os.path.join(root, "trials.csv")) as f:
-        trials = [r for r in csv.DictReader(f) if r["usable"] == "1"]
-    rows, motions, keep = [], [], []
-    for r in trials:
-        tid = r["trial"]
-        act = int(tid[4:6])
-        lab = _labels("smartfallmm", f"A{act:02d}")
-        rec = read_smartfallmm_trial(root, tid)
-        rows.append(_row("sfmm_real", "smartfallmm", tid, tid[:3], lab, "real", "wrist", "left wrist watch", "real",
-                         rec.signal.rate_hz, rec.signal.accel, rec.signal.gyro))
-        motions.append(read_smartfallmm_skeleton(os.path.join(root, "young", "skeleton", tid + ".csv.gz")))
-        keep.append((tid, lab))
-    write_shard(rows, os.path.join(out, "shards", "sfmm_real.parquet"))
-    t0 = time.perf_counter()
-    sims = _simulate_batch(motions, "watch-left", 23)
-    rows = [_row("sfmm_sim", "smartfallmm", tid, tid[:3], lab, "synthetic", "wrist", "watch-left", "watch-left", 50.0,
-                 acc, gyr) for (tid, lab), (acc, gyr) in zip(keep, sims)]
-    write_shard(rows, os.path.join(out, "shards", "sfmm_sim.parquet"))
-    log(f"  sfmm_sim: {len(rows)} clips simulated in {time.perf_counter() - t0:.1f} s")
-    rows = []
-    for f in sorted(glob.glob(os.path.join(real, "weda_fall", "50Hz", "*", "U*_R??_accel.csv"))):
-        rec = ij.io.read_recordings(f, format="weda-fall")[0]
-        code = os.path.basename(os.path.dirname(f))
-        name = os.path.basename(f)[: -len("_accel.csv")]
-        rows.append(_row("weda_real", "weda_fall", f"{code}/{name}", f"U{rec.meta['subject']:02d}",
-                         _labels("weda_fall", code), "real", "wrist", "Fitbit Sense (wrist side not stated)", "real",
-                         rec.signal.rate_hz, rec.signal.accel, rec.signal.gyro))
-    write_shard(rows, os.path.join(out, "shards", "weda_real.parquet"))
-
-
-def build(real: str, out: str, parts, rebuild: bool) -> None:
-    want = {"utd": ["utd_real", "utd_sim", "utd_sim_turned"], "falls": ["sfmm_real", "sfmm_sim", "weda_real"]}
-    for p in parts:
-        if p not in want:
-            continue
-        have = all(os.path.exists(os.path.join(out, "shards", f"{s}.parquet")) for s in want[p])
-        if have and not rebuild:
-            continue
-        t0 = time.perf_counter()
-        log(f"building the {p} shards in {out} ...")
-        (build_utd if p == "utd" else build_falls)(real, out)
-        log(f"  done in {time.perf_counter() - t0:.0f} s")
+def manifest(real: str, out: str) -> dict:
+    """The benchmark's manifest: UTD-MHAD real and simulated (``watch-right``, and turned by ``UTD_TURN``),
+    SmartFallMM's usable trials (``trials.csv``) real (left-wrist watch) and simulated (``watch-left``), WEDA-FALL
+    real; bmi160 noise, no jitter or time stretch (the training augments instead)."""
+    turned = os.path.join(out, "utd_turned_mount.json")
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "dataset.json"), "w") as f:
-        json.dump({"name": "har-benchmark", "made_by": "benchmarks/har.py"}, f)
+    with open(turned, "w") as f:
+        json.dump(UTD_TURN, f)
+    sf = os.path.join(real, "smartfallmm")
+    with open(os.path.join(sf, "trials.csv")) as f:
+        unusable = [f"young/{r['trial']}" for r in csv.DictReader(f) if r["usable"] != "1"]
+    utd = os.path.join(real, "utd_mhad")
+    return {"name": "har-benchmark", "rate_hz": 50, "seed": 11, "profiles": ["bmi160"], "cutoff_hz": "auto",
+            "shard_size": 64, "sources": [
+                {"name": "utd_real", "type": "utd_mhad", "signal": "real", "path": utd},
+                {"name": "utd_sim", "type": "utd_mhad", "signal": "simulated", "path": utd,
+                 "mounts": ["watch-right"]},
+                {"name": "utd_sim_turned", "type": "utd_mhad", "signal": "simulated", "path": utd,
+                 "mounts": [turned]},
+                {"name": "utd_sim_calibrated", "type": "utd_mhad", "signal": "simulated", "path": utd,
+                 "mounts": ["watch-right"], "profiles": [calibrated_profile(utd, out)]},
+                {"name": "sfmm_real", "type": "smartfallmm", "signal": "real", "device": "watch", "path": sf,
+                 "exclude": {"clip_id": unusable}},
+                {"name": "sfmm_sim", "type": "smartfallmm", "signal": "simulated", "path": sf,
+                 "mounts": ["watch-left"], "exclude": {"clip_id": unusable}},
+                {"name": "weda_real", "type": "weda_fall", "path": os.path.join(real, "weda_fall")}]}
+
+
+def calibrated_profile(utd: str, out: str) -> str:
+    """A profile from paired calibration (``imusim-jax calibrate --mode paired``) on the training subjects' (1-2)
+    wrist trials (actions 1-21), made once: mount, gains, noise and clock offset of UTD-MHAD's sensor."""
+    from imusim_jax.workflows.calibrate import calibrate_files
+
+    path = os.path.join(out, "utd_paired_s1_s2.json")
+    if os.path.exists(path):
+        return path
+    pat = re.compile(r"^a(\d+)_s([12])_t\d+_inertial\.mat$")
+    real = sorted(os.path.join(utd, "Inertial", n) for n in os.listdir(os.path.join(utd, "Inertial"))
+                  if (m := pat.match(n)) and int(m.group(1)) <= 21)
+    motion = [f.replace("Inertial", "Skeleton").replace("_inertial.mat", "_skeleton.mat") for f in real]
+    t0 = time.perf_counter()
+    profile, _ = calibrate_files("paired", real, motion=motion, mount="watch-right", progress=False,
+                                 name="utd-paired-s1-s2")
+    profile.save(path)
+    log(f"  paired calibration on {len(real)} trials of subjects 1-2: {time.perf_counter() - t0:.0f} s -> {path}")
+    return path
+
+
+def build(real: str, out: str, rebuild: bool) -> None:
+    """``build_dataset`` of ``manifest`` into ``out`` (resumed when it exists, unless ``rebuild``)."""
+    import yaml
+
+    from imusim_jax.workflows.dataset import build_dataset
+
+    path = os.path.join(out, "manifest.yaml")
+    os.makedirs(out, exist_ok=True)
+    with open(path, "w") as f:
+        yaml.safe_dump(manifest(real, out), f, sort_keys=False)
+    t0 = time.perf_counter()
+    log(f"building the dataset in {out} (imusim-jax build-dataset {path}) ...")
+    rep = build_dataset(path, out, overwrite=rebuild, progress=False)
+    log(f"  {rep.rows} rows, {len(rep.written)} shards written, {len(rep.skipped)} kept, "
+        f"{time.perf_counter() - t0:.0f} s")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -342,16 +286,18 @@ def run_utd(out, runs, epochs, results):
     from imusim_jax.models.har.data import encode
 
     cfg = utd_config(epochs)
-    train_sub, test_sub = "subject=1,2", "subject=3,4"
-    test = {"real_3_4": ["source=utd_real", test_sub]}
+    train_sub, test_sub = "subject=s1,s2", "subject=s3,s4"
+    test = {"real_3_4": ["source=utd_real", "placement=wrist", test_sub]}
     robust = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, rotate_forearm_deg=180.0,
                                                                   flip_prob=0.5))
     setups = {
-        "TRTR": (["source=utd_real", train_sub], cfg),
-        "TSTR watch-right": (["source=utd_sim", train_sub], cfg),
-        "TSTR turned profile": (["source=utd_sim_turned", train_sub], cfg),
-        "TSTR watch-right, orientation-robust aug.": (["source=utd_sim", train_sub], robust),
-        "mixed (real + turned sim)": (["source=utd_real,utd_sim_turned", train_sub], cfg),
+        "TRTR": (["source=utd_real", "placement=wrist", train_sub], cfg),
+        "TSTR watch-right": (["source=utd_sim", "placement=wrist", train_sub], cfg),
+        "TSTR turned profile": (["source=utd_sim_turned", "placement=wrist", train_sub], cfg),
+        "TSTR paired-calibrated profile (subjects 1-2)": (["source=utd_sim_calibrated", "placement=wrist",
+                                                            train_sub], cfg),
+        "TSTR watch-right, orientation-robust aug.": (["source=utd_sim", "placement=wrist", train_sub], robust),
+        "mixed (real + turned sim)": (["source=utd_real,utd_sim_turned", "placement=wrist", train_sub], cfg),
     }
     res = {}
     test_clips = read(out, test["real_3_4"])
@@ -366,8 +312,8 @@ def run_utd(out, runs, epochs, results):
     # baselines on the same splits (clip-level features)
     Xte = features(test_clips)
     for tname, tf in (("real", "source=utd_real"), ("sim watch-right", "source=utd_sim"),
-                      ("sim turned", "source=utd_sim_turned")):
-        tr = read(out, [tf, train_sub])
+                      ("sim turned", "source=utd_sim_turned"), ("sim calibrated", "source=utd_sim_calibrated")):
+        tr = read(out, [tf, "placement=wrist", train_sub])
         classes = sorted({m["source_label"] for m in tr.meta})
         ytr = encode([m["source_label"] for m in tr.meta], classes)
         yte = encode([m["source_label"] for m in test_clips.meta], classes)
@@ -381,8 +327,8 @@ def run_utd(out, runs, epochs, results):
             rep = macro_f1(yte, np.full(len(yte), maj), classes)
             res["majority class"] = {"macro_f1": rep["macro_f1"], "accuracy": rep["accuracy"], "n": rep["n"]}
     results["utd"] = res
-    trtr, tstr = res["TRTR"]["macro_f1"], max(res["TSTR watch-right"]["macro_f1"],
-                                              res["TSTR turned profile"]["macro_f1"])
+    trtr = res["TRTR"]["macro_f1"]
+    tstr = max(v["macro_f1"] for k, v in res.items() if k.startswith("TSTR"))
     results["utd_gap"] = {"TRTR": trtr, "best TSTR": tstr, "TSTR / TRTR": tstr / trtr if trtr else None}
 
 
@@ -561,7 +507,8 @@ def main(argv=None) -> int:
         with open(results_path) as f:
             results = json.load(f)
     results["machine_start"] = machine()
-    build(real, data, parts, a.rebuild)
+    if any(p in ("utd", "falls") for p in parts):
+        build(real, data, a.rebuild)
     t0 = time.perf_counter()
     if "utd" in parts:
         log("UTD-MHAD, 21 wrist actions, train subjects 1-2, test real subjects 3-4:")

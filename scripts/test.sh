@@ -8,4 +8,4 @@ workers=${IMUSIM_TEST_WORKERS:-2}
 if [ "$workers" = "0" ]; then
   exec .venv/bin/python -m pytest -q "$@"
 fi
-exec .venv/bin/python -m pytest -q -n "$workers" --dist worksteal "$@"
+exec .venv/bin/python -m pytest -q -n "$workers" --dist worksteal --durations=25 "$@"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 import jax
 import pytest
@@ -14,6 +16,23 @@ import pytest
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """One XLA compilation cache for the whole run, shared by the xdist workers and every command-line subprocess
+    (``$IMUSIM_JAX_CACHE``): a program compiles once per run, never comes from an earlier run's cache, and nothing
+    is written to ``~/.cache``. The controller makes the folder; the workers inherit it."""
+    if not os.environ.get("IMUSIM_TEST_XLA_CACHE"):
+        folder = tempfile.mkdtemp(prefix="imusim-test-xla-")
+        os.environ["IMUSIM_TEST_XLA_CACHE"] = folder
+        config._imusim_xla_cache = folder
+    os.environ["IMUSIM_JAX_CACHE"] = os.environ["IMUSIM_TEST_XLA_CACHE"]
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_imusim_xla_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def realdata_dir() -> pathlib.Path | None:

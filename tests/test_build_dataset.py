@@ -136,7 +136,7 @@ def built(tmp_path_factory):
     """The sources, the manifest and one uninterrupted build with two workers."""
     root = tmp_path_factory.mktemp("build")
     manifest = write_sources(root / "src")
-    cache = root / "xla"
+    cache = os.environ.get("IMUSIM_JAX_CACHE") or root / "xla"   # the run's shared cache (conftest)
     out = root / "ref"
     r = cli(manifest, "-o", out, "--workers", "2", cache=cache)
     assert r.returncode == 0, r.stderr

@@ -14,7 +14,7 @@ EXE = shutil.which("imusim-jax", path=os.path.dirname(sys.executable)) or shutil
 
 
 def run(*args, check=True):
-    env = dict(os.environ, IMUSIM_JAX_CACHE="0")
+    env = dict(os.environ)
     r = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=300, env=env)
     if check and r.returncode:
         raise AssertionError(r.stderr)

@@ -139,7 +139,7 @@ def test_the_same_seed_gives_the_same_bytes_and_a_long_clip_fits_in_memory(tmp_p
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode); print(r.stderr[-500:])")
     out = subprocess.run([sys.executable, "-c", code, EXE, "simulate", str(tmp_path / "long.npz"), "--cutoff", "6",
                           "-o", str(tmp_path / "long.npz.csv")], capture_output=True, text=True, timeout=600,
-                         env=dict(os.environ, IMUSIM_JAX_CACHE="0"))
+                         env=dict(os.environ))
     peak_kb, rc = (int(x) for x in out.stdout.split()[:2])
     assert rc == 0, out.stdout
     assert peak_kb < 2 * 1024 ** 2, f"peak resident memory {peak_kb / 1024:.0f} MB"
@@ -158,7 +158,7 @@ def test_a_killed_batch_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path):
     for i in range(6):
         _clip(tmp_path / "in" / f"c{i}.npz", T=60 + 10 * i, seed=i)
     args = ["batch", str(tmp_path / "in"), "--noise", "bmi160", "--seed", "3", "--batch-size", "1", "--cutoff", "6"]
-    env = dict(os.environ, IMUSIM_JAX_CACHE="0")
+    env = dict(os.environ)
     subprocess.run([EXE, *args, "--out-dir", str(tmp_path / "whole")], check=True, capture_output=True, env=env,
                    timeout=600)
     p = subprocess.Popen([EXE, *args, "--out-dir", str(tmp_path / "cut")], stdout=subprocess.DEVNULL,

@@ -42,7 +42,7 @@ def dataset(tmp_path_factory):
 
 
 def _run(*args):
-    env = dict(os.environ, IMUSIM_JAX_CACHE="0")
+    env = dict(os.environ)
     r = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     return r

@@ -1,7 +1,9 @@
 """Workflows: whole jobs built from readers, the simulator and writers: many motion files to IMU files
-(``batch``), a video to per-person motions and IMU files (``video2imu``)."""
+(``batch``), a video to per-person motions and IMU files (``video2imu``), real recordings paired with motions for
+calibration (``calibrate``), many sources to a safety-labelled dataset (``dataset``, its source adapters ``sources``)
+and its card (``card``)."""
 
-_SUBMODULES = ("batch", "video2imu")
+_SUBMODULES = ("batch", "video2imu", "calibrate", "dataset", "sources", "card")
 
 
 def __getattr__(name: str):
