@@ -145,7 +145,9 @@ def minimize(loss: Callable, params0, constraints, *, learning_rate: float = 0.0
         if since >= patience:
             converged = bool(np.isfinite(best))  # a loss never finite has not converged: it has failed
             break
-    final = float(loss(constrain(constraints, best_u)))
+    # the best loss is the scan's own value at ``best_u`` (computed compiled); evaluating ``loss`` again here would
+    # run it op by op, which for a simulator costs more than the fit (a compile per primitive)
+    final = best if np.isfinite(best) else float(jax.jit(lambda u: loss(constrain(constraints, u)))(best_u))
     return FitResult(constrain(constraints, best_u), final, len(history), converged, np.asarray(history))
 
 

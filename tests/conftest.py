@@ -27,6 +27,9 @@ def pytest_configure(config):
         os.environ["IMUSIM_TEST_XLA_CACHE"] = folder
         config._imusim_xla_cache = folder
     os.environ["IMUSIM_JAX_CACHE"] = os.environ["IMUSIM_TEST_XLA_CACHE"]
+    # the tests in this process use it too: a program one worker compiled, the other loads
+    jax.config.update("jax_compilation_cache_dir", os.environ["IMUSIM_TEST_XLA_CACHE"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def pytest_unconfigure(config):

@@ -537,7 +537,7 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
     allp = jax.tree.map(lambda v: np.asarray(v, np.float64), res.params)
     params = {k: v[0] for k, v in allp.items()}
     stderr = {k: (v[1:].std(axis=0, ddof=1) if R > 2 else np.full(v.shape[1:], np.nan)) for k, v in allp.items()}
-    final_loss = float(loss_r(jax.tree.map(lambda v: v[0], res.params), 0))
+    final_loss = float(jax.jit(loss_r, static_argnums=1)(jax.tree.map(lambda v: v[0], res.params), 0))
 
     fitted = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     fitted_noise = jax.tree.map(lambda v: np.asarray(v, np.float32), _noise_of(fitted, base)).replace(name=name)
@@ -548,12 +548,12 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
 
     def simulate_fitted(motions_or_prepared):
         prep = _prepared_of(motions_or_prepared, mount, fs, cutoff_hz)
-        X, _ = _simulator(prep, mount, base, key)(fitted)
+        X, _ = jax.jit(_simulator(prep, mount, base, key))(fitted)   # compiled once, not op by op
         return np.asarray(X, np.float64), np.asarray(prep.n_samples)
 
     def simulate_before(motions_or_prepared):
         prep = _prepared_of(motions_or_prepared, mount, fs, before_cutoff_hz)
-        X, _ = _simulator(prep, mount, base, key)({k: v for k, v in p0.items() if k != "smooth"})
+        X, _ = jax.jit(_simulator(prep, mount, base, key))({k: v for k, v in p0.items() if k != "smooth"})
         return np.asarray(X, np.float64), np.asarray(prep.n_samples)
 
     before_fit = _windows_of(*simulate_before(prepared_before), window, hop)
