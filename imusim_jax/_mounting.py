@@ -189,6 +189,8 @@ def _load_mount_json(path: str) -> Mount:
             d = json.load(f)
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read mount profile {path}: {e}".splitlines()[0]) from None
+    if isinstance(d, dict) and "mount" not in d and any(k in d for k in ("preset", "q_fs", "R_fs")):
+        d = {"mount": d}  # the mount object alone: {"preset": "watch-right", "turn_deg": [0, 180, 0]}
     if not isinstance(d, dict) or not isinstance(d.get("mount"), dict):
         raise InputError(f"mount profile {path} needs a 'mount' object (see `imusim-jax mounts watch-left -o "
                          "FILE.json`)")

@@ -62,3 +62,18 @@ def test_the_command_line_applies_a_profile_whole(tmp_path):
     run("simulate", tmp_path / "c.npz", "--profile", tmp_path / "p.json", "--rate", "50", "--noise", "none", "-o",
         tmp_path / "b.csv")
     assert len(read_csv(tmp_path / "b.csv")) == 149  # 50 Hz over 2.97 s
+
+
+def test_a_mount_file_may_hold_the_mount_object_alone(tmp_path):
+    """``{"preset": ..., "turn_deg": [...]}`` as a whole file reads as the same mount as ``{"mount": {...}}``."""
+    spec = {"preset": "watch-right", "turn_deg": [0, 180, 0]}
+    (tmp_path / "bare.json").write_text(json.dumps(spec))
+    (tmp_path / "wrapped.json").write_text(json.dumps({"mount": spec}))
+    a, b = ij.get_mount(str(tmp_path / "bare.json")), ij.get_mount(str(tmp_path / "wrapped.json"))
+    np.testing.assert_allclose(np.asarray(a.q_fs), np.asarray(b.q_fs))
+    assert a.side == b.side == "right" and a.name == "bare"
+    # 180 degrees about y from watch-right: not the preset
+    assert abs(float(np.dot(np.asarray(a.q_fs), np.asarray(ij.get_mount("watch-right").q_fs)))) < 0.1
+    (tmp_path / "other.json").write_text(json.dumps({"turn": 3}))
+    with pytest.raises(ij.InputError, match="needs a 'mount' object"):
+        ij.get_mount(str(tmp_path / "other.json"))
