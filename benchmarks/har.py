@@ -117,10 +117,11 @@ def build(real: str, out: str, rebuild: bool) -> None:
 
     from imusim_jax.workflows.dataset import build_dataset
 
-    path = os.path.join(out, "manifest.yaml")
-    os.makedirs(out, exist_ok=True)
+    inputs = os.path.dirname(os.path.abspath(out))     # the manifest and its mount/profile files, beside OUT/data
+    path = os.path.join(inputs, "manifest.yaml")
+    os.makedirs(inputs, exist_ok=True)
     with open(path, "w") as f:
-        yaml.safe_dump(manifest(real, out), f, sort_keys=False)
+        yaml.safe_dump(manifest(real, inputs), f, sort_keys=False)
     t0 = time.perf_counter()
     log(f"building the dataset in {out} (imusim-jax build-dataset {path}) ...")
     rep = build_dataset(path, out, overwrite=rebuild, progress=False)
