@@ -6,7 +6,8 @@ suffix), IMU signals written (``signals``), and the file helpers they share (``f
     imusim_jax.io.write_signal(signal, "imu.parquet", subject=3)
     imusim_jax.io.register_reader("motion", "bvh", (".bvh",), read_bvh, options=("fps",))
 """
-from imusim_jax.io.files import atomic_path, check_npz_magic, check_writable, rate_from_time, read_csv_table
+from imusim_jax.io.files import (atomic_path, check_npz_magic, check_writable, rate_from_time, read_csv_table,
+                                 remove_temporaries)
 from imusim_jax.io.registry import (Reader, find_files, find_reader, load_motion, motion_patterns, readers,
                                     register_reader, search_patterns)
 from imusim_jax.io.motion_files import load_trajectory, read_csv_motion, read_npz_motion
@@ -17,7 +18,8 @@ from imusim_jax.io.resample import (ResampleReport, Resampled, StreamReport, clo
 from imusim_jax.io.imu_csv import read_imu_csv  # noqa: I001
 from imusim_jax.io.signals import COLUMNS, read_recordings, read_signal, write_signal
 
-__all__ = ["atomic_path", "check_npz_magic", "check_writable", "rate_from_time", "read_csv_table", "Reader",
+__all__ = ["atomic_path", "check_npz_magic", "check_writable", "rate_from_time", "read_csv_table", "remove_temporaries",
+           "Reader",
            "find_files", "find_reader", "load_motion", "motion_patterns", "search_patterns", "readers", "register_reader", "load_trajectory",
            "read_csv_motion", "read_npz_motion", "COLUMNS", "read_recordings", "read_signal", "write_signal",
            "read_imu_csv", "ResampleReport", "Resampled", "StreamReport", "clock_seconds", "nice_rate",

@@ -14,7 +14,10 @@ import numpy as np
 from imusim_jax._errors import InputError
 from imusim_jax._motion import MAX_FPS, MIN_FPS
 
-__all__ = ["atomic_path", "check_writable", "check_npz_magic", "read_csv_table", "rate_from_time"]
+__all__ = ["atomic_path", "remove_temporaries", "check_writable", "check_npz_magic", "read_csv_table", "rate_from_time"]
+
+
+_TMP_PREFIX = ".tmp-"
 
 
 class atomic_path:
@@ -33,7 +36,7 @@ class atomic_path:
             if os.path.isdir(self.path):
                 raise IsADirectoryError(21, "it is a directory")
             os.makedirs(d, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(prefix=".tmp-", suffix=self.suffix, dir=d)
+            fd, self.tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=self.suffix, dir=d)
             os.close(fd)
         except OSError as e:
             raise _write_error(self.path, e) from None
@@ -54,6 +57,22 @@ class atomic_path:
         if isinstance(exc, OSError):
             raise _write_error(self.path, exc) from None
         return False
+
+
+def remove_temporaries(folder: str | os.PathLike, suffixes: Optional[tuple[str, ...]] = None) -> int:
+    """Delete the temporary files ``atomic_path`` makes (``.tmp-*``, ending in one of ``suffixes`` when given) below
+    ``folder``: an interrupted write leaves no half file, but a killed process cannot remove its temporary. Returns
+    how many were removed."""
+    n = 0
+    for root, _, names in os.walk(os.fspath(folder)):
+        for name in names:
+            if name.startswith(_TMP_PREFIX) and (suffixes is None or name.endswith(suffixes)):
+                try:
+                    os.remove(os.path.join(root, name))
+                    n += 1
+                except OSError:
+                    pass
+    return n
 
 
 def _write_error(path: str, e: OSError) -> InputError:

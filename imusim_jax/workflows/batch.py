@@ -32,6 +32,7 @@ import numpy as np
 
 from imusim_jax._constants import DEFAULT_RATE_HZ
 from imusim_jax._errors import InputError
+from imusim_jax.io.files import remove_temporaries
 
 __all__ = ["find_inputs", "clip_key", "clip_keys", "simulate_files", "BatchReport", "MANIFEST"]
 
@@ -129,21 +130,6 @@ class _Manifest:
                           indent=1)
 
 
-def _remove_stale_temporaries(out_dir: str, ext: str) -> int:
-    """Delete the temporary files (``.tmp-*``, ``imusim_jax.io.atomic_path``) that a killed run left in
-    ``out_dir``: an interrupted write leaves no half file, but a killed process cannot remove its temporary."""
-    n = 0
-    for root, _, names in os.walk(out_dir):
-        for name in names:
-            if name.startswith(".tmp-") and name.endswith((ext, ".json")):
-                try:
-                    os.remove(os.path.join(root, name))
-                    n += 1
-                except OSError:
-                    pass
-    return n
-
-
 def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, mount="watch-left",
                    noise=None, noise_name: Optional[str] = None, seed: int = 0, rate_hz: float = DEFAULT_RATE_HZ,
                    cutoff_hz="auto", time_offset_s: float = 0.0, fps: Optional[float] = None,
@@ -196,7 +182,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
             if manifest.foreign(name + "." + fmt, out):
                 raise InputError(f"{out} exists and {os.path.join(out_dir, MANIFEST)} does not say this command "
                                  "made it: pass --overwrite to replace it, or choose another --out-dir")
-    stale = _remove_stale_temporaries(out_dir, "." + fmt) if os.path.isdir(out_dir) else 0
+    stale = remove_temporaries(out_dir, ("." + fmt, ".json")) if os.path.isdir(out_dir) else 0
     if stale:
         warn(f"warning: removed {stale} temporary file(s) an interrupted run left in {out_dir}")
     report = BatchReport()

@@ -91,6 +91,7 @@ import numpy as np
 
 from imusim_jax._constants import DEFAULT_RATE_HZ
 from imusim_jax._errors import InputError
+from imusim_jax.io.files import remove_temporaries
 
 __all__ = ["ROW_SCHEMA", "BuildReport", "split_placement", "load_manifest", "resolve_manifest", "plan_shards", "build_dataset",
            "build_shard", "row_seed", "noise_keys", "SHARDS", "DATASET_JSON", "FORMAT"]
@@ -1069,22 +1070,6 @@ def _options_record(manifest: dict) -> dict:
             "globals": dict(manifest["globals"]), "sources": srcs}
 
 
-def _remove_stale(out_dir: str) -> int:
-    n = 0
-    for sub in (SHARDS, _BUILD, ""):
-        d = os.path.join(out_dir, sub)
-        if not os.path.isdir(d):
-            continue
-        for name in os.listdir(d):
-            if name.startswith(".tmp-"):
-                try:
-                    os.remove(os.path.join(d, name))
-                    n += 1
-                except OSError:
-                    pass
-    return n
-
-
 def build_dataset(manifest: dict | str | os.PathLike, out_dir: str | os.PathLike, *, workers: Optional[int] = None,
                   engine: str = "local", seed: Optional[int] = None, overwrite: bool = False,
                   ray_address: Optional[str] = None, progress: bool = True,
@@ -1126,7 +1111,7 @@ def build_dataset(manifest: dict | str | os.PathLike, out_dir: str | os.PathLike
         raise InputError("the manifest's sources hold no clip (after include/exclude)")
     os.makedirs(shard_dir, exist_ok=True)
     os.makedirs(build_dir, exist_ok=True)
-    stale = _remove_stale(out_dir)
+    stale = remove_temporaries(out_dir)   # what a killed run left (shards/, _build/, the folder)
     if stale:
         warn(f"warning: removed {stale} temporary file(s) an interrupted run left in {out_dir}")
     inputs = [_digest([[n, r["clip_id"], r["path"], _stamp(r["path"])] for n, r in s]) for s in shards]
