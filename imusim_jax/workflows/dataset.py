@@ -373,8 +373,13 @@ def _resolve_mount(m, base_dir: str, where: str) -> dict:
     except InputError as e:
         raise InputError(f"{where}: mounts: {e}") from None
     assert isinstance(mount, Mount)
+    return _mount_record(mount)
+
+
+def _mount_record(mount, name: Optional[str] = None) -> dict:
+    """A ``Mount`` as the manifest's JSON record ``{"name", "side", "q_fs", "lever_f"}``."""
     d = mount.to_dict()
-    return {"name": str(d["name"]), "side": d["side"], "q_fs": [float(x) for x in d["q_fs"]],
+    return {"name": str(name or d["name"]), "side": d["side"], "q_fs": [float(x) for x in d["q_fs"]],
             "lever_f": [float(x) for x in d["lever_f"]]}
 
 
@@ -402,11 +407,7 @@ def _resolve_profile(p, base_dir: str, where: str) -> dict:
         except InputError as e:
             raise InputError(f"{where}: profiles: {e}") from None
         name = os.path.splitext(os.path.basename(text))[0]
-        mount = None
-        if prof.mount is not None:
-            d = prof.mount.to_dict()
-            mount = {"name": f"{name}:{d['name']}", "side": d["side"], "q_fs": [float(x) for x in d["q_fs"]],
-                     "lever_f": [float(x) for x in d["lever_f"]]}
+        mount = None if prof.mount is None else _mount_record(prof.mount, f"{name}:{prof.mount.name}")
         return {"name": name, "noise": None if prof.noise is None else json.loads(noise_profile_json(prof.noise)),
                 "time_offset_s": float(prof.time_offset_s), "mount": mount}
     raise InputError(f"{where}: profiles: unknown profile {p!r}; expected none, {', '.join(NOISE_PRESETS)} or a "
