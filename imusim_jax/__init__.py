@@ -27,6 +27,8 @@ from imusim_jax._cutoff import auto_cutoff as auto_cutoff
 from imusim_jax._cutoff import auto_cutoffs as auto_cutoffs
 from imusim_jax._errors import InputError as InputError
 from imusim_jax._gaps import fill_gaps as fill_gaps
+from imusim_jax._impact import ImpactModel as ImpactModel
+from imusim_jax._artefacts import SkeletonQuality as SkeletonQuality, find_artefacts as find_artefacts, repair_artefacts as repair_artefacts
 from imusim_jax._joints import JOINT_SETS as JOINT_SETS
 from imusim_jax._joints import JointSet as JointSet
 from imusim_jax._joints import conversion_report as conversion_report
@@ -85,7 +87,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "DEFAULT_RATE_HZ", "GRAVITY_W", "STANDARD_GRAVITY", "auto_cutoff", "auto_cutoffs", "InputError",
-    "fill_gaps", "JOINT_SETS", "JointSet", "conversion_report", "convert_joints", "get_joint_set", "Motion",
+    "fill_gaps", "ImpactModel", "find_artefacts", "repair_artefacts", "SkeletonQuality", "JOINT_SETS", "JointSet", "conversion_report", "convert_joints", "get_joint_set", "Motion",
     "Trajectory", "stack_motions", "MOUNTS", "Mount", "get_mount", "stack_mounts", "NOISE_PRESETS", "ImuNoise",
     "SensorNoise", "apply_noise", "get_noise", "save_noise_json", "stack_noise", "SensorProfile", "get_profile",
     "RollModel", "forearm_frame", "ImuSignal", "ImuRecording", "ArmFilter", "ForearmWarning", "Prepared",

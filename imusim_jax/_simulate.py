@@ -40,6 +40,7 @@ from imusim_jax._cutoff import Cutoff, cutoff_arg, positive_hz, resolve_cutoffs
 from imusim_jax._kinematics import (FilterCoeffs, design_lowpass, edge_window,
                                     eval_spline_derivs, extend_edges, filtfilt_batch, fit_spline, pad_length,
                                     WINDOW_STEP)
+from imusim_jax._impact import EVENT_FIELDS, ImpactModel, apply_impacts, find_impacts, stack_events
 from imusim_jax._joints import get_joint_set
 from imusim_jax._motion import MAX_FPS, MIN_FPS, InputError, Motion, Trajectory, check_time_base
 from imusim_jax._mounting import Mount, get_mount
@@ -324,6 +325,8 @@ class ArmFilter:
       pads: ``(B,)`` frames of edge extension each clip's filter needs.
       windows: ``(B,)`` frames each edge's acceleration is estimated over.
       cutoff_hz: ``(B,)`` the cut-off chosen for each clip, Hz (``inf`` where none is applied); for reading.
+      impacts: ``(B, E, 5)`` each clip's contact events on this arm (``imusim_jax._impact.find_impacts``; rows
+        of zeros: none; ``E`` = 0 when the impact model is off or nothing was found).
     """
 
     sos: jnp.ndarray
@@ -331,6 +334,7 @@ class ArmFilter:
     pads: jnp.ndarray
     windows: jnp.ndarray
     cutoff_hz: jnp.ndarray
+    impacts: jnp.ndarray = None
 
 
 @struct.dataclass
@@ -346,6 +350,8 @@ class Prepared:
       fps: ``(B,)`` frame rates, Hz.
       n_samples: ``(B,)`` valid IMU samples of each clip.
       arms: one ``ArmFilter`` per prepared arm (``sides``); one for a ``Trajectory``.
+      impact: the ``ImpactModel`` ``sense`` applies to the arms' contact events (``contact_time_s`` is a leaf),
+        or ``None`` (off).
     Static fields: ``kind`` (``skeleton`` or ``trajectory``), ``sides`` (the arms prepared), ``rigs`` (each arm's
     joints and roll source), ``missing`` (why an arm could not be prepared, per side), ``joint_set``,
     ``roll_model``, ``num_frames`` (frames after padding to a shape bucket), ``pad`` and ``window`` (their
@@ -358,6 +364,7 @@ class Prepared:
     fps: jnp.ndarray
     n_samples: jnp.ndarray
     arms: tuple
+    impact: Optional[ImpactModel] = None
     kind: str = struct.field(pytree_node=False, default="skeleton")
     sides: tuple = struct.field(pytree_node=False, default=())
     rigs: tuple = struct.field(pytree_node=False, default=())
@@ -386,7 +393,8 @@ class Prepared:
 
 def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, rate_hz: float = DEFAULT_RATE_HZ,
             cutoff_hz: Cutoff = "auto", filter_order: int = 2, roll: str = "auto",
-            roll_model: RollModel = RollModel(), on_device: bool = True) -> Prepared:
+            roll_model: RollModel = RollModel(), impact: Optional[ImpactModel] = ImpactModel(),
+            on_device: bool = True) -> Prepared:
     """Everything ``sense`` needs that is decided once per set of clips, on the host: input checks, the cut-off
     (Winter's residual analysis for ``"auto"``), the filter design, the edge extension, the output length and the
     shape buckets. Returns a ``Prepared`` pytree.
@@ -395,7 +403,7 @@ def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, ra
       source: a ``Motion`` (joints, z-up world, metres) or a ``Trajectory`` (rigid body), one clip or a batch.
       mount: the mount (a ``Mount``, a preset or a profile) whose arm to prepare; ``None`` prepares both arms
         (a ``sense`` call then takes a mount of either). Its rotation and lever arm are ``sense``'s to choose.
-      rate_hz, cutoff_hz, filter_order, roll, roll_model: as ``simulate``.
+      rate_hz, cutoff_hz, filter_order, roll, roll_model, impact: as ``simulate``.
       on_device: put the prepared arrays on the device now, in one transfer (default), so that ``sense`` moves
         nothing between host and device; ``False`` leaves them as NumPy arrays, transferred with each ``sense``
         call (``simulate``'s choice: a one-shot call saves the separate transfer, 0.5 ms).
@@ -474,23 +482,44 @@ def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, ra
     pairs = {cf for arm in designs_per_arm for cf in arm}
     S = max(len(design_lowpass(c, f, filter_order).sos) for c, f in pairs)
     per_pair = {cf: (design_lowpass(*cf, filter_order, sections=S), edge_window(*cf)) for cf in pairs}
+    impact = _impact_arg(impact)
     arms, pad, window = [], 0, 0
-    for arm in designs_per_arm:
+    host_joints = None
+    if impact is not None and kind == "skeleton" and not isinstance(X, jax.core.Tracer):
+        host_joints = np.asarray(X)[None] if single else np.asarray(X)
+    for arm, rig in zip(designs_per_arm, rigs.values()):
         designs = [per_pair[cf][0] for cf in arm]
         pads = np.array([_pad_cached(per_pair[cf][0]) for cf in arm], np.int32)
         windows = np.minimum(np.array([per_pair[cf][1] for cf in arm], np.int32), np.maximum(lengths, 3))
         pad, window = max(pad, bucket(int(pads.max()), 16)), max(window, bucket(int(windows.max()), WINDOW_STEP))
+        if host_joints is None:
+            events = np.zeros((len(arm), 0, EVENT_FIELDS), dtype)
+        else:
+            hips = tuple(i for i, n in enumerate(js.joints) if n.endswith("_hip"))
+            events = stack_events([find_impacts(host_joints[b, :lengths[b]], f, rig.indices, c, impact, hips)
+                                   for b, (c, f) in enumerate(arm)], dtype)
         arms.append((np.stack([d.sos for d in designs]).astype(dtype), np.stack([d.zi for d in designs]).astype(dtype),
                      pads, windows.astype(np.int32),
-                     np.array([np.inf if c is None else c for c, _ in arm], dtype)))
+                     np.array([np.inf if c is None else c for c, _ in arm], dtype), events))
     n_keep = int(n_samples.max())
     host = (np.asarray(lengths, np.int32), np.asarray(fps, dtype), np.asarray(n_samples, np.int32), arms)
     # one transfer for every host array (a calibration loop then calls sense with device arrays only)
     lengths_d, fps_d, n_d, arms_d = jax.device_put(host) if on_device else host
     return Prepared(source=X, lengths=lengths_d, fps=fps_d, n_samples=n_d, arms=tuple(ArmFilter(*a) for a in arms_d),
-                    kind=kind, sides=tuple(rigs), rigs=tuple(rigs.values()), missing=tuple(missing.items()),
+                    impact=impact, kind=kind, sides=tuple(rigs), rigs=tuple(rigs.values()), missing=tuple(missing.items()),
                     joint_set=None if js is None else js.name, roll_model=roll_model, num_frames=bucket(num_frames, 32),
                     pad=pad, window=window, n_out=bucket(n_keep, 32), n_keep=n_keep, rate_hz=rate_hz, single=single)
+
+
+def _impact_arg(impact) -> Optional[ImpactModel]:
+    """``prepare``/``simulate``'s ``impact``: an ``ImpactModel``, ``None``/``"off"`` (off) or ``"on"`` (default)."""
+    if impact is None or (isinstance(impact, str) and impact.strip().lower() in ("off", "none")):
+        return None
+    if isinstance(impact, str) and impact.strip().lower() in ("on", "default"):
+        return ImpactModel()
+    if not isinstance(impact, ImpactModel):
+        raise InputError(f"impact must be an ImpactModel, 'on' or 'off', got {impact!r}")
+    return impact
 
 
 def _host_channels(X, idx, single: bool) -> np.ndarray:
@@ -597,9 +626,40 @@ def _sense(p: Prepared, mount, noise, key, time_offset_s):
     idx = tuple(rig.indices) if rig is not None else None
     static = dict(kind=p.kind, rig=rig, roll_model=p.roll_model, pad=p.pad, window=p.window, n_out=p.n_out,
                   rate_hz=p.rate_hz, m_ax=0 if mount_batched else None, n_ax=0 if noise_batched else None)
-    outs = _run_core(clips, mount, noise, static, prep=(idx, batched_source, p.num_frames))
-    acc, gyr, q_ws, n_ok, finite, forearm = _finish(outs, nb=nb, n_keep=p.n_keep, squeeze=one)
+    events = arm.impacts
+    with_impacts = p.impact is not None and events is not None and events.shape[1] > 0
+    if not with_impacts:
+        outs = _run_core(clips, mount, noise, static, prep=(idx, batched_source, p.num_frames))
+        acc, gyr, q_ws, n_ok, finite, forearm = _finish(outs, nb=nb, n_keep=p.n_keep, squeeze=one)
+        return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz=p.rate_hz), finite, forearm
+    # contacts (imusim_jax._impact) change the motion the sensor feels: after the ideal readings, before the noise
+    outs = _run_core(clips, mount, None, static, prep=(idx, batched_source, p.num_frames))
+    acc, gyr, q_ws, n_ok, finite, forearm = _finish(outs, nb=nb, n_keep=p.n_out, squeeze=False)
+    if p.single and not one:
+        events = jnp.broadcast_to(events, (nb,) + events.shape[1:])
+    acc, gyr, finite = _impacts_and_noise(acc, gyr, q_ws, n_ok, finite, events, p.impact.contact_time_s, offsets,
+                                          keys, noise, rate_hz=p.rate_hz, n_ax=static["n_ax"], n_keep=p.n_keep)
+    q_ws = q_ws[:, :p.n_keep]
+    if one:
+        acc, gyr, q_ws, n_ok, finite, forearm = acc[0], gyr[0], q_ws[0], n_ok[0], finite.all(), forearm
     return ImuSignal(acc, gyr, None if one else n_ok, q_ws, rate_hz=p.rate_hz), finite, forearm
+
+
+@functools.partial(jax.jit, static_argnames=("rate_hz", "n_ax", "n_keep"))
+def _impacts_and_noise(acc, gyr, q_ws, n_ok, finite, events, contact_time_s, offsets, keys, noise, *, rate_hz, n_ax,
+                       n_keep):
+    """``sense``'s last stage for clips with contact events: the contact pulses (``apply_impacts``) on the ideal
+    accelerometer ``(B, n_out, 3)``, then the noise (``apply_noise_rows``, each clip's own key, as the core adds
+    it), cropped to ``n_keep`` samples."""
+    acc = apply_impacts(acc, q_ws, events, contact_time_s, rate_hz, offsets)
+    if noise is not None:
+        rows = apply_noise_rows(keys, tuple(acc[..., i] for i in range(3)), tuple(gyr[..., i] for i in range(3)),
+                                noise, rate_hz, noise_batched=n_ax == 0)
+        acc, gyr = (jnp.stack(r, axis=-1) for r in rows)
+    valid = (jnp.arange(acc.shape[1])[None, :] < n_ok[:, None])[..., None]
+    acc, gyr = (jnp.where(valid, x, 0.0)[:, :n_keep] for x in (acc, gyr))
+    finite = finite & jnp.isfinite(acc).all((1, 2)) & jnp.isfinite(gyr).all((1, 2))
+    return acc, gyr, finite
 
 
 def _mount_shapes(mount: Mount) -> Mount:
@@ -620,7 +680,8 @@ def _mount_shapes(mount: Mount) -> Mount:
 def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
              noise: ImuNoise | str | None = None, *, key: Optional[jax.Array] = None,
              rate_hz: float = DEFAULT_RATE_HZ, cutoff_hz: Cutoff = "auto", filter_order: int = 2,
-             roll: str = "auto", roll_model: RollModel = RollModel(), time_offset_s=0.0) -> ImuSignal:
+             roll: str = "auto", roll_model: RollModel = RollModel(), time_offset_s=0.0,
+             impact: Optional[ImpactModel] | str = "on") -> ImuSignal:
     """Simulate the 6-axis IMU a device at ``mount`` would record: ``sense(prepare(source, mount, ...), mount,
     noise, key, time_offset_s=...)``, with the checks that need the host (a finite signal, a forearm of human
     length).
@@ -642,6 +703,10 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
       roll_model: fallback weights for near-straight arms.
       time_offset_s: the motion time of the sensor's first sample, s (a ``SensorProfile``'s clock offset; see
         ``sense``).
+      impact: contacts and sharp stops (``imusim_jax.ImpactModel``: a wrist arriving at the floor, a strike
+        ending) read over a physical contact time instead of the filter's smear; ``"on"`` (default, the default
+        model), an ``ImpactModel``, or ``"off"``/``None`` (the filtered motion alone). A clip without such an
+        event reads the same either way.
     Returns:
       ``ImuSignal`` with ``accel`` (m/s^2) and ``gyro`` (rad/s) in the sensor frame, ``(T', 3)`` for one clip or
       ``(B, T', 3)`` with ``lengths`` for a batch (padding is zero).
@@ -661,7 +726,7 @@ def simulate(source: Motion | Trajectory, mount: Mount | str = "watch-left",
     mount = _checked_mount(get_mount(mount))
     noise = get_noise(noise)
     p = prepare(source, mount, rate_hz=rate_hz, cutoff_hz=cutoff_hz, filter_order=filter_order, roll=roll,
-                roll_model=roll_model, on_device=False)
+                roll_model=roll_model, impact=impact, on_device=False)
     signal, finite, forearm = _sense(p, mount, noise, key, time_offset_s)
     if not isinstance(finite, jax.core.Tracer):
         if not bool(np.all(np.asarray(finite))):  # never a silent NaN

@@ -17,6 +17,7 @@ import dataclasses
 import os
 from typing import Callable, Optional, Sequence
 
+from imusim_jax._artefacts import repair_artefacts
 from imusim_jax._errors import InputError
 
 __all__ = ["Reader", "register_reader", "find_reader", "readers", "search_patterns", "motion_patterns", "find_files",
@@ -133,7 +134,7 @@ def _read(kind: str, path, format: Optional[str], options: dict):
 
 
 def load_motion(path: str | os.PathLike, *, format: Optional[str] = None, fps: float | None = None,
-                joint_set: str | None = None, body: int | None = None, **options):
+                joint_set: str | None = None, body: int | None = None, repair: bool = True, **options):
     """Read a ``Motion`` from a file with the registered reader of its format (``find_reader``: by suffix, or
     ``format=``); errors are one-line ``InputError``s. Built in:
 
@@ -146,5 +147,12 @@ def load_motion(path: str | os.PathLike, *, format: Optional[str] = None, fps: f
     ``fps`` overrides the file's (or the dataset's) frame rate; ``joint_set`` overrides an ``.npz``/``.csv``
     file's, and for a dataset must name its own set; other keyword options go to the reader, which refuses those
     it does not take.
+
+    ``repair`` (default): the tracker's artefacts (held frames, jumps no body makes) are treated as missing and
+    interpolated over time (``imusim_jax.repair_artefacts``; their confidence becomes 0); ``False`` keeps the
+    file's frames as they are.
     """
-    return _read("motion", path, format, dict(fps=fps, joint_set=joint_set, body=body, **options))
+    motion = _read("motion", path, format, dict(fps=fps, joint_set=joint_set, body=body, **options))
+    if repair:
+        motion = repair_artefacts(motion)[0]
+    return motion

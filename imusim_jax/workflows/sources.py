@@ -437,7 +437,7 @@ def _sfmm_enumerate(entry: dict) -> list[ClipRef]:
 
 
 def _sfmm_load(ref: ClipRef, entry: dict) -> list[Item]:
-    from imusim_jax.datasets.smartfallmm import read_smartfallmm, read_smartfallmm_skeleton
+    from imusim_jax.datasets.smartfallmm import read_smartfallmm
 
     if ref.kind == "real":
         if ref.path.lower().endswith(".gz"):
@@ -447,7 +447,10 @@ def _sfmm_load(ref: ClipRef, entry: dict) -> list[Item]:
 
             recs = read_recordings(ref.path, format="smartfallmm")
         return [Item(i, r) for i, r in enumerate(recs)]
-    return [Item(0, read_smartfallmm_skeleton(ref.path))]
+    from imusim_jax.io import load_motion
+
+    # through load_motion: the tracker's held frames and jumps repaired, as for every motion file
+    return [Item(0, load_motion(ref.path, format="smartfallmm-skeleton"))]
 
 
 # ---------------------------------------------------------------------------------------------------------------

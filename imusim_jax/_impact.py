@@ -1,0 +1,230 @@
+"""Contact, impact and sharp stops: what a watch feels when a moving arm stops in tens of milliseconds.
+
+A wrist or hand meeting the floor in a fall, or a fist at the end of a strike, loses its speed in 10-50 ms. A
+skeleton at 15-30 fps and the zero-phase low-pass every skeleton needs spread that stop over 100-300 ms, so the
+simulated peak is a half to a fifth of the real one (SmartFallMM: 0.63 of the real watch's impact peak), while the
+velocity change itself, the integral of the deceleration, survives the filter. This module puts the velocity
+change back where it happened, over a physically plausible contact time:
+
+1. ``find_impacts`` (host, ``prepare``): on the arm's wrist, in the repaired joints, the moments where it
+   *arrives at a surface* (moving down at ``min_speed_mps`` or faster, stopping within ``stop_s`` at most
+   ``max_height_m`` above the floor, the floor being the clip's lowest joints) or where *a strike ends* (moving at
+   ``strike_speed_mps`` or faster and stopping within ``stop_s`` with the arm straight, elbow angle at least
+   ``strike_elbow_deg``). Each event: its time, the incoming direction ``u`` and the half-width of the window the
+   filter smeared it over (``0.6 / cutoff``, between two frames and 0.3 s).
+2. ``apply_impacts`` (pure JAX, ``sense``): within each event's window, the world-frame acceleration along ``u``
+   (the smeared stop, with the filter's overshoot either side of it) is taken out and the same velocity change
+   ``sum_k a_k . u / rate`` (where negative) is put back as one pulse centred on the centroid of the smeared
+   deceleration: a
+   Gaussian of the width of a half-sine contact of duration ``contact_time_s`` (``sigma = 0.254 tau``, the
+   same peak per unit area) combined with the sensor's own bandwidth (``0.4 rate``: ``sigma_b = 0.4 / rate``),
+   normalised over the samples so the velocity change is conserved exactly. Everything else in the signal (the
+   other components, the gyroscope, the orientation) is untouched; a clip with no event reads as without the
+   model.
+
+The contact time: hand impacts in falls on the outstretched arm peak 20-30 ms after contact and last 50-100 ms
+(Chiu & Robinovitch 1998, J. Biomech. 31:1169; DeGoede & Ashton-Miller 2002, J. Biomech. 35:843: first force
+peak at about 25 ms); a wrist watch on the forearm sees the pulse through the soft tissue of the wrist, a little
+longer. The default, 0.03 s, was fitted to the SmartFallMM development subjects' watch impacts (benchmarks/
+fidelity.py); ``contact_time_s`` is a differentiable leaf (``calibrate`` and the dataset builder may fit or sample
+it), the detection thresholds are static.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from imusim_jax._constants import GRAVITY_W
+from imusim_jax._errors import InputError
+
+__all__ = ["ImpactModel", "find_impacts", "apply_impacts", "EVENT_FIELDS"]
+
+_BODY_DOWN_M, _BODY_SPEED_MPS = 0.8, 0.7  # a fall: the hips end near the floor, having come down fast
+_STRIKE_ALONG = 0.7  # cos 45 deg: a strike's velocity points outward along the shoulder-wrist line
+
+EVENT_FIELDS = 5
+"""An event row: time (s, motion time), incoming direction (3, unit, world), window half-width (s; 0: no event)."""
+
+
+@struct.dataclass
+class ImpactModel:
+    """Contact and sharp stops (module docstring). ``contact_time_s`` is an array leaf (fit it, sample it, batch
+    it: one per clip ``(B,)``); the rest are the detector's static thresholds.
+
+    Attributes:
+      contact_time_s: duration of the contact pulse (a half-sine's), seconds.
+      min_speed_mps: downward speed a wrist must arrive at a surface with.
+      max_height_m: how far above the floor (the clip's lowest joints) the wrist may stop.
+      strike_speed_mps: speed a strike must end from (0 or less: strikes not detected).
+      strike_elbow_deg: the elbow angle (180 = straight) a strike must end at.
+      stop_s: the longest a stop may take in the joints (a voluntary deceleration is slower).
+      stop_fraction: a stop leaves at most this fraction of the speed.
+      max_events: events kept per clip (the largest velocity changes).
+    """
+
+    contact_time_s: jnp.ndarray = 0.03
+    min_speed_mps: float = struct.field(pytree_node=False, default=1.0)
+    max_height_m: float = struct.field(pytree_node=False, default=0.6)
+    strike_speed_mps: float = struct.field(pytree_node=False, default=3.0)
+    strike_elbow_deg: float = struct.field(pytree_node=False, default=160.0)
+    stop_s: float = struct.field(pytree_node=False, default=0.25)
+    stop_fraction: float = struct.field(pytree_node=False, default=0.35)
+    max_events: int = struct.field(pytree_node=False, default=8)
+
+    @classmethod
+    def create(cls, contact_time_s: float = 0.03, **thresholds) -> "ImpactModel":
+        """Checked: a positive contact time below 0.5 s, positive thresholds; one-line ``InputError`` otherwise."""
+        tau = np.asarray(contact_time_s, np.float64)
+        if not np.isfinite(tau).all() or (tau <= 0).any() or (tau > 0.5).any():
+            raise InputError(f"contact_time_s must be in (0, 0.5] s, got {contact_time_s!r}")
+        for k, v in thresholds.items():
+            if k not in ("min_speed_mps", "max_height_m", "strike_speed_mps", "strike_elbow_deg", "stop_s",
+                         "stop_fraction", "max_events"):
+                raise InputError(f"ImpactModel has no {k!r}")
+            if not np.isfinite(v) or (v <= 0 and k != "strike_speed_mps"):
+                raise InputError(f"ImpactModel {k} must be a positive number, got {v!r}")
+        return cls(contact_time_s=jnp.asarray(tau, jnp.float32), **thresholds)
+
+
+def _smooth(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving average of ``n`` (odd) frames along axis 0, edges by shrinking windows."""
+    if n <= 1:
+        return x
+    k = np.ones(n) / n
+    num = np.apply_along_axis(lambda c: np.convolve(c, k, "same"), 0, x)
+    den = np.convolve(np.ones(len(x)), k, "same")
+    return num / den.reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz: Optional[float],
+                 model: ImpactModel, hips=()) -> np.ndarray:
+    """The contact events of one clip's wrist (module docstring), ``(E, EVENT_FIELDS)`` rows (``E`` at most
+    ``model.max_events``; possibly none).
+
+    Args:
+      joints: ``(T, J, 3)`` metres, z-up world (every joint: the floor is the lowest of them).
+      fps: frame rate, Hz.
+      rig_indices: the arm's joints (shoulder, elbow, wrist, ...), ``ArmRig.indices``.
+      cutoff_hz: the clip's low-pass cut-off (sets the window), ``None`` for none.
+      model: the thresholds.
+      hips: indices of the hip joints; where given, a wrist arriving at the floor is a fall's contact only if
+        the hips are down too (at most ``_BODY_DOWN_M`` above the floor) and came down fast (at
+        ``_BODY_SPEED_MPS`` or more within the second before): a hand reaching down to pick something up, or
+        landing on the lap as a person sits, is not.
+    """
+    X = np.asarray(joints, np.float64)
+    T = X.shape[0]
+    if T < 6:
+        return np.zeros((0, EVENT_FIELDS))
+    sh, el, wr = (X[:, rig_indices[i]] for i in range(3))
+    floor = float(np.percentile(X[..., 2].min(axis=1), 2.0))
+    n_s = max(1, int(round(0.05 * fps)) | 1)  # ~50 ms of smoothing against joint jitter
+    p = _smooth(wr, n_s)
+    v = np.gradient(p, 1.0 / fps, axis=0)  # (T, 3)
+    speed = np.linalg.norm(v, axis=1)
+    down = -v[:, 2]
+    stop_n = max(2, int(round(model.stop_s * fps)))
+    half = 0.3 if not cutoff_hz else min(0.3, max(2.0 / fps, 0.6 / cutoff_hz))
+    half = max(half, 2.0 / fps)
+    u_el = el - wr
+    u_sh = sh - el
+    cos_el = np.sum(u_el * -u_sh, axis=1) / np.maximum(np.linalg.norm(u_el, axis=1) * np.linalg.norm(u_sh, axis=1),
+                                                        1e-9)
+    elbow_deg = np.degrees(np.arccos(np.clip(cos_el, -1, 1)))  # the angle at the elbow: 180 straight
+    if len(hips):
+        hz = _smooth(X[:, list(hips), 2].mean(axis=1), n_s) - floor
+        hdown = -np.gradient(hz, 1.0 / fps)
+        look = max(1, int(round(fps)))
+    events = []  # (speed, t, u)
+    peak = np.zeros(T, bool)
+    peak[1:-1] = True
+    fall_c = peak.copy()
+    fall_c[1:-1] &= (down[1:-1] >= model.min_speed_mps) & (down[1:-1] >= down[:-2]) & (down[1:-1] >= down[2:])
+    strike_c = peak.copy()
+    strike_c[1:-1] &= ((speed[1:-1] >= model.strike_speed_mps) & (speed[1:-1] >= speed[:-2])
+                       & (speed[1:-1] >= speed[2:]) & (model.strike_speed_mps > 0))
+    for i in np.flatnonzero(fall_c | strike_c):
+        is_fall, is_strike = bool(fall_c[i]), bool(strike_c[i])
+        j_end = min(T - 1, i + stop_n)
+        seg = speed[i:j_end + 1]
+        stops = np.flatnonzero(seg <= model.stop_fraction * speed[i])
+        if len(stops) == 0:
+            continue
+        j = i + int(stops[0])
+        ok = False
+        if is_fall and p[j, 2] - floor <= model.max_height_m:
+            ok = (not len(hips)) or (hz[j] <= _BODY_DOWN_M and hdown[max(0, j - look):j + 1].max() >= _BODY_SPEED_MPS)
+        if is_strike and elbow_deg[max(i, j - 1):j + 1].max() >= model.strike_elbow_deg:
+            reach = p[j] - sh[j]  # a strike moves the wrist outward along the arm (a swing moves across it)
+            ok = ok or float(np.dot(v[i], reach)) >= _STRIKE_ALONG * speed[i] * max(np.linalg.norm(reach), 1e-9)
+        if not ok:
+            continue
+        mid = i + int(np.flatnonzero(speed[i:j + 1] <= 0.5 * speed[i])[0])
+        u = v[i] / max(speed[i], 1e-9)
+        events.append((speed[i], mid / fps, u))
+    # one event per stop: merge those closer than a window, keeping the fastest
+    events.sort(key=lambda e: -e[0])
+    kept = []
+    for e in events:
+        if all(abs(e[1] - k[1]) > 2 * half for k in kept):
+            kept.append(e)
+    kept = sorted(kept[:model.max_events], key=lambda e: e[1])
+    return np.array([[t, *u, half] for _, t, u in kept], np.float64).reshape(-1, EVENT_FIELDS)
+
+
+def stack_events(per_clip: list, dtype) -> np.ndarray:
+    """Events of every clip ``(B, E, EVENT_FIELDS)``, ``E`` rounded up to a multiple of 4 (zero rows: none)."""
+    e = max([len(x) for x in per_clip] + [0])
+    e = -(-e // 4) * 4
+    out = np.zeros((len(per_clip), e, EVENT_FIELDS), dtype)
+    for b, x in enumerate(per_clip):
+        out[b, :len(x)] = x
+    return out
+
+
+def _rotate(q, v):
+    """``q ⊗ v ⊗ q*`` for quaternions ``(..., 4)`` (scalar first) and vectors ``(..., 3)``."""
+    w, xyz = q[..., :1], q[..., 1:]
+    t = 2.0 * jnp.cross(xyz, v)
+    return v + w * t + jnp.cross(xyz, t)
+
+
+def apply_impacts(accel, q_ws, events, contact_time_s, rate_hz: float, time_offset_s):
+    """The accelerometer with each event's smeared deceleration replaced by a contact pulse (module docstring).
+    Pure JAX: differentiable with respect to ``accel`` and ``contact_time_s``.
+
+    Args:
+      accel: ``(B, n, 3)`` specific force in the sensor frame (m/s^2).
+      q_ws: ``(B, n, 4)`` sensor-to-world orientation.
+      events: ``(B, E, EVENT_FIELDS)`` (``find_impacts``, stacked; half-width 0: no event).
+      contact_time_s: scalar or ``(B,)``.
+      rate_hz: sample rate; sample ``k`` is at ``k / rate_hz + time_offset_s`` (``(B,)``) in motion time.
+    Returns: ``(B, n, 3)``.
+    """
+    dtype = accel.dtype
+    B, n, _ = accel.shape
+    t = jnp.arange(n, dtype=dtype)[None, :] / rate_hz + jnp.asarray(time_offset_s, dtype).reshape(-1, 1)  # (B, n)
+    g = jnp.asarray(GRAVITY_W, dtype)
+    a_w = _rotate(q_ws, accel) + g[None, None, :]  # (B, n, 3): the sensor's world acceleration
+    tau = jnp.broadcast_to(jnp.asarray(contact_time_s, dtype).reshape(-1), (B,))
+    sigma = jnp.sqrt((0.254 * tau) ** 2 + (0.4 / rate_hz) ** 2)[:, None]  # (B, 1)
+
+    def one_event(ev):  # (B, EVENT_FIELDS) -> correction (B, n, 3)
+        te, u, half = ev[:, :1], ev[:, 1:4], ev[:, 4:5]
+        m = ((jnp.abs(t - te) <= half) & (half > 0)).astype(dtype)  # (B, n)
+        a_par = jnp.sum(a_w * u[:, None, :], axis=-1)  # (B, n)
+        neg = jnp.minimum(a_par, 0.0) * m  # the deceleration, for the centroid
+        dv = jnp.minimum(jnp.sum(a_par * m, axis=1, keepdims=True), 0.0) / rate_hz  # (B, 1): net, <= 0
+        wsum = jnp.sum(neg, axis=1, keepdims=True)
+        tc = jnp.where(wsum < 0, jnp.sum(neg * t, axis=1, keepdims=True) / jnp.where(wsum < 0, wsum, 1.0), te)
+        pulse = jnp.exp(-0.5 * ((t - tc) / sigma) ** 2) * m
+        pulse = pulse / jnp.maximum(jnp.sum(pulse, axis=1, keepdims=True) / rate_hz, 1e-12)
+        return (dv * pulse - jnp.where(dv < 0, a_par * m, 0.0))[..., None] * u[:, None, :]
+
+    corr = jnp.sum(jax.vmap(one_event, in_axes=1)(events.astype(dtype)), axis=0) if events.shape[1] else 0.0
+    q_sw = q_ws * jnp.asarray([1.0, -1.0, -1.0, -1.0], dtype)[None, None, :]
+    return accel + _rotate(q_sw, corr)
