@@ -10,9 +10,9 @@ One self-contained HTML file (no network: the script and the style are inline, t
   in a window of ``PLOT_WINDOW_S`` that scrolls with the video's time, a cursor at the current time;
 * the safety-relevant events: samples whose ``| |a| - g |`` exceeds ``FALL_ACCEL_MINUS_G_MPS2`` shaded on the
   plots, listed (a click seeks there) and flagged on the video while they last;
-* Stage 1's quality score per person (``stage1_quality``: the fraction of their frames in which the pose model
-  found them times the mean confidence of their 2D keypoints there), the fraction of frames with pose, the peaks
-  and the forearm roll's source;
+* Stage 1's quality score per person (``quality`` in their ``meta.json``, ``video2imu.stage1_quality``: the
+  fraction of their frames in which the pose model found them times the mean confidence of their 2D keypoints
+  there), the fraction of frames with pose, the peaks and the forearm roll's source;
 * play/pause, a time slider, and the arrow keys to step.
 
 The data the page draws is embedded as JSON in ``<script id="imusim-report-data" type="application/json">``
@@ -38,7 +38,7 @@ from imusim_jax._errors import InputError
 
 __all__ = ["FALL_ACCEL_MINUS_G_MPS2", "REPORT_MAX_FPS", "REPORT_MAX_WIDTH", "REPORT_MAX_FRAMES",
            "REPORT_JPEG_QUALITY", "PLOT_WINDOW_S", "DATA_ID", "FRAMES_ID", "ReportPerson", "accel_minus_g",
-           "fall_events", "stage1_quality", "report_person", "encode_frames", "video_frames", "render_report",
+           "fall_events", "report_person", "encode_frames", "video_frames", "render_report",
            "write_report", "read_report_data"]
 
 FALL_ACCEL_MINUS_G_MPS2 = 3.0 * STANDARD_GRAVITY
@@ -126,15 +126,6 @@ def fall_events(t, accel, threshold: float = FALL_ACCEL_MINUS_G_MPS2) -> list[di
         out.append({"start_s": float(t[s]), "end_s": float(t[e - 1]), "peak_s": float(t[k]),
                     "peak_mps2": float(d[k])})
     return out
-
-
-def stage1_quality(frame_quality: Sequence[dict]) -> float:
-    """Stage 1's quality score of one person, in [0, 1]: the fraction of their frames in which the pose model
-    found them times the mean confidence of their 2D keypoints in those frames (``PersonMotion.frame_quality``)."""
-    found = [q for q in frame_quality if q["pose"]]
-    if not found:
-        return 0.0
-    return (len(found) / max(len(frame_quality), 1)) * float(np.mean([q["mean_confidence"] for q in found]))
 
 
 def report_person(person_motion, frame_times_s, imu_csv: str, *, wrist: Optional[str] = None,
