@@ -23,7 +23,7 @@ from typing import Optional
 
 import typer
 
-from imusim_jax.cli._app import app, fail, one_line_warnings
+from imusim_jax.cli._app import app, fail, finish_many, one_line_warnings
 from imusim_jax.cli._options import (ProfileOption, CutoffOption, MountOption, NoiseOption, RateOption, RollOption,
                                      SeedOption, WristOption, simulation)
 
@@ -100,11 +100,9 @@ def video2imu(
         with one_line_warnings():
             done = video2imu_many(videos, output, cfg, report=None if report is None else os.path.basename(report),
                                   progress=progress, warn=lambda msg: typer.echo(msg, err=True))
-        typer.echo(f"wrote {len(done.written)} video(s) to {output}"
-                   + (f", skipped {len(done.skipped)} done before" if done.skipped else "")
-                   + (f"; {len(done.failed)} failed (above)" if done.failed else ""))
-        if done.failed:
-            raise typer.Exit(2)
+        finish_many(f"wrote {len(done.written)} video(s) to {output}",
+                    f"skipped {len(done.skipped)} done before" if done.skipped else "",
+                    f"{len(done.failed)} failed (above)" if done.failed else "")
         return
     with one_line_warnings():
         summary = run(video, output, cfg, report=report)

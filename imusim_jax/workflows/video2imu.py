@@ -435,12 +435,11 @@ def find_videos(path: str) -> list[str]:
                   for ln in (raw.strip() for raw in lines) if ln and not ln.startswith("#")]
         if not videos:
             raise InputError(f"the list {path} names no video")
-    seen: dict = {}
-    for v in videos:
-        stem = _stem(v)
-        if stem in seen:
-            raise InputError(f"{seen[stem]} and {v} would both write to <OUT>/{stem}: rename one")
-        seen[stem] = v
+    stems = [_stem(v) for v in videos]
+    clash = next((s for s in stems if stems.count(s) > 1), None)
+    if clash is not None:
+        both = " and ".join(v for v, s in zip(videos, stems) if s == clash)
+        raise InputError(f"{both} would both write to <OUT>/{clash}: rename one")
     return videos
 
 
