@@ -45,11 +45,11 @@ def page(tmp_path_factory):
     path = d / "report.html"
     size = rp.write_report(str(path), times[keep], frames, [rperson], title="fall sample",
                            info={"backend": "synthetic"})
-    return path, csv, size
+    return path, csv, size, (times[keep], frames, [rperson])
 
 
 def test_the_page_embeds_the_csv_values_and_the_events(page):
-    path, csv, size = page
+    path, csv, size, _ = page
     text = path.read_text()
     assert "http://" not in text and "https://" not in text and "<script src" not in text  # no network
     data = rp.read_report_data(str(path))
@@ -70,6 +70,18 @@ def test_the_page_embeds_the_csv_values_and_the_events(page):
     assert data["frames"]["width"] == rp.REPORT_MAX_WIDTH and all(u.startswith("data:image/jpeg;base64,")
                                                                   for u in frames)
     assert size < 3e6
+
+
+def test_the_report_as_a_video(page, tmp_path):
+    import cv2
+
+    times, frames, people = page[3]
+    out = tmp_path / "report.mp4"
+    assert rp.write_report_video(str(out), times, frames, people) > 10_000
+    cap = cv2.VideoCapture(str(out))
+    n, ok, img = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), *cap.read()
+    cap.release()
+    assert ok and n == len(frames) and img.shape[1] == rp.REPORT_MAX_WIDTH and img.std() > 20
 
 
 def test_fall_events_are_runs_above_the_threshold():

@@ -62,8 +62,9 @@ def video2imu(
     raw: bool = typer.Option(False, "--raw", help="skip outlier rejection and smoothing (for comparison)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
     report: Optional[str] = typer.Option(None, "--report", help="also write an HTML page to watch: the video "
-                                         "with each person's skeleton beside their IMU channels (a path; with "
-                                         "many videos, the file name inside each video's folder)"),
+                                         "with each person's skeleton beside their IMU channels (a path; .mp4: a "
+                                         "video of it; with many videos, the file name inside each video's "
+                                         "folder)"),
 ):
     """Video -> per-person 3D motion and simulated wrist IMU (accelerometer m/s^2, gyroscope rad/s)."""
     from imusim_jax.pose.config import BACKENDS, default_backend
@@ -79,8 +80,8 @@ def video2imu(
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
     if not (0.5 <= height_m <= 2.5):
         fail(f"--height-m must be a stature in metres (0.5-2.5), got {height_m}")
-    if report is not None and not report.lower().endswith((".html", ".htm")):
-        fail(f"--report must name an .html file, got {report!r}")
+    if report is not None and not report.lower().endswith((".html", ".htm", ".mp4")):
+        fail(f"--report must name an .html (or .mp4) file, got {report!r}")
     many = is_many(video)
     videos = find_videos(video) if many else None
     opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,

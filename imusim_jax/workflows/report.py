@@ -39,7 +39,7 @@ from imusim_jax._errors import InputError
 __all__ = ["FALL_ACCEL_MINUS_G_MPS2", "REPORT_MAX_FPS", "REPORT_MAX_WIDTH", "REPORT_MAX_FRAMES",
            "REPORT_JPEG_QUALITY", "PLOT_WINDOW_S", "DATA_ID", "FRAMES_ID", "ReportPerson", "accel_minus_g",
            "fall_events", "report_person", "encode_frames", "video_frames", "render_report",
-           "write_report", "read_report_data"]
+           "write_report", "write_report_video", "read_report_data"]
 
 FALL_ACCEL_MINUS_G_MPS2 = 3.0 * STANDARD_GRAVITY
 """``| |a| - g |`` (m/s^2, about 29.4: 3 g) above which a watch sample is marked as a possible fall or impact.
@@ -268,6 +268,69 @@ def write_report(path: str, frame_times_s, frames, people, **kw) -> int:
     text = render_report(frame_times_s, frames, people, **kw)
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
+    return os.path.getsize(path)
+
+
+def write_report_video(path: str, frame_times_s, frames: Sequence[np.ndarray], people: Sequence[ReportPerson], *,
+                       threshold: float = FALL_ACCEL_MINUS_G_MPS2, max_width: int = REPORT_MAX_WIDTH) -> int:
+    """The page's content as an ``.mp4`` (MPEG-4 Part 2, OpenCV's writer) at the embedded frames' rate: each
+    frame with the people's skeletons and ids, above a strip of every person's ``| |a| - g |`` over the whole clip
+    (the fall threshold dashed, events red, a cursor at the frame's time). Written atomically; returns the size."""
+    import cv2
+
+    from imusim_jax.io import atomic_path
+
+    times = np.asarray(frame_times_s, np.float64)
+    if len(frames) < 2 or len(frames) != len(times):
+        raise InputError("a report video needs at least two frames, one time each")
+    h0, w0 = np.asarray(frames[0]).shape[:2]
+    scale = min(1.0, max_width / float(w0))
+    W, H, S = int(round(w0 * scale)) // 2 * 2, int(round(h0 * scale)) // 2 * 2, 120
+    rate = float(np.clip((len(times) - 1) / max(times[-1] - times[0], 1e-6), 1.0, 60.0))
+    data = [_person_data(p, times, W / float(w0), threshold) for p in people]
+    t_all = [t for p in people for t in (p.t0_s + p.imu[0, 0], p.t0_s + p.imu[-1, 0])] + [times[0], times[-1]]
+    t_a, t_b = min(t_all), max(t_all)
+    top = max([threshold * 1.2] + [float(accel_minus_g(p.imu[:, 1:4]).max()) for p in people])
+    X = lambda t: int(round((t - t_a) / max(t_b - t_a, 1e-6) * (W - 1)))  # noqa: E731
+    Y = lambda v: int(round(H + S - 4 - min(v, top) / top * (S - 8)))  # noqa: E731
+    strip = np.full((S, W, 3), 255, np.uint8)
+    for x in range(0, W, 8):
+        cv2.line(strip, (x, Y(threshold) - H), (min(x + 4, W - 1), Y(threshold) - H), (0, 0, 220), 1)
+    colours = [(75, 25, 230), (75, 180, 60), (216, 99, 67), (49, 130, 245), (180, 30, 145)]  # BGR
+    for k, (p, d) in enumerate(zip(people, data)):
+        c = colours[k % len(colours)]
+        pts = np.stack([[X(p.t0_s + t) for t in p.imu[:, 0]], [Y(v) - H for v in accel_minus_g(p.imu[:, 1:4])]], 1)
+        cv2.polylines(strip, [pts.astype(np.int32)], False, c, 1, cv2.LINE_AA)
+        for e in d["events"]:
+            cv2.rectangle(strip, (X(p.t0_s + e["start_s"]) - 1, 0), (X(p.t0_s + e["end_s"]) + 1, 6), (0, 0, 220), -1)
+    cv2.putText(strip, "|a| - g (m/s^2), fall threshold dashed", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (60, 60, 60))
+    with atomic_path(path) as tmp:
+        vw = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), rate, (W, H + S))
+        if not vw.isOpened():
+            raise InputError(f"cannot write {path}: OpenCV has no MPEG-4 writer here")
+        try:
+            for i, (t, f) in enumerate(zip(times, frames)):
+                img = cv2.cvtColor(cv2.resize(np.ascontiguousarray(f), (W, H), interpolation=cv2.INTER_AREA),
+                                   cv2.COLOR_RGB2BGR)
+                for k, d in enumerate(data):
+                    kp, c = d["keypoints"][i], colours[k % len(colours)]
+                    if kp is None:
+                        continue
+                    ok = [q[2] >= 0.2 for q in kp]
+                    for a, b in d["limbs"]:
+                        if ok[a] and ok[b]:
+                            cv2.line(img, (int(kp[a][0]), int(kp[a][1])), (int(kp[b][0]), int(kp[b][1])), c, 2,
+                                     cv2.LINE_AA)
+                    seen = [q for q, o in zip(kp, ok) if o]
+                    if seen:
+                        x0, y0 = int(min(q[0] for q in seen)), int(min(q[1] for q in seen))
+                        cv2.putText(img, f"person {d['id']}", (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                                    0.5, c, 2, cv2.LINE_AA)
+                panel = strip.copy()
+                cv2.line(panel, (X(t), 0), (X(t), S - 1), (0, 0, 0), 1)
+                vw.write(np.ascontiguousarray(np.concatenate([img, panel], 0)))
+        finally:
+            vw.release()
     return os.path.getsize(path)
 
 

@@ -369,8 +369,11 @@ class Video2Imu:
                 "rate": f"{cfg.rate_hz:g} Hz", "noise": summary["config"]["noise"]}
         if summary["rejected_people"]:
             info["not written"] = "; ".join(f"person {r['person']}: {r['why']}" for r in summary["rejected_people"])
-        rp.write_report(path, times, frames, people, title=f"{os.path.basename(video_path)}: video2imu",
-                        info=info)
+        if path.lower().endswith(".mp4"):
+            rp.write_report_video(path, times, frames, people)
+        else:
+            rp.write_report(path, times, frames, people, title=f"{os.path.basename(video_path)}: video2imu",
+                            info=info)
 
 
 def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConfig(),
