@@ -24,3 +24,10 @@ if ! .venv/bin/python -c "import cv2; cv2.HOGDescriptor_getDefaultPeopleDetector
   fi
 fi
 .venv/bin/python -c "import imusim_jax, cv2, mediapipe" >/dev/null
+# Headless Chromium renders the video2imu report in tests/test_video_report.py (skipped without it). As root with
+# apt-get, install Debian's package (about 40 s); a failed install never fails the setup.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; then
+    echo "setup: could not install chromium (apt-get failed); the report's screenshot test will be skipped"
+  fi
+fi

@@ -20,6 +20,14 @@ def fail(msg: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def finish_many(wrote: str, skipped: str = "", failed: str = "") -> None:
+    """The closing line of a command over many inputs (``wrote ...[, skipped ...][; failed ...]``); exits 2 when
+    ``failed`` says something (each failure had its own ``error:`` line before)."""
+    typer.echo(wrote + (f", {skipped}" if skipped else "") + (f"; {failed}" if failed else ""))
+    if failed:
+        raise typer.Exit(2)
+
+
 @contextlib.contextmanager
 def one_line_warnings(label: Optional[str] = None):
     """The library's ``UserWarning``s as one ``warning:`` line each on stderr (each text once), in the command

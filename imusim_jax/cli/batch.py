@@ -5,7 +5,7 @@ import os
 
 import typer
 
-from imusim_jax.cli._app import app, one_line_warnings
+from imusim_jax.cli._app import app, finish_many, one_line_warnings
 from imusim_jax.cli._options import (ProfileOption, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
                                      RateOption, RollOption, WristOption, simulation)
 
@@ -46,8 +46,6 @@ def batch(
                                 time_offset_s=opts.time_offset_s, fps=fps,
                                 joint_set=joint_set, roll=opts.roll, fmt=fmt, batch_size=batch_size,
                                 overwrite=overwrite, warn=lambda msg: typer.echo(msg, err=True))
-    typer.echo(f"wrote {len(report.written)} files to {out_dir}"
-               + (f", skipped {len(report.skipped)} that exist" if report.skipped else "")
-               + (f"; {len(report.failed)} inputs failed (above)" if report.failed else ""))
-    if report.failed:
-        raise typer.Exit(2)
+    finish_many(f"wrote {len(report.written)} files to {out_dir}",
+                f"skipped {len(report.skipped)} that exist" if report.skipped else "",
+                f"{len(report.failed)} inputs failed (above)" if report.failed else "")

@@ -6,24 +6,34 @@
       [--gravity upright|standing|ground] [--device auto|cpu|cuda] [--raw]
       [--detector NAME|PATH] [--pose2d NAME|PATH] [--lifter NAME|PATH]
 
+      [--report report.html]
+  imusim-jax video2imu FOLDER|LIST.txt -o OUTDIR [the options above] [--report report.html]
+
 Writes ``OUTDIR/person_<id>/{motion.npz, imu.csv, imu.png, meta.json}`` per person reconstructed plausibly and
-``OUTDIR/meta.json`` (``imusim_jax.workflows.video2imu``).
+``OUTDIR/meta.json`` (``imusim_jax.workflows.video2imu``); ``--report PATH``: also a self-contained HTML page to
+watch (``imusim_jax.workflows.report``). A folder (its videos, sorted, not its subfolders) or a ``.txt`` list (one
+path a line, relative to the list, ``#`` comments) writes ``OUTDIR/<video stem>/`` per video, that layout inside,
+resumably (finished videos are skipped), ``--report`` as ``OUTDIR/<stem>/<its file name>``, and one error line
+per failed video (exit 2 when any failed).
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import typer
 
-from imusim_jax.cli._app import app, fail, one_line_warnings
+from imusim_jax.cli._app import app, fail, finish_many, one_line_warnings
 from imusim_jax.cli._options import (ProfileOption, CutoffOption, MountOption, NoiseOption, RateOption, RollOption,
                                      SeedOption, WristOption, simulation)
 
 
 @app.command("video2imu")
 def video2imu(
-    video: str = typer.Argument(..., help="video file (mp4, avi, mov...)"),
-    output: str = typer.Option(..., "-o", "--output", help="output folder (one person_<id>/ per person)"),
+    video: str = typer.Argument(..., help="video file (mp4, avi, mov...), or a folder of videos, or a .txt list of "
+                                "them (one path a line)"),
+    output: str = typer.Option(..., "-o", "--output", help="output folder (one person_<id>/ per person; with "
+                               "many videos, one <video stem>/ per video)"),
     pose: Optional[str] = typer.Option(None, "--pose", help="mediapipe (offline, no weights) | vitpose (ONNX "
                                        "weights); default: mediapipe when installed"),
     mount: MountOption = None,
@@ -51,10 +61,14 @@ def video2imu(
                                "path"),
     raw: bool = typer.Option(False, "--raw", help="skip outlier rejection and smoothing (for comparison)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
+    report: Optional[str] = typer.Option(None, "--report", help="also write an HTML page to watch: the video "
+                                         "with each person's skeleton beside their IMU channels (a path; .mp4: a "
+                                         "video of it; with many videos, the file name inside each video's "
+                                         "folder)"),
 ):
     """Video -> per-person 3D motion and simulated wrist IMU (accelerometer m/s^2, gyroscope rad/s)."""
     from imusim_jax.pose.config import BACKENDS, default_backend
-    from imusim_jax.workflows.video2imu import Video2ImuConfig
+    from imusim_jax.workflows.video2imu import Video2ImuConfig, find_videos, is_many, video2imu_many
     from imusim_jax.workflows.video2imu import video2imu as run
 
     backend = (pose or "auto").strip().lower()
@@ -66,6 +80,10 @@ def video2imu(
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
     if not (0.5 <= height_m <= 2.5):
         fail(f"--height-m must be a stature in metres (0.5-2.5), got {height_m}")
+    if report is not None and not report.lower().endswith((".html", ".htm", ".mp4")):
+        fail(f"--report must name an .html (or .mp4) file, got {report!r}")
+    many = is_many(video)
+    videos = find_videos(video) if many else None
     opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,
                       profile=profile)
     kw = {} if not raw else {"smoothing": None}
@@ -79,12 +97,20 @@ def video2imu(
                           seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, start_s=start, end_s=end, fps=fps,
                           max_people=max_people, subject_height_m=height_m, focal_px=focal_px, gravity=gravity,
                           device=device, detector=detector, pose2d=pose2d, lifter=lifter, progress=progress, **kw)
+    if many:
+        with one_line_warnings():
+            done = video2imu_many(videos, output, cfg, report=None if report is None else os.path.basename(report),
+                                  progress=progress, warn=lambda msg: typer.echo(msg, err=True))
+        finish_many(f"wrote {len(done.written)} video(s) to {output}",
+                    f"skipped {len(done.skipped)} done before" if done.skipped else "",
+                    f"{len(done.failed)} failed (above)" if done.failed else "")
+        return
     with one_line_warnings():
-        summary = run(video, output, cfg)
+        summary = run(video, output, cfg, report=report)
     for p in summary["people"]:
         typer.echo(f"person {p['person']}: {p['frames']} frames from t = {p['t0_s']:.2f} s, peak |a - g| "
                    f"{p['peak_accel_minus_g_mps2']:.1f} m/s^2 -> {output}/{p['folder']}/")
     for p in summary["rejected_people"]:
         typer.echo(f"person {p['person']}: not written ({p['why']})")
     typer.echo(f"wrote {len(summary['people'])} person(s) to {output} ({summary['backend']} backend, "
-               f"{summary['runtime_s']:.1f} s)")
+               f"{summary['runtime_s']:.1f} s)" + (f"; report: {report}" if report else ""))

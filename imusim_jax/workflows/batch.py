@@ -34,7 +34,8 @@ from imusim_jax._constants import DEFAULT_RATE_HZ
 from imusim_jax._errors import InputError
 from imusim_jax.io.files import remove_temporaries
 
-__all__ = ["find_inputs", "clip_key", "clip_keys", "simulate_files", "BatchReport", "MANIFEST"]
+__all__ = ["find_inputs", "clip_key", "clip_keys", "simulate_files", "BatchReport", "MANIFEST", "failure_reason",
+           "failure_line"]
 
 MANIFEST = "imusim_batch.json"
 """The file in ``OUT_DIR`` that records how its outputs were made (see the module docstring)."""
@@ -213,11 +214,9 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
             report.written.append(out)
 
     def fail(path, e):
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if not isinstance(e, InputError):
-            msg = f"{type(e).__name__}: {msg}"
+        msg = failure_reason(e)
         report.failed.append((path, msg))
-        warn(f"error: {msg}" if path in msg else f"error: {path}: {msg}")
+        warn(failure_line(path, msg))
 
     # disable=None: no bar when stderr is not a terminal
     bar = tqdm(total=len(files), unit="file", desc="simulate", disable=None if progress else True)
@@ -268,6 +267,18 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     finally:
         bar.close()
     return report
+
+
+def failure_reason(e: BaseException) -> str:
+    """One line saying why an input failed: an ``InputError``'s message, else the exception's type and first
+    line."""
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return msg if isinstance(e, InputError) else f"{type(e).__name__}: {msg}"
+
+
+def failure_line(path: str, reason: str) -> str:
+    """The line a many-file job prints for a failed input: ``error: <path>: <reason>`` (the path once)."""
+    return f"error: {reason}" if path in reason else f"error: {path}: {reason}"
 
 
 def _noise_json(noise) -> str:

@@ -674,7 +674,7 @@ def _video_folder_load(ref: ClipRef, entry: dict) -> list[Item]:
     least ``video2imu.MIN_HAND_PX`` long (``roll: auto``). ``quality``: the fraction of the person's frames in
     which the pose model found them times the mean confidence of their 2D keypoints there."""
     from imusim_jax.pose import PoseConfig, video_to_motions
-    from imusim_jax.workflows.video2imu import MIN_HAND_PX, MIN_STATURE_PX, hand_px
+    from imusim_jax.workflows.video2imu import MIN_HAND_PX, MIN_STATURE_PX, hand_px, stage1_quality
 
     pose = dict(entry.get("pose") or {})
     pose.setdefault("pose", "mediapipe")
@@ -693,9 +693,7 @@ def _video_folder_load(ref: ClipRef, entry: dict) -> list[Item]:
         if st is not None and st < MIN_STATURE_PX:
             skipped.append((p.id, f"stature {st:.0f} px in the picture, under {MIN_STATURE_PX:.0f}"))
             continue
-        found = [q for q in p.frame_quality if q["pose"]]
-        quality = (len(found) / max(len(p.frame_quality), 1)) * (float(np.mean([q["mean_confidence"] for q in found]))
-                                                                 if found else 0.0)
+        quality = stage1_quality(p.frame_quality)
         roll = None
         if entry.get("roll", "auto") == "auto":
             hands = [hand_px(p.track, s) for s in sides]

@@ -21,6 +21,30 @@ def write_video(path, frames_rgb, fps: float = 30.0, fourcc: str = "MJPG") -> pa
     return pathlib.Path(path)
 
 
+def red_people(path, rects_at, t=30, size=(320, 240)) -> pathlib.Path:
+    """A video of red rectangles (the tiny ONNX detector's "people") on green, ``rects_at(i)`` -> list of
+    (x0, y0, x1, y1) in frame ``i``."""
+    W, H = size
+    frames = np.empty((t, H, W, 3), np.uint8)
+    frames[:] = (40, 90, 40)
+    for i in range(t):
+        for x0, y0, x1, y1 in rects_at(i):
+            frames[i, y0:y1, x0:x1] = (255, 0, 0)
+    return write_video(path, frames, fps=30)
+
+
+def tiny_onnx_models(outdir) -> dict:
+    """The tiny test models of ``onnx_weights/export_tiny.py`` (detector, ViTPose, VideoPose3D) written to
+    ``outdir``: ``{name: path}`` (needs ``onnx``)."""
+    import importlib.util
+
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("export_tiny", repo / "onnx_weights" / "export_tiny.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.export_all(outdir, ["detector_tiny", "vitpose_tiny", "videopose3d_tiny"])
+
+
 def set_mp4_rotation(path, degrees: int) -> None:
     """Patch the display matrix of an mp4's first track header (``tkhd``) to a clockwise rotation, as phones
     store portrait video."""

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from pose_videos import write_video
+from pose_videos import red_people as _red_people
+from pose_videos import tiny_onnx_models, write_video
 
 from imusim_jax import load_motion
 from imusim_jax._simulate import num_output_samples
@@ -23,17 +24,6 @@ def _cli(*args, env=None, timeout=300):
     e = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "imusim_jax.cli", "video2imu", *map(str, args), "--no-progress"],
                           capture_output=True, text=True, timeout=timeout, env=e, cwd=REPO)
-
-
-def _red_people(path, rects_at, t=30, size=(320, 240)):
-    """Red rectangles (the tiny detector's "people") on green, ``rects_at(i)`` -> list of (x0, y0, x1, y1)."""
-    W, H = size
-    frames = np.empty((t, H, W, 3), np.uint8)
-    frames[:] = (40, 90, 40)
-    for i in range(t):
-        for x0, y0, x1, y1 in rects_at(i):
-            frames[i, y0:y1, x0:x1] = (255, 0, 0)
-    return write_video(path, frames, fps=30)
 
 
 def _check_person(d: pathlib.Path, joint_set: str, rate: float = 50.0):
@@ -55,12 +45,7 @@ def _check_person(d: pathlib.Path, joint_set: str, rate: float = 50.0):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     pytest.importorskip("onnx")
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("export_tiny", REPO / "onnx_weights" / "export_tiny.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.export_all(tmp_path_factory.mktemp("tiny"), ["detector_tiny", "vitpose_tiny", "videopose3d_tiny"])
+    return tiny_onnx_models(tmp_path_factory.mktemp("tiny"))
 
 
 def _models(tiny):
