@@ -60,6 +60,12 @@ class PoseConfig:
         costs about ten pose-model calls a frame; the whole-frame BlazePose and the moving blobs keep their rates).
       search_hz: how often (per second of video) a candidate track nobody follows is searched for a person in the
         ``people`` schedule.
+      relink: cut each candidate track where its pose jumps and join the pieces of all tracks into one track per
+        person by position and colour (``pose.selection.relink``), before the tracks are judged.
+      max_jump_bodies_per_s: a pose's box centre moving faster than this many body sizes a second between two
+        frames (plus 0.1 body) is a jump (``pose.selection.split_at_jumps``).
+      relink_gap_s: longest break (s) across which two pieces can be joined (``pose.tracking.relink_segments``).
+      relink_max_appearance: largest colour-histogram distance (Bhattacharyya, 0-1) of two pieces joined.
       device: ``auto``, ``cpu`` or ``cuda`` (ONNX models).
       detector, pose2d, lifter: ONNX model names or paths (``vitpose`` backend).
       progress: show progress bars (stderr).
@@ -81,6 +87,10 @@ class PoseConfig:
     schedule: str = "people"
     hog_hz: float = 5.0
     search_hz: float = 5.0
+    relink: bool = True
+    max_jump_bodies_per_s: float = 6.0
+    relink_gap_s: float = 3.0
+    relink_max_appearance: float = 0.5
     device: str = "auto"
     detector: str = "yolox-s"
     pose2d: str = "vitpose-b"

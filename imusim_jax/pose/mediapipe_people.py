@@ -174,9 +174,9 @@ def _pose_mediapipe(video: Video, tracks: list[Track], cfg: PoseConfig) -> list[
     return [_person_track(s["track"], s["poses"], s["last"]) for s in state.values()]
 
 
-def _person_track(tr: Track, poses: dict, last: int) -> PersonTrack:
+def _person_track(tr: Track, poses: dict, last: int, hists: Optional[dict] = None) -> PersonTrack:
     """A track's ``PersonTrack`` from its poses (``{frame: PoseResult}``) over its frames up to ``last`` (past its
-    last box, the box is held)."""
+    last box, the box is held), with ``hists`` (``{frame: appearance histogram}``) as its ``appearance``."""
     from imusim_jax.pose.mediapipe_backend import JOINT_SET
 
     J = 33
@@ -191,7 +191,12 @@ def _person_track(tr: Track, poses: dict, last: int) -> PersonTrack:
     # BlazePose infers every landmark of a person it finds, occluded ones too: the 3D pose counts as a whole,
     # occluded landmarks (visibility near 0) at half weight; the 2D keypoints keep their visibility.
     c3 = np.where(found[:, None], 0.5 + 0.5 * kp[..., 2], 0.0).astype(np.float32)
-    return PersonTrack(int(tr.id), span, kp, world, c3, boxes, found, JOINT_SET, JOINT_SET, has_box)
+    app = None
+    if hists:
+        app = np.zeros((n, len(next(iter(hists.values())))), np.float32)
+        for i, h in hists.items():
+            app[i - span[0]] = h
+    return PersonTrack(int(tr.id), span, kp, world, c3, boxes, found, JOINT_SET, JOINT_SET, has_box, appearance=app)
 
 
 def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, search_every: int,
@@ -209,11 +214,11 @@ def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, sea
     following back in time (``_follow_backward(every_run=True)``). All followers share ``models``.
     """
     from imusim_jax.pose.mediapipe_backend import PersonFollower, keypoint_box
-    from imusim_jax.pose.tracking import box_iou
+    from imusim_jax.pose.tracking import appearance, box_iou
 
     max_gap = int(round(0.5 * video.info.fps))
     state = [dict(track=tr, follower=None, poses={}, misses=0, done=False, last=int(tr.frames[-1]),
-                  following=False, next_search=int(tr.frames[0]), fails=0) for tr in tracks]
+                  following=False, next_search=int(tr.frames[0]), fails=0, hists={}) for tr in tracks]
     try:
         for i, frame in _progress(video, len(video), "estimating pose", cfg.progress):
             live = []
@@ -263,11 +268,12 @@ def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, sea
                 s["last"] = max(s["last"], i)
                 if kb is not None:
                     held.append(kb)
+                    s["hists"][i] = appearance(frame, kb)
     finally:
         for s in state:
             if s["follower"] is not None and not s["done"]:
                 s["follower"].close()
-    return [_person_track(s["track"], s["poses"], s["last"]) for s in state]
+    return [_person_track(s["track"], s["poses"], s["last"], s["hists"]) for s in state]
 
 
 def _follow_backward(video: Video, people: list[PersonTrack], cfg: PoseConfig, window_s: float = 1.5,
@@ -351,6 +357,7 @@ def _prepend_poses(p: PersonTrack, found: dict) -> PersonTrack:
     kp, j3, c3 = grow(p.keypoints2d, 0), grow(p.joints3d_cam, np.nan), grow(p.conf3d, 0)
     boxes = np.concatenate([np.repeat(p.boxes[:1], pad, 0), p.boxes])
     found_mask = grow(p.pose_found, False)
+    app = None if p.appearance is None else grow(p.appearance, 0)
     has_box = grow(np.ones(len(p.frames), bool) if p.has_box is None else p.has_box, False)
     for i, r in found.items():
         t = i - first
@@ -358,5 +365,5 @@ def _prepend_poses(p: PersonTrack, found: dict) -> PersonTrack:
             kp[t], j3[t], found_mask[t] = r.keypoints, r.world, True
             c3[t] = 0.5 + 0.5 * r.keypoints[:, 2]
     return dataclasses.replace(p, frames=frames, keypoints2d=kp, joints3d_cam=j3, conf3d=c3, boxes=boxes,
-                               pose_found=found_mask, has_box=has_box)
+                               pose_found=found_mask, has_box=has_box, appearance=app)
 
