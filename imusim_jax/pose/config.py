@@ -84,10 +84,10 @@ class PoseConfig:
     max_jitter: float = 0.1
     landmark_error: float = 0.005
     depth_error: float = 0.1
-    schedule: str = "people"
+    schedule: str = "candidates"
     hog_hz: float = 5.0
     search_hz: float = 5.0
-    relink: bool = True
+    relink: bool = False
     max_jump_bodies_per_s: float = 6.0
     relink_gap_s: float = 3.0
     relink_max_appearance: float = 0.5

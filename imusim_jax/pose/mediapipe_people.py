@@ -40,8 +40,9 @@ def mediapipe_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[Pe
     from imusim_jax.pose.mediapipe_backend import SharedModels, model_file_path
 
     if cfg.schedule == "candidates":
-        tracks, meta = _detect_mediapipe(video, cfg, every)
-        people = _follow_backward(video, _pose_mediapipe(video, tracks, cfg), cfg)
+        with SharedModels() as models:
+            tracks, meta = _detect_mediapipe(video, cfg, every, whole=models.detector)
+            people = _follow_backward(video, _pose_mediapipe(video, tracks, cfg, models), cfg, models=models)
     else:
         fps = video.info.fps
         hog_every = every * max(1, int(round(fps / cfg.hog_hz / every)))  # on detection frames only
@@ -133,8 +134,9 @@ def _continues(kp: np.ndarray, prev: np.ndarray) -> bool:
     return a is not None and b is not None and box_iou(a, b)[0, 0] >= 0.3
 
 
-def _pose_mediapipe(video: Video, tracks: list[Track], cfg: PoseConfig) -> list[PersonTrack]:
-    """Pass 2: follow each track with its own BlazePose; a track may run on past its last box while the pose is
+def _pose_mediapipe(video: Video, tracks: list[Track], cfg: PoseConfig, models=None) -> list[PersonTrack]:
+    """Pass 2 of the ``candidates`` schedule: follow each track with its own follower (running ``models``, shared
+    ``SharedModels``, or its own graphs when ``None``); a track may run on past its last box while the pose is
     found."""
     from imusim_jax.pose.mediapipe_backend import PersonFollower
 
@@ -154,7 +156,7 @@ def _pose_mediapipe(video: Video, tracks: list[Track], cfg: PoseConfig) -> list[
                     s["follower"].close()
                     continue
                 if s["follower"] is None:
-                    s["follower"] = PersonFollower()
+                    s["follower"] = PersonFollower(models=models)
                 box = tr.boxes[i - tr.frames[0]] if inside else None
                 person = bool(tr.person[i - tr.frames[0]]) if inside and tr.person is not None else inside
                 r = s["follower"](frame, box, person)
