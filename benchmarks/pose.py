@@ -16,10 +16,20 @@ overhead dominates, so their ratio says little), random models with the real arc
 and any real model of the manifest found in the weights folder. The device and onnxruntime provider are printed;
 where onnxruntime has CUDA (``onnxruntime-gpu``), the runners use it automatically.
 
+``--mediapipe`` times the MediaPipe backend's whole Stage 1 up to the people (``pose.track_people``: decoding,
+detection, tracking, pose, selection) on real clips (``../shared/realdata/video`` beside the repository, or
+``--videos``) and on the repository's synthetic test clip (the astronaut of ``tests/pose/pose_videos.py``), with
+the earlier schedule (``PoseConfig(schedule="candidates")``: every candidate track searched every frame, a graph
+per candidate) and the current one (``schedule="people"``) back to back, each in its own process (its peak
+resident memory is its own). It prints per clip and schedule the video seconds per wall second (>= 1: real
+time), the people found, the pose-model calls and the peak RSS, then video-s per wall-s per person count, with the
+load average before and after (the machine may be shared).
+
 Usage::
 
     .venv/bin/python benchmarks/pose.py            # a couple of minutes on 2 CPU cores
     .venv/bin/python benchmarks/pose.py --quick    # tiny models only, seconds
+    .venv/bin/python benchmarks/pose.py --mediapipe   # the MediaPipe schedules, a few minutes
 """
 from __future__ import annotations
 
@@ -131,11 +141,92 @@ def report(rows) -> None:
               f"{100 * r['outside']:7.1f}% {r['ratio']:6.2f}  {ok}")
 
 
+SCHEDULES = ("candidates", "people")
+
+
+def _one_mediapipe_run(path: str, schedule: str) -> None:
+    """Child process: ``track_people`` on ``path`` with ``schedule``; prints one JSON line."""
+    import json
+    import resource
+
+    from imusim_jax.pose import PoseConfig, track_people
+    from imusim_jax.pose import mediapipe_backend as mb
+    from imusim_jax.pose.video import Video
+
+    calls = {"n": 0}
+    for cls in (mb.RoiPose, mb.BlazePose):
+        def counted(self, *a, _f=cls.__call__, **k):
+            calls["n"] += 1
+            return _f(self, *a, **k)
+        cls.__call__ = counted
+    t0 = time.perf_counter()
+    video = Video(path)
+    people, _ = track_people(video, PoseConfig(pose="mediapipe", progress=False, schedule=schedule))
+    wall = time.perf_counter() - t0
+    print(json.dumps({"wall_s": wall, "video_s": video.info.num_frames / video.info.fps, "people": len(people),
+                      "calls": calls["n"], "frames": video.info.num_frames,
+                      "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+
+
+def _synthetic_clip(folder: str) -> str:
+    sys.path.insert(0, os.fspath(REPO / "tests" / "pose"))
+    from pose_videos import astronaut_video, write_video
+
+    frames, _ = astronaut_video(t=60)
+    return os.fspath(write_video(os.path.join(folder, "astronaut.avi"), frames, fps=30))
+
+
+def bench_mediapipe(videos) -> None:
+    import json
+    import subprocess
+
+    load = lambda: " ".join(open("/proc/loadavg").read().split()[:3]) if os.path.exists("/proc/loadavg") else "?"
+    rows = []
+    print(f"\nMediaPipe Stage 1 (track_people), schedules {' vs '.join(SCHEDULES)}, back to back per clip")
+    print(f"{'clip':28s} {'schedule':10s} {'frames':>6s} {'wall s':>7s} {'video-s/wall-s':>15s} {'people':>6s} "
+          f"{'calls':>6s} {'peak RSS':>9s}  load before -> after")
+    for v in videos:
+        for sched in SCHEDULES:
+            before = load()
+            r = subprocess.run([sys.executable, __file__, "--one-mediapipe", v, sched], capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": os.fspath(REPO)})
+            line = [x for x in r.stdout.splitlines() if x.startswith("{")]
+            if r.returncode or not line:
+                print(f"{os.path.basename(v):28s} {sched:10s} failed: {r.stderr.strip()[-200:]}")
+                continue
+            d = json.loads(line[-1])
+            rate = d["video_s"] / d["wall_s"]
+            rows.append((sched, d["people"], rate))
+            print(f"{os.path.basename(v):28s} {sched:10s} {d['frames']:6d} {d['wall_s']:7.1f} {rate:15.3f} "
+                  f"{d['people']:6d} {d['calls']:6d} {d['rss_gb']:8.2f}G  {before} -> {load()}")
+    print("\nvideo-s per wall-s by people found (mean over clips; target >= 1 for up to three people)")
+    for sched in SCHEDULES:
+        by = {}
+        for s_, n, rate in rows:
+            if s_ == sched:
+                by.setdefault(n, []).append(rate)
+        print(f"  {sched:10s} " + ", ".join(f"{n} people: {np.mean(r):.3f}" for n, r in sorted(by.items())))
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny models only")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats of the tiny models (min is kept)")
+    p.add_argument("--mediapipe", action="store_true", help="time the MediaPipe backend's schedules instead")
+    p.add_argument("--videos", nargs="*", help="clips for --mediapipe (default: the shared real clips)")
+    p.add_argument("--one-mediapipe", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.one_mediapipe:
+        _one_mediapipe_run(*a.one_mediapipe)
+        return
+    if a.mediapipe:
+        import glob
+
+        shared = REPO.parent / "shared" / "realdata" / "video"
+        videos = a.videos if a.videos else sorted(glob.glob(os.fspath(shared / "*.mp4")))
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_mediapipe(list(videos) + [_synthetic_clip(tmp)])
+        return
     print(f"onnxruntime {ort.__version__}; available providers {ort.get_available_providers()}; "
           f"runners use {default_providers()[0]}")
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; Python {platform.python_version()}")

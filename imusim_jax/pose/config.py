@@ -11,9 +11,11 @@ from typing import Optional
 from imusim_jax._errors import InputError
 from imusim_jax.pose.smoothing import SmoothingConfig
 
-__all__ = ["BACKENDS", "PoseConfig", "default_backend", "resolve_backend"]
+__all__ = ["BACKENDS", "SCHEDULES", "PoseConfig", "default_backend", "resolve_backend"]
 
 BACKENDS = ("mediapipe", "vitpose")
+SCHEDULES = ("people", "candidates")
+"""``PoseConfig.schedule`` values (``pose.mediapipe_people``)."""
 
 
 def default_backend() -> str:
@@ -49,6 +51,21 @@ class PoseConfig:
         picture).
       depth_error: how well a person's apparent size tells their distance, as a fraction of it, for a person who
         fills the pose model's input (``pose.measurement_noise.root_noise``: the root's along-sight noise floor).
+      schedule: how the ``mediapipe`` backend spends its pose model (``pose.mediapipe_people``): ``people`` (cost
+        grows with the people in the picture: one shared BlazePose graph, candidates nobody follows searched
+        ``search_hz`` times a second and not where a followed person already is, duplicate followers stopped,
+        the frames before each acquisition recovered backward) or ``candidates`` (the earlier schedule: every
+        candidate track searched every frame with its own graphs; kept for comparison).
+      hog_hz: how often (per second of video) the HOG pedestrian detector runs in the ``people`` schedule (it
+        costs about ten pose-model calls a frame; the whole-frame BlazePose and the moving blobs keep their rates).
+      search_hz: how often (per second of video) a candidate track nobody follows is searched for a person in the
+        ``people`` schedule.
+      relink: cut each candidate track where its pose jumps and join the pieces of all tracks into one track per
+        person by position and colour (``pose.selection.relink``), before the tracks are judged.
+      max_jump_bodies_per_s: a pose's box centre moving faster than this many body sizes a second between two
+        frames (plus 0.1 body) is a jump (``pose.selection.split_at_jumps``).
+      relink_gap_s: longest break (s) across which two pieces can be joined (``pose.tracking.relink_segments``).
+      relink_max_appearance: largest colour-histogram distance (Bhattacharyya, 0-1) of two pieces joined.
       device: ``auto``, ``cpu`` or ``cuda`` (ONNX models).
       detector, pose2d, lifter: ONNX model names or paths (``vitpose`` backend).
       progress: show progress bars (stderr).
@@ -67,6 +84,13 @@ class PoseConfig:
     max_jitter: float = 0.1
     landmark_error: float = 0.005
     depth_error: float = 0.1
+    schedule: str = "candidates"
+    hog_hz: float = 5.0
+    search_hz: float = 5.0
+    relink: bool = False
+    max_jump_bodies_per_s: float = 6.0
+    relink_gap_s: float = 3.0
+    relink_max_appearance: float = 0.5
     device: str = "auto"
     detector: str = "yolox-s"
     pose2d: str = "vitpose-b"
@@ -81,4 +105,9 @@ class PoseConfig:
             raise InputError(f"--max-people must be at least 1, got {self.max_people}")
         if not self.detect_hz > 0:
             raise InputError(f"detect_hz must be a positive rate (Hz), got {self.detect_hz}")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        for name in ("hog_hz", "search_hz"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name} must be a positive rate (Hz), got {getattr(self, name)}")
         return backend

@@ -32,7 +32,7 @@ import numpy as np
 
 from imusim_jax._motion import InputError
 
-__all__ = ["BlazePose", "PersonFollower", "PoseResult", "mediapipe_available", "keypoint_box", "JOINT_SET",
+__all__ = ["BlazePose", "PersonFollower", "PoseResult", "SharedModels", "mediapipe_available", "keypoint_box", "JOINT_SET",
            "MODEL_FILE"]
 
 JOINT_SET = "mediapipe33"
@@ -385,13 +385,16 @@ class CropFollower:
       retry_every: frames between seeding attempts while lost.
     """
 
-    def __init__(self, *, margin: float = 2.5, min_side: float = 32.0, retry_every: int = 3):
-        self.model = RoiPose()
+    def __init__(self, *, margin: float = 2.5, min_side: float = 32.0, retry_every: int = 3,
+                 models: Optional["SharedModels"] = None):
+        self._models = models
+        self.model = models.roi if models is not None else RoiPose()
         self._detector: Optional[BlazePose] = None
         self.margin, self.min_side, self.retry_every = margin, min_side, max(1, int(retry_every))
         self.roi: Optional[Roi] = None
         self.last: Optional[PoseResult] = None
         self.lost = 0
+        self.seeded = False  # whether the last call tried the regions cut from the box
 
     def start_from(self, keypoints: np.ndarray) -> None:
         """Follow from a known pose (33, 3) (e.g. backward in time from the first frame a person was found)."""
@@ -412,6 +415,7 @@ class CropFollower:
     def __call__(self, frame: np.ndarray, box: Optional[np.ndarray]) -> Optional[PoseResult]:
         """Pose of the person in ``frame``; ``box`` (4,) is the tracker's box for this frame, ``None`` to rely on
         the previous landmarks alone."""
+        self.seeded = False
         if self.roi is not None:
             p = self._accept(self.model(frame, self.roi), box)
             if p is not None:
@@ -421,12 +425,13 @@ class CropFollower:
         if box is None or (self.lost - 1) % self.retry_every:
             return None
         box = np.asarray(box, np.float32)
+        self.seeded = True
         for roi in seed_rois(box):
             p = self._accept(self.model(frame, roi), box)
             if p is not None:
                 return p
         if self._detector is None:
-            self._detector = BlazePose(static=True)
+            self._detector = self._models.detector if self._models is not None else BlazePose(static=True)
         sq = _square(box, self.margin)
         if sq[2] - sq[0] < self.min_side:
             sq = _square(sq, self.min_side / (sq[2] - sq[0]))
@@ -440,9 +445,48 @@ class CropFollower:
         return d
 
     def close(self) -> None:
+        if self._models is not None:  # shared: closed by their owner
+            return
         self.model.close()
         if self._detector is not None:
             self._detector.close()
+
+
+class SharedModels:
+    """One BlazePose landmark model on regions (``RoiPose``) and one static BlazePose (``BlazePose(static=True)``),
+    shared by every follower of a video (``PersonFollower(models=...)``). Neither keeps state between calls (the
+    region graph has no temporal filter; static mode runs the detector on every image), so sharing changes no
+    result, and memory no longer grows with the number of candidates followed at once (each graph holds its own
+    TFLite interpreter, tens of MB). Made on first use; ``close()`` frees them."""
+
+    def __init__(self):
+        self._roi: Optional[RoiPose] = None
+        self._detector: Optional[BlazePose] = None
+
+    @property
+    def roi(self) -> RoiPose:
+        if self._roi is None:
+            self._roi = RoiPose()
+        return self._roi
+
+    @property
+    def detector(self) -> BlazePose:
+        if self._detector is None:
+            self._detector = BlazePose(static=True)
+        return self._detector
+
+    def close(self) -> None:
+        for m in (self._roi, self._detector):
+            if m is not None:
+                m.close()
+        self._roi = self._detector = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 class PersonFollower:
@@ -468,12 +512,15 @@ class PersonFollower:
 
     Args:
       recent: frames for which the last pose decides between people in an ambiguous box.
+      models: ``SharedModels`` to run (``None``: this follower's own graphs). With shared models step 3 is skipped
+        when ``CropFollower`` has just tried the same regions (the model is deterministic: it would find the same).
       crop_kwargs: ``CropFollower`` settings.
     """
 
-    def __init__(self, *, recent: int = 6, **crop_kwargs):
-        self.crop = CropFollower(**crop_kwargs)
-        self._model: Optional[RoiPose] = None
+    def __init__(self, *, recent: int = 6, models: Optional[SharedModels] = None, **crop_kwargs):
+        self.crop = CropFollower(models=models, **crop_kwargs)
+        self._shared = models
+        self._model: Optional[RoiPose] = models.roi if models is not None else None
         self.recent = recent
         self.roi: Optional[Roi] = None  # set while following with the landmark model
         self.last: Optional[PoseResult] = None
@@ -489,6 +536,11 @@ class PersonFollower:
         """Follow with the landmark model from a known pose (33, 3) (e.g. backward in time from the first frame a
         person was found in)."""
         self.roi = roi_from_keypoints(keypoints)
+
+    def lose(self) -> None:
+        """Stop following (the person is followed by someone else's follower): the next call starts afresh."""
+        self.roi = self.crop.roi = None
+        self.crop.last = None
 
     def _fits(self, pose: PoseResult, box: Optional[np.ndarray]) -> bool:
         if box is None:
@@ -514,7 +566,7 @@ class PersonFollower:
         p = self.crop(frame, box)
         if p is not None:
             return self._take(p, None)
-        if box is None or not person:
+        if box is None or not person or (self._shared is not None and self.crop.seeded):
             return None
         found = []
         for roi in seed_rois(box):
@@ -535,5 +587,5 @@ class PersonFollower:
 
     def close(self) -> None:
         self.crop.close()
-        if self._model is not None:
+        if self._model is not None and self._shared is None:
             self._model.close()

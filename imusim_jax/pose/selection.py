@@ -22,7 +22,7 @@ from imusim_jax._motion import MIN_FRAMES
 from imusim_jax.pose.config import PoseConfig
 from imusim_jax.pose.types import PersonTrack
 
-__all__ = ["anchor_to_boxes", "pose_jitter", "select_people"]
+__all__ = ["anchor_to_boxes", "pose_jitter", "relink", "select_people", "split_at_jumps"]
 
 
 def pose_jitter(person: PersonTrack) -> float:
@@ -156,11 +156,88 @@ def _longest_run(mask: np.ndarray, bridge: int = 0) -> int:
 
 def _trim(p: PersonTrack, use: np.ndarray) -> PersonTrack:
     idx = np.flatnonzero(use)
-    sl = slice(idx[0], idx[-1] + 1)
+    return _sliced(p, slice(idx[0], idx[-1] + 1))
+
+
+def _sliced(p: PersonTrack, sl: slice) -> PersonTrack:
     opt = lambda x: None if x is None else x[sl]
     return dataclasses.replace(p, frames=p.frames[sl], keypoints2d=p.keypoints2d[sl],
                                joints3d_cam=p.joints3d_cam[sl], conf3d=p.conf3d[sl], boxes=p.boxes[sl],
-                               pose_found=p.pose_found[sl], has_box=opt(p.has_box), anchored=opt(p.anchored))
+                               pose_found=p.pose_found[sl], has_box=opt(p.has_box), anchored=opt(p.anchored),
+                               appearance=opt(p.appearance))
+
+
+def _pose_boxes(p: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (indices into ``p``) with a pose whose keypoint box exists, and those boxes (n, 4)."""
+    from imusim_jax.pose.mediapipe_backend import keypoint_box
+
+    idx, boxes = [], []
+    for t in np.flatnonzero(p.pose_found):
+        b = keypoint_box(p.keypoints2d[t], pad=0.0)
+        if b is not None:
+            idx.append(t)
+            boxes.append(b)
+    return np.asarray(idx, int), np.asarray(boxes, np.float64).reshape(-1, 4)
+
+
+def split_at_jumps(p: PersonTrack, fps: float, max_speed_bodies: float) -> list[PersonTrack]:
+    """``p`` cut where its pose jumps: between two posed frames ``dt`` seconds apart, the keypoint box's centre
+    moves by more than ``0.1 + max_speed_bodies * dt`` body sizes (the track's median keypoint-box diagonal), a
+    displacement no body makes (the pose model swapped to someone or something else). Frames without pose stay
+    with the piece before them."""
+    idx, boxes = _pose_boxes(p)
+    if len(idx) < 2:
+        return [p]
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2
+    size = max(float(np.median(np.linalg.norm(boxes[:, 2:] - boxes[:, :2], axis=1))), 1.0)
+    move = np.linalg.norm(np.diff(c, axis=0), axis=1) / size
+    cuts = idx[1:][move > 0.1 + max_speed_bodies * np.diff(idx) / fps]
+    edges = [0, *cuts.tolist(), len(p.frames)]
+    return [_sliced(p, slice(a, b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _segment(p: PersonTrack):
+    """``p`` as a ``pose.tracking.Segment`` (its posed frames' keypoint boxes), or ``None`` without a pose."""
+    from imusim_jax.pose.tracking import Segment
+
+    idx, boxes = _pose_boxes(p)
+    if len(idx) == 0:
+        return None
+    c = (boxes[:, :2] + boxes[:, 2:]) / 2
+
+    def velocity(k):  # px/frame over up to 5 posed frames
+        if len(k) < 2 or idx[k[-1]] == idx[k[0]]:
+            return np.zeros(2)
+        return (c[k[-1]] - c[k[0]]) / (idx[k[-1]] - idx[k[0]])
+
+    hist = None
+    if p.appearance is not None:
+        rows = p.appearance[p.appearance.sum(1) > 0]
+        hist = rows.mean(0) if len(rows) else None
+    n = len(idx)
+    return Segment(int(p.frames[idx[0]]), int(p.frames[idx[-1]]), boxes[0], boxes[-1],
+                   velocity(np.arange(max(0, n - 5), n)), velocity(np.arange(min(n, 5))), hist)
+
+
+def relink(people: list[PersonTrack], fps: float, cfg: PoseConfig) -> list[PersonTrack]:
+    """Tracks that survive breaks: each track is cut where its pose jumps (``split_at_jumps``), then the pieces of
+    all tracks are joined into one track per person (``pose.tracking.relink_segments``: by where each piece was
+    heading and by its colours), so a person keeps their identity through a pose model's swap, a crossing, or
+    leaving the picture and coming back. Pieces without a pose are dropped; the result has no ``appearance``."""
+    from imusim_jax.pose.tracking import relink_segments
+
+    pieces = [q for p in people for q in split_at_jumps(p, fps, cfg.max_jump_bodies_per_s)]
+    segs = [_segment(q) for q in pieces]
+    keep = [k for k, sg in enumerate(segs) if sg is not None]
+    chains = relink_segments([segs[k] for k in keep], fps, max_gap_s=cfg.relink_gap_s,
+                             max_appearance=cfg.relink_max_appearance)
+    out = []
+    for chain in chains:
+        q = pieces[keep[chain[0]]]
+        for k in chain[1:]:
+            q = _merge(q, pieces[keep[k]])
+        out.append(dataclasses.replace(q, appearance=None))
+    return out
 
 
 def select_people(people: list[PersonTrack], fps: float, cfg: PoseConfig) -> tuple[list[PersonTrack], list]:
@@ -183,6 +260,7 @@ def select_people(people: list[PersonTrack], fps: float, cfg: PoseConfig) -> tup
     def drop(p, why):
         dropped.append({"track": p.id, "frames": int(len(p.frames)), "posed": int(p.pose_found.sum()), "why": why})
 
+    people = relink(people, fps, cfg) if cfg.relink else [dataclasses.replace(p, appearance=None) for p in people]
     for p in people:
         p = _gate_frames(p)
         if _longest_run(p.pose_found, bridge) < min_frames:

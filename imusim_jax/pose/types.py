@@ -60,6 +60,8 @@ class PersonTrack:
       has_box: ``(T,)`` whether the tracker has a box for the frame (``None``: every frame).
       anchored: ``(T,)`` frames whose pose is the nearest observed one moved with the box
         (``pose.selection.anchor_to_boxes``).
+      appearance: ``(T, B)`` colour histograms of the person's keypoint box (``pose.tracking.appearance``; rows of
+        zeros where none was taken), or ``None``.
     """
 
     id: int
@@ -73,6 +75,7 @@ class PersonTrack:
     joint_set3d: str
     has_box: Optional[np.ndarray] = None
     anchored: Optional[np.ndarray] = None
+    appearance: Optional[np.ndarray] = None
 
 
 class PersonDetector(Protocol):

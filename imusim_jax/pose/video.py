@@ -37,7 +37,7 @@ import numpy as np
 from imusim_jax._motion import InputError
 
 __all__ = ["CUT_TOLERANCE", "MAX_FPS", "MIN_FPS", "Video", "VideoInfo", "check_complete", "detect_letterbox",
-           "resolve_fps"]
+           "prefetch", "resolve_fps"]
 
 MIN_FPS, MAX_FPS = 1.0, 480.0
 """Frame rates outside this range (Hz) are treated as missing metadata (high-speed phone video reaches 240-480)."""
@@ -51,6 +51,8 @@ CUT_TOLERANCE = (2, 0.05)
 """``(frames, fraction)``: a file that decodes fewer frames than its container declares by more than
 ``max(frames, fraction * declared)`` is cut short. The slack allows containers whose count is an estimate
 (duration times rate: MKV, WebM, some AVI writers); MP4's count is exact."""
+PREFETCH_FRAMES = 4
+"""Frames decoded ahead of the consumer by ``prefetch``'s thread."""
 NUM_SAMPLES = 32
 """Frames kept from the probing pass (evenly spread) for letterbox detection and background statistics."""
 
@@ -197,6 +199,61 @@ def detect_letterbox(samples, level: int = LETTERBOX_LEVEL, min_frac: float = LE
     return x0, y0, x1, y1
 
 
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def prefetch(frames: Iterator, depth: int = PREFETCH_FRAMES) -> Iterator:
+    """The items of ``frames`` (an iterator), produced ahead by a background thread into a queue of ``depth``
+    items: decoding (OpenCV releases the GIL) overlaps the consumer's work. Memory: ``depth`` frames. Closing the
+    returned generator early stops the thread (and lets ``frames`` release its decoder)."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    end = object()
+
+    def work():
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except BaseException as e:  # handed to the consumer
+            q.put(_Failed(e))
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+            q.put(end)
+
+    th = threading.Thread(target=work, name="video-decode", daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        while th.is_alive():  # drain so the producer's final put cannot block
+            try:
+                q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        th.join()
+
+
 class Video:
     """A video file as upright, letterbox-cropped RGB frames within a time range.
 
@@ -316,7 +373,12 @@ class Video:
             cap.release()
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        return self._frames()
+        return prefetch(self._frames())
+
+    def frames(self, wanted: Optional[set[int]] = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, frame)`` for the delivered frames whose index is in ``wanted`` (all when ``None``), decoded
+        ahead in a thread (``prefetch``); the others are skipped without conversion."""
+        return prefetch(self._frames(wanted))
 
     def __len__(self) -> int:
         return self._n
