@@ -41,7 +41,7 @@ from flax import struct
 from imusim_jax._constants import GRAVITY_W
 from imusim_jax._errors import InputError
 
-__all__ = ["ImpactModel", "find_impacts", "apply_impacts", "EVENT_FIELDS"]
+__all__ = ["ImpactModel", "find_impacts", "apply_impacts", "impact_label", "EVENT_FIELDS"]
 
 _BODY_DOWN_M, _BODY_SPEED_MPS = 0.8, 0.7  # a fall: the hips end near the floor, having come down fast
 _STRIKE_ALONG = 0.7  # cos 45 deg: a strike's velocity points outward along the shoulder-wrist line
@@ -88,6 +88,16 @@ class ImpactModel:
             if not np.isfinite(v) or (v <= 0 and k != "strike_speed_mps"):
                 raise InputError(f"ImpactModel {k} must be a positive number, got {v!r}")
         return cls(contact_time_s=jnp.asarray(tau, jnp.float32), **thresholds)
+
+
+def impact_label(impact) -> object:
+    """How an output records the contact model: ``"off"``, or ``{"contact_time_s": ...}`` (a number, or a list
+    per clip)."""
+    if impact is None or (isinstance(impact, str) and impact.strip().lower() in ("off", "none")):
+        return "off"
+    tau = ImpactModel().contact_time_s if isinstance(impact, str) else impact.contact_time_s
+    tau = np.round(np.asarray(tau, np.float64), 6)
+    return {"contact_time_s": tau.tolist()}
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:

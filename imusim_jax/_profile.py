@@ -47,6 +47,7 @@ class SensorProfile:
       name: a label.
       source: what it was fitted on (mode, files, dataset, subject, ...).
       fit: the fit's report (parameters with uncertainties, loss, steps, convergence).
+      contact_time_s: the contact model's contact time, s (``imusim_jax.ImpactModel``), or ``None`` (its default).
     """
 
     noise: Optional[ImuNoise] = None
@@ -57,10 +58,20 @@ class SensorProfile:
     name: str = "profile"
     source: dict = dataclasses.field(default_factory=dict)
     fit: dict = dataclasses.field(default_factory=dict)
+    contact_time_s: Optional[float] = None
+
+    @property
+    def impact(self):
+        """The ``ImpactModel`` this profile implies (the default one with its contact time)."""
+        from imusim_jax._impact import ImpactModel
+
+        return ImpactModel() if self.contact_time_s is None else ImpactModel.create(self.contact_time_s)
 
     def to_dict(self) -> dict:
         d = {"format": PROFILE_FORMAT, "version": 1, "name": self.name, "rate_hz": self.rate_hz,
              "time_offset_s": float(self.time_offset_s), "cutoff_hz": self.cutoff_hz}
+        if self.contact_time_s is not None:
+            d["contact_time_s"] = float(self.contact_time_s)
         if self.mount is not None:
             d["mount"] = self.mount.to_dict()
         if self.noise is not None:
@@ -110,8 +121,17 @@ class SensorProfile:
             from imusim_jax._cutoff import cutoff_arg
 
             cutoff = cutoff_arg(cutoff, f"{where}: cutoff_hz")
+        tau = d.get("contact_time_s")
+        if tau is not None:
+            from imusim_jax._impact import ImpactModel
+
+            try:
+                tau = float(tau)
+            except (TypeError, ValueError):
+                raise InputError(f"{where}: contact_time_s must be a number of seconds") from None
+            ImpactModel.create(tau)
         return cls(noise, mount, offset, rate, cutoff, str(d.get("name", "profile")), dict(d.get("source", {})),
-                   dict(d.get("fit", {})))
+                   dict(d.get("fit", {})), tau)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SensorProfile":

@@ -33,6 +33,12 @@ FpsOption = Annotated[Optional[float], typer.Option("--fps", help="override the 
 JointSetOption = Annotated[Optional[str], typer.Option(
     "--joint-set", help="override the input's joint set: coco17|h36m17|ntu25|mediapipe33|kinect20")]
 
+ImpactOption = Annotated[Optional[str], typer.Option(
+    "--impact", help="on (default) | off: a wrist arriving at the floor, or a strike ending, read over a physical "
+    "contact time instead of the filter's smear (imusim_jax.ImpactModel)")]
+ContactTimeOption = Annotated[Optional[float], typer.Option(
+    "--contact-time", help="the contact model's contact time, s (default: the profile's, else 0.03)")]
+
 ROLLS = ("auto", "hand", "hinge")
 
 
@@ -50,18 +56,21 @@ class Simulation:
     roll: str
     time_offset_s: float = 0.0
     profile: Optional[str] = None
+    impact: object = "on"
 
     def metadata(self) -> dict:
         """What an output records about how it was made (``batch`` compares it on a rerun)."""
         import numpy as np
 
         from imusim_jax import __version__
+        from imusim_jax._impact import impact_label
 
         m = self.mount
         return {"mount": m.name, "side": m.side, "q_fs": np.round(np.asarray(m.q_fs, np.float64), 9).tolist(),
                 "lever_f": np.round(np.asarray(m.lever_f, np.float64), 9).tolist(), "noise": self.noise_name,
                 "rate_hz": self.rate_hz, "seed": self.seed, "cutoff_hz": self.cutoff_hz, "roll": self.roll,
-                "time_offset_s": self.time_offset_s, "profile": self.profile, "imusim_jax": __version__}
+                "time_offset_s": self.time_offset_s, "profile": self.profile, "impact": impact_label(self.impact),
+                "imusim_jax": __version__}
 
 
 def resolve_mount(mount, wrist: Optional[str], default="watch-left"):
@@ -101,7 +110,8 @@ def check_seed(seed: int) -> int:
 
 def simulation(*, mount: Optional[str], wrist: Optional[str], rate: Optional[float], noise: Optional[str],
                seed: int, cutoff: Optional[str], roll: str, profile: Optional[str] = None,
-               default_mount: str = "watch-left") -> Simulation:
+               default_mount: str = "watch-left", impact: Optional[str] = None,
+               contact_time: Optional[float] = None) -> Simulation:
     """Check the shared options (one ``error:`` line each) and resolve them: before any input is read. A
     ``--profile`` supplies the mount, noise, time offset and rate that the other options do not."""
     from imusim_jax._cutoff import cutoff_arg, positive_hz
@@ -127,7 +137,23 @@ def simulation(*, mount: Optional[str], wrist: Optional[str], rate: Optional[flo
         noise_model, noise_name = None, "none"
     return Simulation(mount=m, noise=noise_model, noise_name=noise_name, rate_hz=rate_hz, seed=check_seed(seed),
                       cutoff_hz=cut, roll=roll, time_offset_s=0.0 if prof is None else float(prof.time_offset_s),
-                      profile=profile)
+                      profile=profile, impact=resolve_impact(impact, contact_time, prof))
+
+
+def resolve_impact(impact: Optional[str], contact_time: Optional[float], prof=None):
+    """``--impact`` and ``--contact-time`` (and a profile's contact time) as an ``ImpactModel`` or ``None``."""
+    from imusim_jax._impact import ImpactModel
+
+    which = "on" if impact is None else impact.strip().lower()
+    if which not in ("on", "off"):
+        fail(f"--impact must be on or off, got {impact!r}")
+    if which == "off":
+        if contact_time is not None:
+            fail("--contact-time needs --impact on")
+        return None
+    if contact_time is not None:
+        return ImpactModel.create(contact_time)
+    return prof.impact if prof is not None else ImpactModel()
 
 
 def check_plot(path: str) -> None:

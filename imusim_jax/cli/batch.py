@@ -6,7 +6,8 @@ import os
 import typer
 
 from imusim_jax.cli._app import app, finish_many, one_line_warnings
-from imusim_jax.cli._options import (ProfileOption, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
+from imusim_jax.cli._options import (ContactTimeOption, ImpactOption, ProfileOption, CutoffOption, FpsOption,
+                                     JointSetOption, MountOption, NoiseOption,
                                      RateOption, RollOption, WristOption, simulation)
 
 
@@ -26,6 +27,8 @@ def batch(
     seed: int = typer.Option(0, "--seed", help="PRNG seed; each clip's key is fold_in(key(seed), crc32(name))"),
     cutoff: CutoffOption = None,
     roll: RollOption = "auto",
+    impact: ImpactOption = None,
+    contact_time: ContactTimeOption = None,
     fps: FpsOption = None,
     joint_set: JointSetOption = None,
     batch_size: int = typer.Option(256, "--batch-size", help="files read and simulated at a time"),
@@ -38,12 +41,12 @@ def batch(
     from imusim_jax.workflows.batch import simulate_files
 
     opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,
-                      profile=profile)
+                      profile=profile, impact=impact, contact_time=contact_time)
     check_writable(os.path.join(out_dir, "any.csv"))
     with one_line_warnings():
         report = simulate_files(inputs, out_dir, mount=opts.mount, noise=opts.noise, noise_name=opts.noise_name,
                                 seed=opts.seed, rate_hz=opts.rate_hz, cutoff_hz=opts.cutoff_hz,
-                                time_offset_s=opts.time_offset_s, fps=fps,
+                                time_offset_s=opts.time_offset_s, impact=opts.impact, fps=fps,
                                 joint_set=joint_set, roll=opts.roll, fmt=fmt, batch_size=batch_size,
                                 overwrite=overwrite, warn=lambda msg: typer.echo(msg, err=True))
     finish_many(f"wrote {len(report.written)} files to {out_dir}",

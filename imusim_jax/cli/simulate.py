@@ -7,7 +7,8 @@ from typing import Optional
 import typer
 
 from imusim_jax.cli._app import app, fail, one_line_warnings
-from imusim_jax.cli._options import (ProfileOption, CutoffOption, FpsOption, JointSetOption, MountOption, NoiseOption,
+from imusim_jax.cli._options import (ContactTimeOption, ImpactOption, ProfileOption, CutoffOption, FpsOption,
+                                     JointSetOption, MountOption, NoiseOption,
                                      RateOption, RollOption, SeedOption, WristOption, check_plot, simulation)
 
 
@@ -27,6 +28,8 @@ def simulate(
     seed: SeedOption = 0,
     cutoff: CutoffOption = None,
     roll: RollOption = "auto",
+    impact: ImpactOption = None,
+    contact_time: ContactTimeOption = None,
     fps: FpsOption = None,
     joint_set: JointSetOption = None,
     plot: Optional[str] = typer.Option(None, "--plot", help="also draw the six channels to FILE.png"),
@@ -45,7 +48,7 @@ def simulate(
     if os.path.splitext(output)[1].lower() not in (".csv", ".npz", ".parquet"):
         fail(f"output {output!r} must end in .csv, .npz or .parquet")
     opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,
-                      profile=profile,
+                      profile=profile, impact=impact, contact_time=contact_time,
                       default_mount="body" if trajectory is not None else "watch-left")
     if plot:
         check_plot(plot)
@@ -61,7 +64,8 @@ def simulate(
                 fail(f"{input} holds a batch of {src.joints.shape[0]} clips and simulate writes one; use "
                      f"'imusim-jax batch {input} --out-dir DIR' (one output per clip)")
         signal = sim(src, opts.mount, opts.noise, key=jax.random.key(opts.seed), rate_hz=opts.rate_hz,
-                     cutoff_hz=opts.cutoff_hz, roll=opts.roll, time_offset_s=opts.time_offset_s)
+                     cutoff_hz=opts.cutoff_hz, roll=opts.roll, time_offset_s=opts.time_offset_s,
+                     impact=opts.impact if trajectory is None else None)
     iio.write_signal(signal, output, **opts.metadata())
     if plot:
         from imusim_jax.plotting import plot_imu

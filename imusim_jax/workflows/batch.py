@@ -133,7 +133,7 @@ class _Manifest:
 
 def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, mount="watch-left",
                    noise=None, noise_name: Optional[str] = None, seed: int = 0, rate_hz: float = DEFAULT_RATE_HZ,
-                   cutoff_hz="auto", time_offset_s: float = 0.0, fps: Optional[float] = None,
+                   cutoff_hz="auto", time_offset_s: float = 0.0, impact="on", fps: Optional[float] = None,
                    joint_set: Optional[str] = None,
                    roll: str = "auto", fmt: str = "csv", batch_size: int = 256, overwrite: bool = False,
                    progress: bool = True, warn: Optional[Callable[[str], None]] = None) -> BatchReport:
@@ -156,6 +156,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     from imusim_jax import __version__, get_mount, get_noise, load_motion, simulate, stack_motions
     from imusim_jax import io as iio
     from imusim_jax._cutoff import cutoff_arg
+    from imusim_jax._impact import impact_label
 
     fmt = fmt.lower().lstrip(".")
     if fmt not in ("csv", "npz", "parquet"):
@@ -172,7 +173,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     options = {"mount": m.to_dict(), "noise": noise_label,
                "noise_model": None if noise_model is None else json.loads(_noise_json(noise_model)),
                "seed": int(seed), "rate_hz": float(rate_hz), "cutoff_hz": cutoff_hz, "roll": roll,
-               "time_offset_s": float(time_offset_s),
+               "time_offset_s": float(time_offset_s), "impact": impact_label(impact),
                "fps": None if fps is None else float(fps), "joint_set": joint_set, "format": fmt,
                "dtype": str(np.dtype(jax.dtypes.canonicalize_dtype(np.float64))), "imusim_jax": __version__}
     options = json.loads(json.dumps(options))  # as the record will read back
@@ -194,7 +195,7 @@ def simulate_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             signal = simulate(stack_motions([c[2] for c in members]), m, noise_model, key=keys, rate_hz=rate_hz,
-                              cutoff_hz=cutoff_hz, roll=roll, time_offset_s=time_offset_s)
+                              cutoff_hz=cutoff_hz, roll=roll, time_offset_s=time_offset_s, impact=impact)
         for w in caught:
             clips = getattr(w.message, "clips", None)
             if clips is not None:
