@@ -59,7 +59,9 @@ class ImpactModel:
       contact_time_s: duration of the contact pulse (a half-sine's), seconds.
       min_speed_mps: downward speed a wrist must arrive at a surface with.
       max_height_m: how far above the floor (the clip's lowest joints) the wrist may stop.
-      strike_speed_mps: speed a strike must end from (0 or less: strikes not detected).
+      strike_speed_mps: speed a strike must end from; 0 (the default): strikes not detected. On UTD-MHAD's real
+        wrist the stops at the end of throws (found at 3 m/s) are a hand letting go, not a contact, and made the
+        |a| envelope correlation worse (0.768 to 0.751); set it (e.g. 3.0) for strikes that hit something.
       strike_elbow_deg: the elbow angle (180 = straight) a strike must end at.
       stop_s: the longest a stop may take in the joints (a voluntary deceleration is slower).
       stop_fraction: a stop leaves at most this fraction of the speed.
@@ -69,7 +71,7 @@ class ImpactModel:
     contact_time_s: jnp.ndarray = 0.03
     min_speed_mps: float = struct.field(pytree_node=False, default=1.0)
     max_height_m: float = struct.field(pytree_node=False, default=0.6)
-    strike_speed_mps: float = struct.field(pytree_node=False, default=3.0)
+    strike_speed_mps: float = struct.field(pytree_node=False, default=0.0)
     strike_elbow_deg: float = struct.field(pytree_node=False, default=160.0)
     stop_s: float = struct.field(pytree_node=False, default=0.25)
     stop_fraction: float = struct.field(pytree_node=False, default=0.35)
@@ -101,89 +103,115 @@ def impact_label(impact) -> object:
 
 
 def _smooth(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving average of ``n`` (odd) frames along axis 0, edges by shrinking windows."""
+    """Centred moving average of ``n`` (odd) frames along axis 1 of ``(B, T, ...)``, edges by shrinking windows
+    (cumulative sums: vectorised over clips)."""
     if n <= 1:
         return x
-    k = np.ones(n) / n
-    num = np.apply_along_axis(lambda c: np.convolve(c, k, "same"), 0, x)
-    den = np.convolve(np.ones(len(x)), k, "same")
-    return num / den.reshape((-1,) + (1,) * (x.ndim - 1))
+    h = n // 2
+    T = x.shape[1]
+    c = np.cumsum(np.concatenate([np.zeros_like(x[:, :1]), x], axis=1), axis=1)
+    hi = np.minimum(np.arange(T) + h + 1, T)
+    lo = np.maximum(np.arange(T) - h, 0)
+    shape = (1, T) + (1,) * (x.ndim - 2)
+    return (c[:, hi] - c[:, lo]) / (hi - lo).reshape(shape)
 
 
-def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz: Optional[float],
-                 model: ImpactModel, hips=()) -> np.ndarray:
-    """The contact events of one clip's wrist (module docstring), ``(E, EVENT_FIELDS)`` rows (``E`` at most
-    ``model.max_events``; possibly none).
+def _first_at_or_below(speed: np.ndarray, level: np.ndarray, n: int) -> np.ndarray:
+    """For every ``(b, i)``: the first ``k`` in ``0..n`` with ``speed[b, i + k] <= level[b, i]`` (``n + 1``: none;
+    frames past the end never qualify)."""
+    B, T = speed.shape
+    padded = np.concatenate([speed, np.full((B, n), np.inf)], axis=1)
+    win = np.lib.stride_tricks.sliding_window_view(padded, n + 1, axis=1)[:, :T]  # (B, T, n + 1)
+    hit = win <= level[..., None]
+    return np.where(hit.any(-1), hit.argmax(-1), n + 1)
+
+
+def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz, model: ImpactModel, hips=(),
+                 lengths=None, ankles=()) -> list:
+    """The contact events of each clip's wrist (module docstring): a list of ``(E, EVENT_FIELDS)`` arrays, one a
+    clip (``E`` at most ``model.max_events``; possibly none). Vectorised over the clips (they share ``fps``).
 
     Args:
-      joints: ``(T, J, 3)`` metres, z-up world (every joint: the floor is the lowest of them).
+      joints: ``(B, T, J, 3)`` metres, z-up world (every joint: the floor is the lowest of them).
       fps: frame rate, Hz.
       rig_indices: the arm's joints (shoulder, elbow, wrist, ...), ``ArmRig.indices``.
-      cutoff_hz: the clip's low-pass cut-off (sets the window), ``None`` for none.
+      cutoff_hz: ``(B,)`` each clip's low-pass cut-off (sets the window; ``None``/inf for none).
       model: the thresholds.
       hips: indices of the hip joints; where given, a wrist arriving at the floor is a fall's contact only if
         the hips are down too (at most ``_BODY_DOWN_M`` above the floor) and came down fast (at
         ``_BODY_SPEED_MPS`` or more within the second before): a hand reaching down to pick something up, or
         landing on the lap as a person sits, is not.
+      lengths: ``(B,)`` valid frames of each clip (default: all).
+      ankles: indices of the ankle joints: the floor is the 2nd percentile of their lowest height (default: of
+        every joint's).
     """
     X = np.asarray(joints, np.float64)
-    T = X.shape[0]
+    B, T = X.shape[:2]
+    lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
     if T < 6:
-        return np.zeros((0, EVENT_FIELDS))
-    sh, el, wr = (X[:, rig_indices[i]] for i in range(3))
-    floor = float(np.percentile(X[..., 2].min(axis=1), 2.0))
+        return [np.zeros((0, EVENT_FIELDS))] * B
+    valid = np.arange(T)[None, :] < lengths[:, None]  # (B, T)
+    sh, el, wr = (X[:, :, rig_indices[i]] for i in range(3))
+    feet = list(ankles) or slice(None)  # the ankles: a floor every joint set agrees on (azure32's feet lie lower)
+    low = np.sort(np.where(valid, X[:, :, feet, 2].min(axis=2), np.inf), axis=1)  # each frame's lowest, sorted
+    floor = np.take_along_axis(low, (0.02 * (lengths - 1)).astype(int)[:, None], axis=1)  # (B, 1): 2nd percentile
     n_s = max(1, int(round(0.05 * fps)) | 1)  # ~50 ms of smoothing against joint jitter
     p = _smooth(wr, n_s)
-    v = np.gradient(p, 1.0 / fps, axis=0)  # (T, 3)
-    speed = np.linalg.norm(v, axis=1)
-    down = -v[:, 2]
+    v = np.gradient(p, 1.0 / fps, axis=1)  # (B, T, 3)
+    speed = np.where(valid, np.linalg.norm(v, axis=-1), 0.0)
+    down = -v[..., 2]
     stop_n = max(2, int(round(model.stop_s * fps)))
-    half = 0.3 if not cutoff_hz else min(0.3, max(2.0 / fps, 0.6 / cutoff_hz))
-    half = max(half, 2.0 / fps)
-    u_el = el - wr
-    u_sh = sh - el
-    cos_el = np.sum(u_el * -u_sh, axis=1) / np.maximum(np.linalg.norm(u_el, axis=1) * np.linalg.norm(u_sh, axis=1),
-                                                        1e-9)
+    cut = np.array([np.inf if c is None else float(c) for c in np.broadcast_to(np.asarray(cutoff_hz, object), (B,))])
+    half = np.where(np.isfinite(cut), np.clip(0.6 / np.where(np.isfinite(cut), cut, 1.0), 2.0 / fps, 0.3), 0.3)
+    half = np.maximum(half, 2.0 / fps)
+    a_, b_ = wr - el, sh - el
+    cos_el = np.sum(a_ * b_, -1) / np.maximum(np.linalg.norm(a_, axis=-1) * np.linalg.norm(b_, axis=-1), 1e-9)
     elbow_deg = np.degrees(np.arccos(np.clip(cos_el, -1, 1)))  # the angle at the elbow: 180 straight
-    if len(hips):
-        hz = _smooth(X[:, list(hips), 2].mean(axis=1), n_s) - floor
-        hdown = -np.gradient(hz, 1.0 / fps)
-        look = max(1, int(round(fps)))
-    events = []  # (speed, t, u)
-    peak = np.zeros(T, bool)
-    peak[1:-1] = True
-    fall_c = peak.copy()
-    fall_c[1:-1] &= (down[1:-1] >= model.min_speed_mps) & (down[1:-1] >= down[:-2]) & (down[1:-1] >= down[2:])
-    strike_c = peak.copy()
-    strike_c[1:-1] &= ((speed[1:-1] >= model.strike_speed_mps) & (speed[1:-1] >= speed[:-2])
-                       & (speed[1:-1] >= speed[2:]) & (model.strike_speed_mps > 0))
-    for i in np.flatnonzero(fall_c | strike_c):
-        is_fall, is_strike = bool(fall_c[i]), bool(strike_c[i])
-        j_end = min(T - 1, i + stop_n)
-        seg = speed[i:j_end + 1]
-        stops = np.flatnonzero(seg <= model.stop_fraction * speed[i])
-        if len(stops) == 0:
-            continue
-        j = i + int(stops[0])
-        ok = False
-        if is_fall and p[j, 2] - floor <= model.max_height_m:
-            ok = (not len(hips)) or (hz[j] <= _BODY_DOWN_M and hdown[max(0, j - look):j + 1].max() >= _BODY_SPEED_MPS)
-        if is_strike and elbow_deg[max(i, j - 1):j + 1].max() >= model.strike_elbow_deg:
-            reach = p[j] - sh[j]  # a strike moves the wrist outward along the arm (a swing moves across it)
-            ok = ok or float(np.dot(v[i], reach)) >= _STRIKE_ALONG * speed[i] * max(np.linalg.norm(reach), 1e-9)
-        if not ok:
-            continue
-        mid = i + int(np.flatnonzero(speed[i:j + 1] <= 0.5 * speed[i])[0])
-        u = v[i] / max(speed[i], 1e-9)
-        events.append((speed[i], mid / fps, u))
-    # one event per stop: merge those closer than a window, keeping the fastest
-    events.sort(key=lambda e: -e[0])
-    kept = []
-    for e in events:
-        if all(abs(e[1] - k[1]) > 2 * half for k in kept):
-            kept.append(e)
-    kept = sorted(kept[:model.max_events], key=lambda e: e[1])
-    return np.array([[t, *u, half] for _, t, u in kept], np.float64).reshape(-1, EVENT_FIELDS)
+    inner = np.zeros((B, T), bool)
+    inner[:, 1:-1] = True
+    inner &= valid & np.roll(valid, -1, axis=1)
+    fall_c = inner.copy()
+    fall_c[:, 1:-1] &= (down[:, 1:-1] >= model.min_speed_mps) & (down[:, 1:-1] >= down[:, :-2]) \
+        & (down[:, 1:-1] >= down[:, 2:])
+    strike_c = inner.copy()
+    strike_c[:, 1:-1] &= ((speed[:, 1:-1] >= model.strike_speed_mps) & (speed[:, 1:-1] >= speed[:, :-2])
+                          & (speed[:, 1:-1] >= speed[:, 2:]) & (model.strike_speed_mps > 0))
+    out = [[] for _ in range(B)]
+    cand = fall_c | strike_c
+    if cand.any():
+        k_stop = _first_at_or_below(speed, model.stop_fraction * speed, stop_n)
+        k_mid = _first_at_or_below(speed, 0.5 * speed, stop_n)
+        idx = np.arange(T)[None, :]
+        j = np.minimum(idx + k_stop, T - 1)  # (B, T): where each candidate's stop ends
+        at = lambda a: np.take_along_axis(a, j, axis=1)  # noqa: E731 - a (B, T) quantity at the stop
+        good = cand & (k_stop <= stop_n) & (idx + k_stop < lengths[:, None])
+        fall_ok = fall_c & (at(p[..., 2]) - floor <= model.max_height_m)
+        if len(hips):
+            from scipy.ndimage import maximum_filter1d
+
+            hz = _smooth(X[:, :, list(hips), 2].mean(axis=2), n_s) - floor
+            hdown = np.where(valid, -np.gradient(hz, 1.0 / fps, axis=1), 0.0)
+            look = max(1, int(round(fps)))
+            # the largest downward hip speed over the frames j - look .. j (a trailing window)
+            hmax = maximum_filter1d(hdown, size=look + 1, axis=1, origin=look // 2, mode="nearest")
+            fall_ok &= (at(hz) <= _BODY_DOWN_M) & (at(hmax) >= _BODY_SPEED_MPS)
+        elbow_end = np.maximum(at(elbow_deg), np.take_along_axis(elbow_deg, np.maximum(j - 1, idx), axis=1))
+        reach = np.stack([at(p[..., c] - sh[..., c]) for c in range(3)], -1)  # a strike moves the wrist outward
+        along = np.sum(v * reach, -1) >= _STRIKE_ALONG * speed * np.maximum(np.linalg.norm(reach, axis=-1), 1e-9)
+        strike_ok = strike_c & (elbow_end >= model.strike_elbow_deg) & along  # (a swing moves across the arm)
+        for b, i in zip(*np.nonzero(good & (fall_ok | strike_ok))):
+            out[b].append((speed[b, i], (i + int(k_mid[b, i])) / fps, v[b, i] / max(speed[b, i], 1e-9)))
+    result = []
+    for b, events in enumerate(out):
+        # one event per stop: merge those closer than a window, keeping the fastest
+        events.sort(key=lambda e: -e[0])
+        kept = []
+        for e in events:
+            if all(abs(e[1] - k[1]) > 2 * half[b] for k in kept):
+                kept.append(e)
+        kept = sorted(kept[:model.max_events], key=lambda e: e[1])
+        result.append(np.array([[t, *u, half[b]] for _, t, u in kept], np.float64).reshape(-1, EVENT_FIELDS))
+    return result
 
 
 def stack_events(per_clip: list, dtype) -> np.ndarray:

@@ -496,8 +496,15 @@ def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, ra
             events = np.zeros((len(arm), 0, EVENT_FIELDS), dtype)
         else:
             hips = tuple(i for i, n in enumerate(js.joints) if n.endswith("_hip"))
-            events = stack_events([find_impacts(host_joints[b, :lengths[b]], f, rig.indices, c, impact, hips)
-                                   for b, (c, f) in enumerate(arm)], dtype)
+            ankles = tuple(i for i, n in enumerate(js.joints) if n.endswith("_ankle"))
+            per_clip = [None] * len(arm)
+            for f in sorted({f for _, f in arm}):  # clips of one frame rate together
+                members = [b for b, (_, fb) in enumerate(arm) if fb == f]
+                found = find_impacts(host_joints[members], f, rig.indices, [arm[b][0] for b in members], impact,
+                                     hips, lengths[members], ankles)
+                for b, e in zip(members, found):
+                    per_clip[b] = e
+            events = stack_events(per_clip, dtype)
         arms.append((np.stack([d.sos for d in designs]).astype(dtype), np.stack([d.zi for d in designs]).astype(dtype),
                      pads, windows.astype(np.int32),
                      np.array([np.inf if c is None else c for c, _ in arm], dtype), events))

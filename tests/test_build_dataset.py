@@ -100,7 +100,7 @@ def write_sources(root: pathlib.Path) -> pathlib.Path:
     manifest.write_text(
         "rate_hz: 50\nseed: 5\nshard_size: 1\nbatch_size: 8\ncutoff_hz: 6\nvariants: 2\n"
         "mounts: [watch-left, watch-right]\nmount_sampling: sample\nprofiles: [bmi160, none]\n"
-        "time_stretch: [0.9, 1.1]\nmount_jitter_deg: 2\n"
+        "time_stretch: [0.9, 1.1]\nmount_jitter_deg: 2\ncontact_time_s: [0.02, 0.05]\n"
         "sources:\n"
         "  - {name: ntu, type: ntu_skeleton, path: ntu}\n"
         "  - {name: weda, type: weda_fall, path: weda}\n"
@@ -171,8 +171,9 @@ def test_rows_schema_and_labels(built):
         assert r["profile"] in ("bmi160", "none") and 0.9 <= r["time_stretch"] <= 1.1 and r["seed"] > 0
         assert r["native_rate_hz"] == pytest.approx(30.0 / r["time_stretch"]) and r["rate_hz"] == 50.0
         assert 0 < r["mount_jitter_deg"] < 15 and r["placement"] is None and r["side"] is None
-        assert r["quality"] is None
-    assert len({r["seed"] for r in ntu}) == len(ntu)
+        assert 0 < r["quality"] <= 1  # the share of joint-frames the Kinect measured
+        assert 0.02 <= r["contact_time_s"] <= 0.05
+    assert len({r["seed"] for r in ntu}) == len(ntu) and len({r["contact_time_s"] for r in ntu}) == len(ntu)
     weda = {r["clip_id"]: r for r in rows if r["source"] == "weda"}
     assert set(weda) == {"F01/U03_R01", "D01/U03_R02"}
     assert weda["F01/U03_R01"]["activity"] == "fall_forward" and weda["D01/U03_R02"]["activity"] == "walking"

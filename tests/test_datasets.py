@@ -418,7 +418,8 @@ def test_smartfallmm_skeleton_units_axes_and_held_rows(tmp_path):
 
     rng = np.random.default_rng(3)
     T = 12
-    cam = rng.uniform(-500, 500, (T, 32, 3)) + np.array([0.0, 0.0, 2500.0])
+    cam = rng.uniform(-500, 500, (1, 32, 3)) + np.array([0.0, 0.0, 2500.0]) \
+        + np.linspace(0, 40, T)[:, None, None] * rng.normal(size=(1, 32, 3))  # a body drifting smoothly
     cam[6] = cam[5]  # a held row
     cam[:, 7] = cam[0, 7] + np.linspace(0, 110, T)[:, None] * np.array([1.0, -1.0, 0.5])  # left wrist moves evenly
     cam[6, 7] = cam[5, 7]

@@ -224,11 +224,12 @@ def read_smartfallmm_skeleton(path: str | os.PathLike, *, fps: Optional[float] =
     numbers a row (32 Azure Kinect Body Tracking joints in ``k4abt`` order, x y z in millimetres, depth-camera
     frame), one row a frame at 30 fps, no header, turned into metres in the z-up world (``camera_to_world``).
 
-    The tracker repeats its last pose when it loses the body (a row identical to the one before: median 1 % of
-    the rows, 25-60 % in many falls): such held rows are not a body at rest, so their joints get confidence 0 and
-    are interpolated over time when the ``Motion`` is made (``imusim_jax.fill_gaps``; held rows at the clip's
-    ends are held at the nearest tracked row). ``fps`` overrides the rate; ``joint_set`` may only name
-    ``azure32`` (convert after loading, ``Motion.to``)."""
+    The rows are returned as they are. The tracker repeats its last pose when it loses the body (a row identical
+    to the one before: median 1 % of the rows, 25-60 % in many falls) and its joints jump (10-20 cm between two
+    frames): ``imusim_jax.load_motion`` (and the dataset builder) repairs both, as for every motion file
+    (``imusim_jax.repair_artefacts``: such frames get confidence 0 and are interpolated over time), and reports
+    them (``find_artefacts``). ``fps`` overrides the rate; ``joint_set`` may only name ``azure32`` (convert after
+    loading, ``Motion.to``)."""
     path = os.fspath(path)
     if joint_set is not None and get_joint_set(joint_set).name != "azure32":
         raise InputError(f"{path!r} holds joint set azure32, not {joint_set!r}; convert after loading (Motion.to)")
@@ -243,16 +244,11 @@ def read_smartfallmm_skeleton(path: str | os.PathLike, *, fps: Optional[float] =
     if not np.isfinite(X).all():
         raise InputError(f"{path}: the skeleton has NaN or infinite values")
     fps = float(check_time_base(SKELETON_FPS if fps is None else fps, None, None)[0])
-    held = np.concatenate([[False], np.all(X[1:] == X[:-1], axis=1)])
-    if held.all() or (~held).sum() < 2:
+    if np.all(X[1:] == X[:-1]):
         raise InputError(f"{path}: the tracker held one pose throughout: no motion to read")
-    joints = camera_to_world(X.reshape(len(X), 32, 3) / 1000.0)
-    conf = np.where(held[:, None], 0.0, 1.0) * np.ones((1, 32))
-    joints[held] = np.nan
-    return Motion.create(joints, fps, "azure32", confidence=conf)
+    return Motion.create(camera_to_world(X.reshape(len(X), 32, 3) / 1000.0), fps, "azure32")
 
 
 register_reader("motion", "smartfallmm-skeleton", (".csv.gz",), read_smartfallmm_skeleton, search=(".csv.gz",),
                 options=("fps", "joint_set"),
-                description="SmartFallMM <group>/skeleton/SxxAyyTzz.csv.gz: Azure Kinect azure32 in mm, 30 fps; "
-                            "held rows interpolated")
+                description="SmartFallMM <group>/skeleton/SxxAyyTzz.csv.gz: Azure Kinect azure32 in mm, 30 fps")

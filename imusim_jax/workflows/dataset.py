@@ -15,6 +15,8 @@ Manifest (YAML)::
     mount_jitter_deg: 3               # std of a random rotation (per axis, degrees) composed with the mount
     cutoff_hz: auto                   # the simulator's low-pass cut-off (auto, a number, or none)
     roll: auto                        # the forearm roll source (auto, hand, hinge)
+    contact_time_s: [0.02, 0.05]      # the contact model's contact time, s (default 0.03; [low, high]: drawn per
+                                      #   row; off: no contact model; imusim_jax.ImpactModel)
     unmapped: keep                    # classes without a taxonomy counterpart: keep (activity null) or skip
     shard_size: 64                    # clips per shard (a clip: one file or trial; its rows stay together)
     batch_size: 64                    # rows simulated per call (padded to it: one compilation serves all shards)
@@ -49,9 +51,10 @@ How it works:
   clips, so a shard's clips do not depend on the worker count. A clip's rows stay in its shard.
 * **Seeds.** Row ``(source, clip_id, person, variant)`` gets ``seed`` = the first 63 bits of
   ``sha256(f"{global seed}|{source}|{clip_id}|{person}|{variant}")``; its mount (``mount_sampling: sample``), profile,
-  time stretch and mount jitter are drawn from ``numpy.random.default_rng(seed)`` in that order, and its noise from
+  time stretch, mount jitter and contact time are drawn from ``numpy.random.default_rng(seed)`` in that order, and its noise from
   ``jax.random.key(seed)``. So a row does not depend on the other clips, the shard size or the worker count, and
-  ``imusim_jax.simulate(motion, mount, noise, key=jax.random.key(seed))`` (float64) reproduces it. (``batch``'s
+  ``imusim_jax.simulate(motion, mount, noise, key=jax.random.key(seed), impact=ImpactModel.create(contact_time_s))``
+  (float64) reproduces it. (``batch``'s
   ``clip_key`` is not used: its 31-bit CRC of the name collides within a few ten thousand rows.)
 * **Simulation.** A shard's synthetic rows are grouped by (joint set, arm, roll), sorted by length and simulated
   ``batch_size`` at a time through ``imusim_jax.simulate`` with one mount, noise model, key and time offset per row,
@@ -107,7 +110,7 @@ _LEDGER = "ledger.jsonl"
 GLOBAL_DEFAULTS: dict = {
     "rate_hz": float(DEFAULT_RATE_HZ), "seed": 0, "mounts": ["watch-left"], "mount_sampling": "all",
     "profiles": ["none"], "variants": 1, "time_stretch": None, "mount_jitter_deg": 0.0, "cutoff_hz": "auto",
-    "roll": "auto", "unmapped": "keep", "shard_size": 64, "batch_size": 64,
+    "roll": "auto", "unmapped": "keep", "shard_size": 64, "batch_size": 64, "contact_time_s": 0.03,
 }
 """Global manifest keys and their defaults (see the module docstring)."""
 _GLOBAL_ONLY = ("shard_size", "batch_size")
@@ -137,7 +140,8 @@ def _schema():
         ("safety", pa.string()), ("severity", pa.int64()), ("kind", pa.string()), ("placement", pa.string()),
         ("side", pa.string()), ("mount", pa.string()), ("profile", pa.string()), ("seed", pa.int64()), ("variant", pa.int64()),
         ("rate_hz", pa.float64()), ("native_rate_hz", pa.float64()), ("time_stretch", pa.float64()),
-        ("mount_jitter_deg", pa.float64()), ("quality", pa.float64()), ("num_samples", pa.int64()),
+        ("mount_jitter_deg", pa.float64()), ("contact_time_s", pa.float64()), ("quality", pa.float64()),
+        ("num_samples", pa.int64()),
         ("accel", vec), ("gyro", vec),
     ])
 
@@ -166,7 +170,12 @@ ROW_SCHEMA = (
                                   "rate after time stretch"),
     ("time_stretch", "float64", "the factor the motion's time axis was stretched by (null for real rows)"),
     ("mount_jitter_deg", "float64", "the angle of the random mounting rotation, degrees (null for real rows)"),
-    ("quality", "float64", "Stage 1's quality score for video persons (pose found x mean confidence), else null"),
+    ("contact_time_s", "float64", "the contact model's contact time, s (imusim_jax.ImpactModel; null: the model off, "
+                                  "and for real rows)"),
+    ("quality", "float64", "how much of the motion was measured: Stage 1's quality score for video persons (pose "
+                           "found x mean confidence); for skeleton files the share of joint-frames the tracker "
+                           "measured (held frames and jumps repaired: imusim_jax.repair_artefacts); null for real "
+                           "rows"),
     ("num_samples", "int64", "T, the signal's length"),
     ("accel", "list<list<float64>>", "T x 3 specific force, m/s^2, sensor frame"),
     ("gyro", "list<list<float64>>", "T x 3 angular rate, rad/s, sensor frame"),
@@ -347,9 +356,28 @@ def _check_globals(g: dict, base_dir: str, where: str) -> dict:
                     for x in lohi) and lohi[0] <= lohi[1]):
             raise InputError(f"{where}: time_stretch must be null, a positive factor or [low, high], got {ts!r}")
         g["time_stretch"] = [float(lohi[0]), float(lohi[1])]
+    g["contact_time_s"] = _contact_times(g["contact_time_s"], where)
     g["mounts"] = [_resolve_mount(m, base_dir, where) for m in _listed(g["mounts"], "mounts", where)]
     g["profiles"] = [_resolve_profile(p, base_dir, where) for p in _listed(g["profiles"], "profiles", where)]
     return g
+
+
+def _contact_times(v, where: str) -> Optional[list]:
+    """``contact_time_s``: ``off`` (or null), a number of seconds, or ``[low, high]`` (drawn per row) ->
+    ``None`` or ``[low, high]``."""
+    from imusim_jax._impact import ImpactModel
+
+    if v is None or (isinstance(v, str) and v.strip().lower() == "off"):
+        return None
+    lohi = [v, v] if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+    if not (isinstance(lohi, (list, tuple)) and len(lohi) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in lohi) and lohi[0] <= lohi[1]):
+        raise InputError(f"{where}: contact_time_s must be off, seconds or [low, high], got {v!r}")
+    try:
+        ImpactModel.create(np.asarray(lohi, np.float64))
+    except InputError as e:
+        raise InputError(f"{where}: {e}") from None
+    return [float(lohi[0]), float(lohi[1])]
 
 
 def _listed(v, key: str, where: str) -> list:
@@ -552,7 +580,8 @@ def _qmul(a, b):
 
 
 def _draw(rng: np.random.Generator, entry: dict, mount_index: Optional[int]):
-    """A row's draws, in a fixed order: mount (``sample`` mode), profile, time stretch, jitter rotation."""
+    """A row's draws, in a fixed order: mount (``sample`` mode), profile, time stretch, jitter rotation, contact
+    time."""
     mounts, profiles = entry["mounts"], entry["profiles"]
     m = int(rng.integers(len(mounts))) if mount_index is None else mount_index
     p = int(rng.integers(len(profiles)))
@@ -560,7 +589,9 @@ def _draw(rng: np.random.Generator, entry: dict, mount_index: Optional[int]):
     stretch = 1.0 if ts is None else (ts[0] if ts[0] == ts[1] else float(rng.uniform(ts[0], ts[1])))
     sigma = float(entry["mount_jitter_deg"])
     rv = rng.normal(0.0, sigma, 3) if sigma > 0 else np.zeros(3)
-    return m, p, stretch, rv
+    ct = entry["contact_time_s"]
+    tau = None if ct is None else (ct[0] if ct[0] == ct[1] else float(rng.uniform(ct[0], ct[1])))
+    return m, p, stretch, rv, tau
 
 
 def _jittered_q(q_fs, rv_deg) -> np.ndarray:
@@ -710,27 +741,31 @@ def build_shard(task: dict) -> dict:
                 a, g = _to_rate(np.asarray(sig.accel), np.asarray(sig.gyro), float(sig.rate_hz), entry["rate_hz"])
                 rows.append({**base, "mount": None, "profile": None, "seed": None, "variant": 0,
                              "native_rate_hz": float(sig.rate_hz), "time_stretch": None, "mount_jitter_deg": None,
-                             "accel": a, "gyro": g})
+                             "contact_time_s": None, "accel": a, "gyro": g})
                 if not cols["mapped"]:
                     unmapped[name][key] += 1
                 continue
             motion = item.data
+            if base["quality"] is None and motion.confidence is not None:  # a skeleton file: what was measured
+                base["quality"] = float(np.mean(np.asarray(motion.confidence) > 0))
             plan = ([(v * len(entry["mounts"]) + m, m) for v in range(entry["variants"])
                      for m in range(len(entry["mounts"]))] if entry["mount_sampling"] == "all"
                     else [(v, None) for v in range(entry["variants"])])
             for variant, mi in plan:
                 seed = row_seed(entry["seed"], name, rec["clip_id"], item.person, variant)
-                m, p, stretch, rv = _draw(np.random.default_rng(seed), entry, mi)
+                m, p, stretch, rv, tau = _draw(np.random.default_rng(seed), entry, mi)
                 mrec, prec = entry["mounts"][m], entry["profiles"][p]
                 mrec = prec.get("mount") or mrec           # a calibrated profile's own mount
                 fps = float(np.asarray(motion.fps)) / stretch
                 rows.append({**base, "mount": mrec["name"], "profile": prec["name"], "seed": seed,
                              "variant": variant, "native_rate_hz": fps, "time_stretch": stretch,
-                             "mount_jitter_deg": float(np.linalg.norm(rv)), "accel": None, "gyro": None})
+                             "mount_jitter_deg": float(np.linalg.norm(rv)), "contact_time_s": tau,
+                             "accel": None, "gyro": None})
                 stretched = motion if stretch == 1.0 else motion.replace(
                     fps=np.asarray(fps, np.asarray(motion.fps).dtype))
                 sims.append((len(rows) - 1, stretched, mrec,
-                             _jittered_q(mrec["q_fs"], rv), prec, seed, item.roll or entry["roll"], entry, ref.path))
+                             _jittered_q(mrec["q_fs"], rv), prec, seed, item.roll or entry["roll"], entry, ref.path,
+                             tau))
                 if not cols["mapped"]:
                     unmapped[name][key] += 1
     _simulate_rows(rows, sims, int(glob["batch_size"]), failures, warn, timing)
@@ -755,7 +790,7 @@ def _simulate_rows(rows: list, sims: list, batch_size: int, failures: list, warn
     groups: dict = {}
     for s in sims:
         e = s[7]
-        key = (s[1].joint_set, s[2]["side"], s[6], float(e["rate_hz"]), json.dumps(e["cutoff_hz"]))
+        key = (s[1].joint_set, s[2]["side"], s[6], float(e["rate_hz"]), json.dumps(e["cutoff_hz"]), s[9] is None)
         groups.setdefault(key, []).append(s)
     for key in sorted(groups, key=lambda k: json.dumps(k)):
         # by output length, then frames: neighbouring batches share the simulator's static shapes (its output
@@ -789,9 +824,10 @@ def _run(batch: list, key: tuple, warn, timing: dict) -> list:
     import jax.numpy as jnp
 
     from imusim_jax import simulate
+    from imusim_jax._impact import ImpactModel
     from imusim_jax._mounting import Mount
 
-    joint_set, side, roll, rate, _ = key
+    joint_set, side, roll, rate, _, off = key
     e = batch[0][7]
     motion = _stack([s[1] for s in batch])
     mount = Mount(jnp.asarray(np.stack([s[3] for s in batch]), jnp.float32),
@@ -808,7 +844,8 @@ def _run(batch: list, key: tuple, warn, timing: dict) -> list:
         warnings.simplefilter("always")
         try:
             sig = simulate(motion, mount, noise, key=keys, rate_hz=rate, cutoff_hz=e["cutoff_hz"], roll=roll,
-                           time_offset_s=offsets if offsets.any() else 0.0)
+                           time_offset_s=offsets if offsets.any() else 0.0,
+                           impact=None if off else ImpactModel.create(np.array([s[9] for s in batch])))
             sig.accel.block_until_ready()
         finally:
             timing["simulate_s"] += time.perf_counter() - t0
