@@ -33,25 +33,27 @@ from imusim_jax.pose.video import Video
 __all__ = ["mediapipe_people"]
 
 
-def mediapipe_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[PersonTrack], dict]:
+def mediapipe_people(video: Video, cfg: PoseConfig, every: int, shared=None) -> tuple[list[PersonTrack], dict]:
     """Candidate people of ``video`` (three passes, see the module docstring), person boxes proposed every
     ``every`` frames; returns ``(tracks, meta)`` with ``meta`` the detector, per-frame detection counts and the
-    models used (name, path, sha256)."""
+    models used (name, path, sha256). ``shared``: the BlazePose graphs to run (``SharedModels``, e.g. a run's
+    ``PoseModels.mediapipe``: left open); ``None``: this video's own, freed at the end."""
+    import contextlib
+
     from imusim_jax.pose.mediapipe_backend import SharedModels, model_file_path
 
-    if cfg.schedule == "candidates":
-        with SharedModels() as models:
+    with contextlib.nullcontext(shared) if shared is not None else SharedModels() as models:
+        if cfg.schedule == "candidates":
             tracks, meta = _detect_mediapipe(video, cfg, every, whole=models.detector)
             people = _follow_backward(video, _pose_mediapipe(video, tracks, cfg, models), cfg, models=models)
-    else:
-        fps = video.info.fps
-        hog_every = every * max(1, int(round(fps / cfg.hog_hz / every)))  # on detection frames only
-        search_every = max(1, int(round(fps / cfg.search_hz)))
-        with SharedModels() as models:
+        else:
+            fps = video.info.fps
+            hog_every = every * max(1, int(round(fps / cfg.hog_hz / every)))  # on detection frames only
+            search_every = max(1, int(round(fps / cfg.search_hz)))
             tracks, meta = _detect_mediapipe(video, cfg, every, hog_every=hog_every, whole=models.detector)
             people = _pose_people(video, tracks, cfg, models, search_every)
             people = _follow_backward(video, people, cfg, models=models, every_run=True)
-        meta.update(hog_every_frames=hog_every, search_every_frames=search_every)
+            meta.update(hog_every_frames=hog_every, search_every_frames=search_every)
     meta["schedule"] = cfg.schedule
     mp_model = model_file_path()
     meta["models"] = {"pose": {"name": "mediapipe-blazepose-full (model_complexity=1)", "path": mp_model,
