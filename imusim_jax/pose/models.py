@@ -15,14 +15,16 @@ Reusing them cannot change a video's result, because none keeps state from one c
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Optional, Sequence
 
 __all__ = ["PoseModels"]
 
 
-class PoseModels:
-    """Stage 1's models for a run of videos (see the module docstring); ``close()`` frees them."""
+class PoseModels(contextlib.AbstractContextManager):
+    """Stage 1's models for a run of videos (see the module docstring); ``close()`` (or leaving ``with``) frees
+    them."""
 
     def __init__(self):
         self._mediapipe = None
@@ -50,9 +52,5 @@ class PoseModels:
         self._mediapipe = None
         self._onnx.clear()
 
-    def __enter__(self):
-        return self
-
     def __exit__(self, *exc):
         self.close()
-        return False

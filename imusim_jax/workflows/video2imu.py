@@ -229,7 +229,7 @@ class Video2Imu:
     Stage 1's models (MediaPipe's graphs, the ONNX sessions) are built on the first video that needs them and
     reused by the next (``imusim_jax.pose.models.PoseModels``: none keeps state between calls, so a video's result
     does not depend on what ran before); the followers that carry a person from frame to frame are made per video.
-    ``close()`` (or ``with Video2Imu(...) as job``) frees the models.
+    ``close()`` frees the models.
     """
 
     def __init__(self, cfg: Video2ImuConfig = Video2ImuConfig()):
@@ -249,13 +249,6 @@ class Video2Imu:
 
     def close(self) -> None:
         self.models.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def run(self, video_path: str, outdir: str, report: Optional[str] = None) -> dict:
         """One video -> ``outdir`` (see ``video2imu``); ``report``: also write the page of ``workflows.report``
@@ -409,7 +402,9 @@ def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConf
     video without a usable person raise ``InputError`` (one line) and write nothing: ``OUTDIR`` is left as it was
     (not created when it did not exist).
     """
-    with Video2Imu(cfg) as job:
+    import contextlib
+
+    with contextlib.closing(Video2Imu(cfg)) as job:
         return job.run(video_path, outdir, report)
 
 
