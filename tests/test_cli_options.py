@@ -116,6 +116,10 @@ def test_video2imu_takes_the_shared_simulation_options():
         assert option in text
     r = run("video2imu", "nothing.mp4", "-o", "x", "--roll", "elbow", check=False)
     assert r.returncode == 2 and "--roll" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    for option in ("--schedule", "--relink", "--no-relink"):  # Stage 1's pose schedule (PoseConfig)
+        assert option in text
+    r = run("video2imu", "nothing.mp4", "-o", "x", "--schedule", "fast", check=False)
+    assert r.returncode == 2 and "--schedule must be one of" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_the_same_seed_gives_the_same_bytes_and_a_long_clip_fits_in_memory(tmp_path):

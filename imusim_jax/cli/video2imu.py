@@ -5,6 +5,7 @@
       [--wrist left|right] [--start S] [--end S] [--fps F] [--max-people N] [--height-m 1.70] [--focal-px F]
       [--gravity upright|standing|ground] [--device auto|cpu|cuda] [--raw]
       [--detector NAME|PATH] [--pose2d NAME|PATH] [--lifter NAME|PATH]
+      [--schedule candidates|people] [--relink/--no-relink]
 
       [--report report.html]
   imusim-jax video2imu FOLDER|LIST.txt -o OUTDIR [the options above] [--report report.html]
@@ -59,6 +60,11 @@ def video2imu(
     pose2d: str = typer.Option("vitpose-b", "--pose2d", help="vitpose backend: 2D pose model, name or path"),
     lifter: str = typer.Option("videopose3d-243", "--lifter", help="vitpose backend: 2D-to-3D lifter, name or "
                                "path"),
+    schedule: str = typer.Option("candidates", "--schedule", help="mediapipe backend: candidates (every candidate "
+                                 "track searched every frame) | people (pose-model cost grows with the people "
+                                 "followed, not the candidates)"),
+    relink: bool = typer.Option(False, "--relink/--no-relink", help="cut tracks where the pose jumps and join the "
+                                "pieces into one track per person by position and colour"),
     raw: bool = typer.Option(False, "--raw", help="skip outlier rejection and smoothing (for comparison)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bars on stderr"),
     report: Optional[str] = typer.Option(None, "--report", help="also write an HTML page to watch: the video "
@@ -67,7 +73,7 @@ def video2imu(
                                          "folder)"),
 ):
     """Video -> per-person 3D motion and simulated wrist IMU (accelerometer m/s^2, gyroscope rad/s)."""
-    from imusim_jax.pose.config import BACKENDS, default_backend
+    from imusim_jax.pose.config import BACKENDS, SCHEDULES, default_backend
     from imusim_jax.workflows.video2imu import Video2ImuConfig, find_videos, is_many, video2imu_many
     from imusim_jax.workflows.video2imu import video2imu as run
 
@@ -80,6 +86,9 @@ def video2imu(
         fail(f"--device must be auto, cpu or cuda, got {device!r}")
     if not (0.5 <= height_m <= 2.5):
         fail(f"--height-m must be a stature in metres (0.5-2.5), got {height_m}")
+    schedule = schedule.strip().lower()
+    if schedule not in SCHEDULES:
+        fail(f"--schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     if report is not None and not report.lower().endswith((".html", ".htm", ".mp4")):
         fail(f"--report must name an .html (or .mp4) file, got {report!r}")
     many = is_many(video)
@@ -96,7 +105,8 @@ def video2imu(
                           time_offset_s=opts.time_offset_s,
                           seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, start_s=start, end_s=end, fps=fps,
                           max_people=max_people, subject_height_m=height_m, focal_px=focal_px, gravity=gravity,
-                          device=device, detector=detector, pose2d=pose2d, lifter=lifter, progress=progress, **kw)
+                          device=device, detector=detector, pose2d=pose2d, lifter=lifter, schedule=schedule,
+                          relink=relink, progress=progress, **kw)
     if many:
         with one_line_warnings():
             done = video2imu_many(videos, output, cfg, report=None if report is None else os.path.basename(report),

@@ -106,7 +106,7 @@ class PoseConfig:
         if not self.detect_hz > 0:
             raise InputError(f"detect_hz must be a positive rate (Hz), got {self.detect_hz}")
         if self.schedule not in SCHEDULES:
-            raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+            raise InputError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         for name in ("hog_hz", "search_hz"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be a positive rate (Hz), got {getattr(self, name)}")

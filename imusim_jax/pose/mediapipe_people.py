@@ -33,25 +33,27 @@ from imusim_jax.pose.video import Video
 __all__ = ["mediapipe_people"]
 
 
-def mediapipe_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[PersonTrack], dict]:
+def mediapipe_people(video: Video, cfg: PoseConfig, every: int, shared=None) -> tuple[list[PersonTrack], dict]:
     """Candidate people of ``video`` (three passes, see the module docstring), person boxes proposed every
     ``every`` frames; returns ``(tracks, meta)`` with ``meta`` the detector, per-frame detection counts and the
-    models used (name, path, sha256)."""
+    models used (name, path, sha256). ``shared``: the BlazePose graphs to run (``SharedModels``, e.g. a run's
+    ``PoseModels.mediapipe``: left open); ``None``: this video's own, freed at the end."""
+    import contextlib
+
     from imusim_jax.pose.mediapipe_backend import SharedModels, model_file_path
 
-    if cfg.schedule == "candidates":
-        with SharedModels() as models:
+    with contextlib.nullcontext(shared) if shared is not None else SharedModels() as models:
+        if cfg.schedule == "candidates":
             tracks, meta = _detect_mediapipe(video, cfg, every, whole=models.detector)
             people = _follow_backward(video, _pose_mediapipe(video, tracks, cfg, models), cfg, models=models)
-    else:
-        fps = video.info.fps
-        hog_every = every * max(1, int(round(fps / cfg.hog_hz / every)))  # on detection frames only
-        search_every = max(1, int(round(fps / cfg.search_hz)))
-        with SharedModels() as models:
+        else:
+            fps = video.info.fps
+            hog_every = every * max(1, int(round(fps / cfg.hog_hz / every)))  # on detection frames only
+            search_every = max(1, int(round(fps / cfg.search_hz)))
             tracks, meta = _detect_mediapipe(video, cfg, every, hog_every=hog_every, whole=models.detector)
-            people = _pose_people(video, tracks, cfg, models, search_every)
-            people = _follow_backward(video, people, cfg, models=models, every_run=True)
-        meta.update(hog_every_frames=hog_every, search_every_frames=search_every)
+            people, rewind = _pose_people(video, tracks, cfg, models, search_every)
+            people = _follow_backward(video, people, cfg, models=models, every_run=True, rewind=rewind)
+            meta.update(hog_every_frames=hog_every, search_every_frames=search_every)
     meta["schedule"] = cfg.schedule
     mp_model = model_file_path()
     meta["models"] = {"pose": {"name": "mediapipe-blazepose-full (model_complexity=1)", "path": mp_model,
@@ -202,7 +204,7 @@ def _person_track(tr: Track, poses: dict, last: int, hists: Optional[dict] = Non
 
 
 def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, search_every: int,
-                 covered_iou: float = 0.4, duplicate_iou: float = 0.6) -> list[PersonTrack]:
+                 covered_iou: float = 0.4, duplicate_iou: float = 0.6) -> tuple[list[PersonTrack], list[dict]]:
     """Pass 2 of the ``people`` schedule: the pose model's cost grows with the people in the picture, not with the
     candidate tracks.
 
@@ -213,14 +215,17 @@ def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, sea
     first and, after each search that finds no one, half as often, down to once a second (a candidate that holds
     no person costs little), and not where a person is already followed (its box overlaps a pose found
     this frame by IoU >= ``covered_iou``). The frames a search skipped before it found someone are recovered by
-    following back in time (``_follow_backward(every_run=True)``). All followers share ``models``.
+    following back in time (``_follow_backward(every_run=True)``), after searching again, forward, the frames
+    between the last search that found no one and the acquisition (returned per track as ``{acquisition frame:
+    first frame not searched}``, with the tracks). All followers share ``models``.
     """
     from imusim_jax.pose.mediapipe_backend import PersonFollower, keypoint_box
     from imusim_jax.pose.tracking import appearance, box_iou
 
     max_gap = int(round(0.5 * video.info.fps))
     state = [dict(track=tr, follower=None, poses={}, misses=0, done=False, last=int(tr.frames[-1]),
-                  following=False, next_search=int(tr.frames[0]), fails=0, hists={}) for tr in tracks]
+                  following=False, next_search=int(tr.frames[0]), fails=0, hists={}, searched=None, rewind={})
+             for tr in tracks]
     try:
         for i, frame in _progress(video, len(video), "estimating pose", cfg.progress):
             live = []
@@ -249,6 +254,7 @@ def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, sea
                     s["fails"] += 1
                     if held and box_iou(box, np.stack(held)).max() >= covered_iou:
                         s["misses"] += 1
+                        s["searched"] = i
                         continue
                 if s["follower"] is None:
                     s["follower"] = PersonFollower(models=models, retry_every=1)
@@ -264,7 +270,10 @@ def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, sea
                 if r is None:
                     s["misses"] += 1
                     s["following"] = False
+                    s["searched"] = i
                     continue
+                if not s["following"] and s["searched"] is not None and s["searched"] < i - 1:
+                    s["rewind"][i] = s["searched"] + 1  # frames no search looked at: searched again (rewind)
                 s["misses"], s["following"], s["fails"] = 0, True, 0
                 s["poses"][i] = r
                 s["last"] = max(s["last"], i)
@@ -275,11 +284,12 @@ def _pose_people(video: Video, tracks: list[Track], cfg: PoseConfig, models, sea
         for s in state:
             if s["follower"] is not None and not s["done"]:
                 s["follower"].close()
-    return [_person_track(s["track"], s["poses"], s["last"], s["hists"]) for s in state]
+    people = [_person_track(s["track"], s["poses"], s["last"], s["hists"]) for s in state]
+    return people, [s["rewind"] for s in state]
 
 
 def _follow_backward(video: Video, people: list[PersonTrack], cfg: PoseConfig, window_s: float = 1.5,
-                     models=None, every_run: bool = False) -> list[PersonTrack]:
+                     models=None, every_run: bool = False, rewind: Optional[list] = None) -> list[PersonTrack]:
     """Pass 3: follow each person backward in time from the first frame BlazePose found them in (``every_run``:
     from the first frame of each run of poses, down to the previous run).
 
@@ -289,10 +299,16 @@ def _follow_backward(video: Video, people: list[PersonTrack], cfg: PoseConfig, w
     pose continues the next frame's (``_continues``). One decoding pass; only the frames of windows still to be
     followed are held (memory bounded by the windows open at once, not by the video's length). ``models``:
     ``SharedModels`` for the followers (default: each its own graphs).
+
+    ``rewind`` (the ``people`` schedule's, one ``{run start: first frame no search looked at}`` per person): before
+    following a run back, the frames between the last search that found no one and the run's start are searched
+    as the ``candidates`` schedule would have, forward from the tracker's boxes (``_search_forward``): the search
+    that acquired the person may have come frames after they could be found, and following back from a blurred
+    acquisition is not as sure as following forward from a clear one.
     """
 
     back = int(round(window_s * video.info.fps))
-    windows = []  # (person, first posed frame of the run, lowest frame to follow back to)
+    windows = []  # (person, first posed frame of the run, lowest frame to follow back to, first frame to search)
     for k, p in enumerate(people):
         posed = p.frames[p.pose_found].astype(int)
         if len(posed) < MIN_FRAMES or posed[0] <= 0:
@@ -302,20 +318,23 @@ def _follow_backward(video: Video, people: list[PersonTrack], cfg: PoseConfig, w
             r = int(posed[j])
             lo = max(0, r - back, int(posed[j - 1]) + 1 if j > 0 else 0)
             if lo < r:
-                windows.append((k, r, lo))
+                windows.append((k, r, lo, max(lo, (rewind[k] if rewind else {}).get(r, r))))
     if not windows:
         return people
     windows.sort(key=lambda w: w[1])
-    needed = set().union(*(range(lo, r) for _, r, lo in windows))
-    found: dict = {k: {} for k, _, _ in windows}
+    needed = set().union(*(range(lo, r) for _, r, lo, _ in windows))
+    found: dict = {k: {} for k, _, _, _ in windows}
     buffer: dict = {}
     todo = list(windows)
     for i, frame in video.frames(needed):
         buffer[i] = frame
         while todo and todo[0][1] - 1 <= i:
-            k, r, lo = todo.pop(0)
-            found[k].update(_follow_back_from(people[k], r, lo, buffer, models))
-        keep_from = min((lo for _, _, lo in todo), default=i + 1)
+            k, r, lo, search = todo.pop(0)
+            ahead = _search_forward(people[k], search, r, buffer, models) if search < r else {}
+            start = min(ahead, default=r)
+            found[k].update(ahead)
+            found[k].update(_follow_back_from(people[k], start, lo, buffer, models, ahead.get(start)))
+        keep_from = min((lo for _, _, lo, _ in todo), default=i + 1)
         for f in [f for f in buffer if f < keep_from]:
             del buffer[f]
     out = list(people)
@@ -325,15 +344,39 @@ def _follow_backward(video: Video, people: list[PersonTrack], cfg: PoseConfig, w
     return out
 
 
-def _follow_back_from(p: PersonTrack, start: int, lo: int, frames: dict, models=None) -> dict:
-    """Poses ``{frame: PoseResult}`` of person ``p`` followed back from its pose at frame ``start`` through
-    ``frames`` ``start - 1`` down to ``lo``, while each continues the next; up to two frames may be skipped."""
+def _search_forward(p: PersonTrack, lo: int, start: int, frames: dict, models=None) -> dict:
+    """Poses ``{frame: PoseResult}`` of person ``p`` searched forward through ``frames`` ``lo`` to ``start - 1``
+    with a fresh follower on the tracker's boxes (a search every frame, and the same checks, as the ``candidates``
+    schedule: each pose sits on the tracker's box). A fall may not continue from one frame to the next (on the
+    shared fall clip the body's box jumps between the dive and the landing), so the poses need not continue
+    ``p``'s at ``start``."""
+    from imusim_jax.pose.mediapipe_backend import PersonFollower
+
+    f0 = int(p.frames[0])
+    has_box = np.ones(len(p.frames), bool) if p.has_box is None else p.has_box
+    poses: dict = {}
+    fol = PersonFollower(models=models, retry_every=1)
+    try:
+        for i in range(lo, start):
+            box = p.boxes[i - f0] if i >= f0 and has_box[i - f0] else None
+            r = fol(frames[i], box)
+            if r is not None:
+                poses[i] = r
+    finally:
+        fol.close()
+    return poses
+
+
+def _follow_back_from(p: PersonTrack, start: int, lo: int, frames: dict, models=None, pose=None) -> dict:
+    """Poses ``{frame: PoseResult}`` of person ``p`` followed back from its pose at frame ``start`` (``pose``, a
+    ``PoseResult``, when ``p`` has none there) through ``frames`` ``start - 1`` down to ``lo``, while each
+    continues the next; up to two frames may be skipped."""
     from imusim_jax.pose.mediapipe_backend import PersonFollower
 
     found: dict = {}
     fol = PersonFollower(models=models)
     try:
-        prev = p.keypoints2d[start - int(p.frames[0])]
+        prev = p.keypoints2d[start - int(p.frames[0])] if pose is None else pose.keypoints
         fol.start_from(prev)
         misses = 0
         for i in range(start - 1, lo - 1, -1):

@@ -110,11 +110,13 @@ class VideoMotions:
         return self.people[k]
 
 
-def track_people(video: Video, cfg: Optional[PoseConfig] = None) -> tuple[list[PersonTrack], dict]:
+def track_people(video: Video, cfg: Optional[PoseConfig] = None, models=None) -> tuple[list[PersonTrack], dict]:
     """Stage 1 up to per-person 2D and 3D pose: the backend's candidate tracks, then person selection.
 
     Returns ``(people, meta)``: ``people`` in order of appearance with ids 0, 1, ...; ``meta`` as
-    ``VideoMotions.meta``. ``cfg``: ``PoseConfig`` (default: ``PoseConfig()``).
+    ``VideoMotions.meta``. ``cfg``: ``PoseConfig`` (default: ``PoseConfig()``). ``models``: a
+    ``pose.models.PoseModels`` to take the pose models from and leave open (reused over many videos; the same
+    result); ``None``: this video builds and frees its own.
     """
     cfg = PoseConfig() if cfg is None else cfg
     backend = resolve_backend(cfg.pose)
@@ -122,11 +124,11 @@ def track_people(video: Video, cfg: Optional[PoseConfig] = None) -> tuple[list[P
     if backend == "mediapipe":
         from imusim_jax.pose.mediapipe_people import mediapipe_people
 
-        people, meta = mediapipe_people(video, cfg, every)
+        people, meta = mediapipe_people(video, cfg, every, None if models is None else models.mediapipe)
     else:
         from imusim_jax.pose.vitpose_people import vitpose_people
 
-        people, meta = vitpose_people(video, cfg, every)
+        people, meta = vitpose_people(video, cfg, every, models)
     people, dropped = select_people(people, video.info.fps, cfg)
     meta.update(backend=backend, dropped_tracks=dropped)
     return people, meta
@@ -145,12 +147,14 @@ def _frame_quality(person: PersonTrack, first: int, n: int) -> list[dict]:
     return out
 
 
-def video_to_motions(video_path: Union[str, os.PathLike], config: Optional[PoseConfig] = None) -> VideoMotions:
+def video_to_motions(video_path: Union[str, os.PathLike], config: Optional[PoseConfig] = None,
+                     models=None) -> VideoMotions:
     """Stage 1: the people in a video and their world motions. Writes nothing.
 
     Args:
       video_path: a video file (anything OpenCV's FFmpeg backend decodes: mp4, avi, mov, mkv...).
       config: ``PoseConfig`` (default: ``PoseConfig()``).
+      models: ``pose.models.PoseModels`` for many videos (models built once, left open; ``track_people``).
     Returns:
       ``VideoMotions``: iterate it for each person's ``PersonMotion`` (none when nobody usable was found: the
       reasons are in ``rejected`` and ``meta['dropped_tracks']``).
@@ -164,7 +168,7 @@ def video_to_motions(video_path: Union[str, os.PathLike], config: Optional[PoseC
     if info.num_frames < MIN_FRAMES:
         raise InputError(f"{os.path.basename(info.path)}: {info.num_frames} frame(s) in range, need at least "
                          f"{MIN_FRAMES} to tell motion")
-    tracks, meta = track_people(video, config)
+    tracks, meta = track_people(video, config, models)
     people, rejected = [], []
     for p in tracks:
         try:

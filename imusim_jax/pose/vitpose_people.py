@@ -42,11 +42,12 @@ def _extend(tr: Track, n: int, T: int) -> Track:
                  np.concatenate([tr.scores, np.zeros(extra, np.float32)]))
 
 
-def vitpose_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[PersonTrack], dict]:
+def vitpose_people(video: Video, cfg: PoseConfig, every: int, models=None) -> tuple[list[PersonTrack], dict]:
     """Candidate people of ``video``: detector (every ``every`` frames; without its weights, keypoint boxes) ->
     tracks -> ViTPose per frame -> VideoPose3D per track. Returns ``(tracks, meta)`` with ``meta`` the models used
     (name, path, sha256), the detector, per-frame detection counts and, without a detector, the assumption made.
-    Missing weights raise ``InputError`` naming ``imusim-jax weights fetch``."""
+    Missing weights raise ``InputError`` naming ``imusim-jax weights fetch``. ``models``: a run's ``PoseModels``
+    whose ONNX runners are reused (``None``: built for this video)."""
     from imusim_jax._joints import convert
     from imusim_jax.pose.lifter import VideoPose3D
     from imusim_jax.pose.mediapipe_backend import keypoint_box
@@ -64,6 +65,7 @@ def vitpose_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[Pers
         return model_path(name)  # a missing file: one line naming `imusim-jax weights fetch NAME`
 
     prov = _providers(cfg.device)
+    make = models.onnx if models is not None else (lambda cls, path, providers: cls(path, providers=providers))
     pose_path, lift_path = resolve(cfg.pose2d), resolve(cfg.lifter)
     try:
         det_path = resolve(cfg.detector)
@@ -71,8 +73,8 @@ def vitpose_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[Pers
         if is_path(cfg.detector):
             raise
         det_path = None  # no detector weights: the keypoint-box fallback below
-    vit = VitPose(pose_path, providers=prov)
-    lifter = VideoPose3D(lift_path, providers=prov)
+    vit = make(VitPose, pose_path, prov)
+    lifter = make(VideoPose3D, lift_path, prov)
     info = video.info
     T = len(video)
     models = {"pose2d": {"name": cfg.pose2d, "path": str(pose_path), "sha256": _sha256(pose_path)},
@@ -81,7 +83,7 @@ def vitpose_people(video: Video, cfg: PoseConfig, every: int) -> tuple[list[Pers
     if det_path is not None:
         from imusim_jax.pose.detector import OnnxPersonDetector
 
-        det = OnnxPersonDetector(det_path, providers=prov)
+        det = make(OnnxPersonDetector, det_path, prov)
         models["detector"] = {"name": cfg.detector, "path": str(det_path), "sha256": _sha256(det_path)}
         tracker = IouTracker(iou_min=0.2, max_gap=max(2 * every, int(round(0.5 * info.fps))), min_hits=2)
         counts = {}

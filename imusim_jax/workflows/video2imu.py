@@ -16,8 +16,9 @@
    (``imusim_jax.workflows.report``); written before ``OUTDIR/meta.json``.
 
 Many videos (a folder, or a ``.txt`` list: ``find_videos``) go through ``video2imu_many``: one ``Video2Imu`` (the
-checked settings, mount, noise and the compiled simulator) for all, ``OUTDIR/<video stem>/`` each (the layout
-above), resumable (a video whose ``OUTDIR/<stem>/meta.json`` exists is skipped), one line per failed video.
+checked settings, mount, noise, the compiled simulator and Stage 1's models) for all, ``OUTDIR/<video stem>/``
+each (the layout above), resumable (a video whose ``OUTDIR/<stem>/meta.json`` exists is skipped), one line per
+failed video.
 """
 from __future__ import annotations
 
@@ -225,22 +226,29 @@ class Video2Imu:
     noise model and noise key built once, and the simulator's compiled programs stay warm from one video to the
     next (``video2imu_many``).
 
-    Stage 1's models are built by Stage 1 per video (``imusim_jax.pose.video_to_motions``): BlazePose instances
-    are per person and keep state, the ONNX sessions are made by the backend.
+    Stage 1's models (MediaPipe's graphs, the ONNX sessions) are built on the first video that needs them and
+    reused by the next (``imusim_jax.pose.models.PoseModels``: none keeps state between calls, so a video's result
+    does not depend on what ran before); the followers that carry a person from frame to frame are made per video.
+    ``close()`` frees the models.
     """
 
     def __init__(self, cfg: Video2ImuConfig = Video2ImuConfig()):
         import jax
 
         from imusim_jax import get_mount, get_noise
+        from imusim_jax.pose.models import PoseModels
 
         self.cfg = cfg
+        self.models = PoseModels()
         self.mount = get_mount(cfg.mount)
         self.noise = get_noise(cfg.noise)
         if not (np.isfinite(cfg.rate_hz) and cfg.rate_hz > 0):
             raise InputError(f"--rate must be a positive number of Hz, got {cfg.rate_hz}")
         cfg.check()
         self.key = jax.random.key(cfg.seed)
+
+    def close(self) -> None:
+        self.models.close()
 
     def run(self, video_path: str, outdir: str, report: Optional[str] = None) -> dict:
         """One video -> ``outdir`` (see ``video2imu``); ``report``: also write the page of ``workflows.report``
@@ -258,7 +266,7 @@ class Video2Imu:
             raise InputError(f"-o {outdir} exists and is not a folder")
         if report is not None:
             iio.check_writable(report)
-        found = video_to_motions(video_path, cfg)
+        found = video_to_motions(video_path, cfg, self.models)
         info, meta = found.video, found.meta
         name = os.path.basename(video_path)
         side = getattr(mount, "side", None)
@@ -394,7 +402,10 @@ def video2imu(video_path: str, outdir: str, cfg: Video2ImuConfig = Video2ImuConf
     video without a usable person raise ``InputError`` (one line) and write nothing: ``OUTDIR`` is left as it was
     (not created when it did not exist).
     """
-    return Video2Imu(cfg).run(video_path, outdir, report)
+    import contextlib
+
+    with contextlib.closing(Video2Imu(cfg)) as job:
+        return job.run(video_path, outdir, report)
 
 
 @dataclasses.dataclass
@@ -465,7 +476,8 @@ def _done(folder: str, report: Optional[str]) -> bool:
 def video2imu_many(videos: list, outdir: str, cfg: Video2ImuConfig = Video2ImuConfig(), *,
                    report: Optional[str] = None, progress: bool = True, warn=None) -> VideosReport:
     """``video2imu`` on every video of ``videos`` (``find_videos``), each to ``OUTDIR/<video stem>/`` (the layout of
-    one video's ``OUTDIR``), with one ``Video2Imu`` (settings, mount, noise, compiled simulator) for all.
+    one video's ``OUTDIR``), with one ``Video2Imu`` (settings, mount, noise, compiled simulator, Stage 1's models)
+    for all.
 
     ``report``: a file name; each video's page is written to ``OUTDIR/<stem>/<report>``. Resumable: a video is done
     when its ``OUTDIR/<stem>/meta.json`` (written last, atomically) is there (and its report, when one is asked
@@ -513,4 +525,5 @@ def video2imu_many(videos: list, outdir: str, cfg: Video2ImuConfig = Video2ImuCo
             bar.update(1)
     finally:
         bar.close()
+        job.close()
     return out

@@ -90,3 +90,29 @@ def test_video_to_motions_gives_each_persons_motion_and_writes_nothing(astronaut
     q = late[0]
     assert q.motion is q.raw and q.first_frame >= 6 and q.t0_s == pytest.approx(q.first_frame / 30.0, abs=1e-3)
     assert not any("smoothed" in a for a in q.assumptions) and any("smoothed" in a for a in p.assumptions)
+
+
+def test_models_reused_by_a_second_video_give_what_it_gives_alone(tmp_path):
+    """``PoseModels`` (``video2imu_many``'s models, built once per run): a video run after another on the same
+    BlazePose graphs gets the very poses it gets alone (the graphs keep no state from one call to the next; the
+    followers are per video)."""
+    from imusim_jax.pose import PoseConfig, track_people
+    from imusim_jax.pose.models import PoseModels
+    from imusim_jax.pose.video import Video
+
+    small = dict(t=10, size=(320, 240), turn_deg=-10.0)
+    a = write_video(tmp_path / "a.avi", astronaut_video(scale=0.42, **small)[0])
+    b = write_video(tmp_path / "b.avi", astronaut_video(scale=0.35, shift_px=(-40.0, 10.0), **small)[0])
+    cfg = PoseConfig(pose="mediapipe", progress=False)
+    alone, _ = track_people(Video(b), cfg)
+    with PoseModels() as models:
+        graphs = models.mediapipe
+        track_people(Video(a), cfg, models)
+        second, _ = track_people(Video(b), cfg, models)
+        assert models.mediapipe is graphs and graphs._roi is not None  # the same graphs, left open
+    assert len(alone) == len(second) == 1
+    for p, q in zip(alone, second):
+        np.testing.assert_array_equal(p.frames, q.frames)
+        np.testing.assert_array_equal(p.keypoints2d, q.keypoints2d)
+        np.testing.assert_array_equal(p.joints3d_cam, q.joints3d_cam)
+    assert graphs._roi is None  # closed with the PoseModels

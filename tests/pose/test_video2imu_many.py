@@ -78,3 +78,32 @@ def test_find_videos(tmp_path):
     lst = tmp_path / "list.txt"
     lst.write_text("# comment\n sub/e.mp4 \n/abs/x.mov\n")
     assert find_videos(str(lst)) == [str(tmp_path / "sub" / "e.mp4"), "/abs/x.mov"]
+
+
+def test_onnx_models_built_once_for_many_videos(tmp_path, monkeypatch):
+    """``PoseModels.onnx``: one ViTPose, VideoPose3D and detector session for a run of videos; the second video's
+    people are what they are alone."""
+    pytest.importorskip("onnx")
+    from imusim_jax.pose import PoseConfig, track_people
+    from imusim_jax.pose import _onnx
+    from imusim_jax.pose.models import PoseModels
+    from imusim_jax.pose.video import Video
+
+    tiny = tiny_onnx_models(tmp_path / "tiny")
+    a = red_people(tmp_path / "a.avi", lambda i: [(100 + 3 * i, 40, 150 + 3 * i, 210)], t=12)
+    b = red_people(tmp_path / "b.avi", lambda i: [(40 + 2 * i, 40, 80 + 2 * i, 200), (230 - 2 * i, 50, 270, 210)],
+                   t=12)
+    cfg = PoseConfig(pose="vitpose", detector=str(tiny["detector_tiny"]), pose2d=str(tiny["vitpose_tiny"]),
+                     lifter=str(tiny["videopose3d_tiny"]), progress=False)
+    alone, _ = track_people(Video(b), cfg)
+    sessions = []
+    make = _onnx.create_session
+    monkeypatch.setattr(_onnx, "create_session", lambda *a, **k: sessions.append(a[0]) or make(*a, **k))
+    with PoseModels() as models:
+        track_people(Video(a), cfg, models)
+        second, _ = track_people(Video(b), cfg, models)
+    assert len(sessions) == 3, sessions  # detector, ViTPose, VideoPose3D: once each for both videos
+    assert len(alone) == len(second) >= 1
+    for p, q in zip(alone, second):
+        np.testing.assert_array_equal(p.keypoints2d, q.keypoints2d)
+        np.testing.assert_array_equal(p.joints3d_cam, q.joints3d_cam)
