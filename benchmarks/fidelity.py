@@ -153,8 +153,11 @@ def simulate_broad_trajectory_batch(trials):
     return [(s.t, _np(s.accel), _np(s.gyro)) for s in sig.unbatch()]
 
 
-SFMM_SETTINGS = (("raw/off", "raw", "off"), ("repaired/off", "repaired", "off"), ("repaired/on", "repaired", "on"))
-"""(label, which skeleton of ``fidelity_lib.SfmmTrial``, ``simulate``'s ``impact``)"""
+SFMM_SETTINGS = (("raw/off", "raw", "off"), ("repaired/off", "repaired", "off"), ("repaired/on", "repaired", "on"),
+                 ("repaired/on coco17", "repaired:coco17", "on"))
+"""(label, which skeleton of ``fidelity_lib.SfmmTrial`` [``:joint set`` to convert it to], ``simulate``'s
+``impact``). The last is a diagnostic: the same repaired skeletons converted to COCO-17 (as the shared script
+feeds the simulator), where the contact detector's floor (the lowest joints: ankles, not feet) differs."""
 
 
 def simulate_sfmm_batch(trials, which: str, impact: str):
@@ -164,17 +167,20 @@ def simulate_sfmm_batch(trials, which: str, impact: str):
 
     import imusim_jax as ij
 
-    motion = ij.stack_motions([getattr(tr, which) for tr in trials])
+    attr, _, js = which.partition(":")
+    motion = ij.stack_motions([getattr(tr, attr).to(js) if js else getattr(tr, attr) for tr in trials])
     sig = ij.simulate(motion, "watch-left", None, rate_hz=fl.sfmm_protocol().RATE, impact=impact)
     jax.block_until_ready(sig.accel)
     return [(s.t, _np(s.accel), _np(s.gyro)) for s in sig.unbatch()]
 
 
-def sfmm_impact_events(trials) -> np.ndarray:
-    """Contact events ``prepare`` finds per clip on the repaired skeletons (watch-left arm): ``(B,)`` counts."""
+def sfmm_impact_events(trials, joint_set=None) -> np.ndarray:
+    """Contact events ``prepare`` finds per clip on the repaired skeletons (watch-left arm; converted to
+    ``joint_set`` when given): ``(B,)`` counts."""
     import imusim_jax as ij
 
-    p = ij.prepare(ij.stack_motions([tr.repaired for tr in trials]), "watch-left", rate_hz=fl.sfmm_protocol().RATE)
+    ms = [tr.repaired.to(joint_set) if joint_set else tr.repaired for tr in trials]
+    p = ij.prepare(ij.stack_motions(ms), "watch-left", rate_hz=fl.sfmm_protocol().RATE)
     ev = np.asarray(p.arms[0].impacts)
     return (ev[..., 4] > 0).sum(-1) if ev.size else np.zeros(len(trials), int)
 
@@ -251,14 +257,16 @@ def print_sfmm(trials, skipped, results, events):
           f"(max {q.max() * 100:.0f} %); clips with a jump repaired: "
           f"{sum(tr.quality.jump_values > 0 for tr in trials)}/{len(trials)}")
     fall_idx = [i for i, tr in enumerate(trials) if tr.activity in P.FALLS]
-    none = [trials[i].name for i in fall_idx if events[i] == 0]
-    print(f"  contact events found by prepare (repaired, watch-left): none in {len(none)}/{len(fall_idx)} falls"
-          + (f" ({', '.join(none[:8])}{', ...' if len(none) > 8 else ''})" if none else "")
-          + f", >= 1 in {sum(events[i] > 0 for i in range(len(trials)) if i not in fall_idx)}/"
-            f"{len(trials) - len(fall_idx)} daily activities")
+    for js, ev in events.items():
+        none = [trials[i].name for i in fall_idx if ev[i] == 0]
+        print(f"  contact events found by prepare (repaired, {js}, watch-left): none in {len(none)}/{len(fall_idx)} "
+              f"falls ({', '.join(none)}), >= 1 in {sum(ev[i] > 0 for i in range(len(trials)) if i not in fall_idx)}/"
+              f"{len(trials) - len(fall_idx)} daily activities; events per fall: median "
+              f"{np.median(ev[fall_idx]) if fall_idx else np.nan:.0f}, max {max(ev[fall_idx], default=0)}")
     print(f"  medians per activity; each cell: {' | '.join(labels)}")
-    print(f"  {'act':>3s} {'name':15s} {'n':>3s}  {'env|a|':^20s}  {'env|w|':^20s}  {'spurious |a-g|':^20s}  "
-          f"{'n_imp':>5s} {'impact |a-g|':^20s}  {'impact |w|':^20s}")
+    w = 7 * len(labels) - 1
+    print(f"  {'act':>3s} {'name':15s} {'n':>3s}  {'env|a|':^{w}s}  {'env|w|':^{w}s}  {'spurious |a-g|':^{w}s}  "
+          f"{'n_imp':>5s} {'impact |a-g|':^{w}s}  {'impact |w|':^{w}s}")
 
     def cells(rr_by, key, fmt="{:6.3f}"):
         return " ".join(fmt.format(P.med(rr, key)[0]) for rr in rr_by)
@@ -281,7 +289,7 @@ def print_sfmm(trials, skipped, results, events):
         line = f"  {head} {name:15s} {len(rr_by[0]):3d}  {cells(rr_by, 'env_acc')}  {cells(rr_by, 'env_gyro')}"
         fall = act == "falls" or (act not in ("ADL", "all") and act in P.FALLS)
         adl = act == "ADL" or (act not in ("falls", "all") and act not in P.FALLS)
-        line += f"  {cells(rr_by, 'whole_acc_ratio', '{:6.2f}') if adl else ' ' * 20}"
+        line += f"  {cells(rr_by, 'whole_acc_ratio', '{:6.2f}') if adl else ' ' * w}"
         if fall:
             line += (f"  {P.med(rr_by[-1], 'impact_acc_ratio')[1]:5d} {cells(rr_by, 'impact_acc_ratio', '{:6.2f}')}"
                      f"  {cells(rr_by, 'impact_gyro_ratio', '{:6.2f}')}")
@@ -304,7 +312,7 @@ def print_sfmm(trials, skipped, results, events):
         print(f"  {lab:32s} {f['env_acc']:8.3f} {f['env_gyro']:8.3f} {f['impact_acc_ratio']:8.3f} "
               f"{f['impact_gyro_ratio']:8.3f} {f['spurious_ratio']:8.3f} {f['trials']:6d} {f['falls']:5d} "
               f"{f['non_falls']:4d} {f['spurious_over_3']:6d}")
-    fal = [r for r in results[labels[-1]] if r["activity"] in P.FALLS]
+    fal = [r for r in results["repaired/on"] if r["activity"] in P.FALLS]
     both = [r for r in fal if r.get("fall_in_skel") and r.get("impact_in_real")]
     print(f"  falls: {len(fal)} scored, landing seen in the skeleton {sum(bool(r.get('fall_in_skel')) for r in fal)}, "
           f"real impact > 15 m/s^2 {sum(bool(r.get('impact_in_real')) for r in fal)}, both {len(both)}, "
@@ -510,6 +518,8 @@ def plot_falls(path, trials, sims, results, real_peaks, sim_peaks, rate_hz):
     cand = [tr for tr in trials if "impact_acc_ratio" in on.get(tr.name, {}) and tr.name in off]
     if not cand:
         return False
+    moved = [tr for tr in cand if abs(on[tr.name]["impact_acc_ratio"] - off[tr.name]["impact_acc_ratio"]) > 1e-6]
+    cand = moved or cand     # a fall where the contact model found an event, where there is one
     med = np.median([on[tr.name]["impact_acc_ratio"] for tr in cand])
     tr = min(cand, key=lambda t: abs(on[t.name]["impact_acc_ratio"] - med))
     i = trials.index(tr)
@@ -521,7 +531,9 @@ def plot_falls(path, trials, sims, results, real_peaks, sim_peaks, rate_hz):
     ax = axes[0]
     ax.plot(t_r, am_r, color="black", lw=1.6, label=f"real watch (peak |a-g| {np.abs(am_r - P.G0).max():.1f})")
     for lab, color, ls in (("raw/off", "tab:gray", ":"), ("repaired/off", "tab:red", "--"),
-                           ("repaired/on", "tab:blue", "-")):
+                           ("repaired/on", "tab:blue", "-"), ("repaired/on coco17", "tab:purple", "-.")):
+        if lab not in sims:
+            continue
         _, a, _ = sims[lab][i]
         am_s = np.linalg.norm(a, axis=1)
         t_s = np.arange(len(am_s)) / P.RATE - lag - k_imp / P.RATE
@@ -533,9 +545,9 @@ def plot_falls(path, trials, sims, results, real_peaks, sim_peaks, rate_hz):
     ax.set_xlim(-2.5, 2.5)
     ax.set_xlabel("time from the real impact (s; simulation at the anchored lag)")
     ax.set_ylabel("|a| (m/s$^2$)")
-    ax.set_title(f"SmartFallMM {tr.name} ({P.ACT[tr.activity]}), left-wrist watch at 50 Hz: the fall whose "
-                 f"impact ratio\n(repaired/on) is nearest the median; shaded: the scored +-0.5 s window",
-                 fontsize=10)
+    ax.set_title(f"SmartFallMM {tr.name} ({P.ACT[tr.activity]}), left-wrist watch at 50 Hz: of the falls with "
+                 f"a contact event,\nthe one whose impact ratio (repaired/on) is nearest their median; shaded: the "
+                 f"scored +-0.5 s window", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     ax = axes[1]
@@ -546,7 +558,9 @@ def plot_falls(path, trials, sims, results, real_peaks, sim_peaks, rate_hz):
             if len(v):
                 ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post", ls=styles[kind][0],
                         lw=styles[kind][1], label=f"{src} (n={len(v)})")
-    ax.set_xlabel(f"peak ||a| - g| of a fall (m/s$^2$), at {rate_hz:g} Hz")
+    top = max(np.percentile(v[np.isfinite(v)], 95) for v in list(real_peaks.values()) + list(sim_peaks.values()))
+    ax.set_xlim(0, 1.1 * top)
+    ax.set_xlabel(f"peak ||a| - g| of a fall (m/s$^2$), at {rate_hz:g} Hz (axis cut at the largest 95th percentile)")
     ax.set_ylabel("fraction of falls")
     ax.set_title("fall peaks: real wrists (solid) and simulated SmartFallMM falls (dashed)", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
@@ -686,10 +700,14 @@ def main(argv=None) -> int:
             strials, skipped = clock("SmartFallMM load (library readers + repair)",
                                      lambda: fl.sfmm_trials(sfmm_dir, subj, args.sfmm_joints))
             for lab, which, impact in SFMM_SETTINGS:
+                if which.endswith(":" + args.sfmm_joints):
+                    continue
                 ssims[lab] = clock(f"SmartFallMM {lab} simulate (1 batched call, incl. compile)",
                                    lambda w=which, im=impact: simulate_sfmm_batch(strials, w, im))
             sres = clock("SmartFallMM scoring", lambda: {lab: fl.sfmm_score(strials, ssims[lab]) for lab in ssims})
-            events = clock("SmartFallMM contact events (prepare)", lambda: sfmm_impact_events(strials))
+            events = clock("SmartFallMM contact events (prepare)", lambda: {
+                js: sfmm_impact_events(strials, None if js == args.sfmm_joints else js)
+                for js in dict.fromkeys((args.sfmm_joints, "coco17"))})
             ssum = print_sfmm(strials, skipped, sres, events)
 
     # ---- fall peaks ----
