@@ -12,7 +12,12 @@ UTD scores (``utd_scores``), BROAD's gap filling, rigid skeleton and Kabsch fit 
   correlations equal ``realdata_protocol.score_broad``'s for the same signal (``fidelity.py --verbose`` prints
   that check);
 * ``broad_trajectory``: the tracked body's own pose (``opt_pos``, ``opt_quat``, gaps filled as the script does)
-  for ``imusim_jax.Trajectory``.
+  for ``imusim_jax.Trajectory``;
+* SmartFallMM (``sfmm_protocol``, ``sfmm_trials``, ``sfmm_score``): the skeletons and the real watch read with the
+  library's readers, scored by ``../shared/tools/fidelity_smartfallmm.py``'s own functions (``score_trial``,
+  ``landing_frame``, ``med``: imported from the script, not copied);
+* fall peaks (``peak_at_rate``, ``weda_fall_peaks``, ``upfall_fall_peaks``, ``sfmm_fall_peaks``): the largest
+  ``||a| - g|`` of each fall, after resampling to a common rate, for sources where only the real side exists.
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import realdata_protocol as rp  # noqa: E402
 
-__all__ = ["UtdTrial", "utd_trials", "best_lag", "BroadTrial", "load_broad", "broad_skeleton", "broad_trajectory",
+__all__ = ["SfmmTrial", "sfmm_protocol", "sfmm_trials", "sfmm_score", "peak_at_rate", "weda_fall_peaks",
+           "upfall_fall_peaks", "sfmm_fall_peaks", "UtdTrial", "utd_trials", "best_lag", "BroadTrial", "load_broad", "broad_skeleton", "broad_trajectory",
            "score_broad_signal", "BROAD_STEP", "BROAD_RATE_HZ", "UTD_RATE_HZ", "UTD_MAX_LAG"]
 
 UTD_RATE_HZ = 50.0
@@ -152,3 +158,179 @@ def score_broad_signal(tr: BroadTrial, t: np.ndarray, sa: np.ndarray, sg: np.nda
         acc_rmse_all=float(np.sqrt(((sa2[m] - ra[m]) ** 2).mean())),
         gyro_std=float(rg[m].std()), acc_std=float(ra[m].std()),
         sg=sg2, sa=sa2, rg=rg, ra=ra, t=t, m=m, M=M, M_deg=float(np.degrees(np.arccos(cos))))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SmartFallMM (paired: Azure Kinect skeleton + the real watch on the left wrist)
+# ---------------------------------------------------------------------------------------------------------------
+
+SFMM_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "tools",
+                           "fidelity_smartfallmm.py")
+_SFMM = None
+
+
+def sfmm_protocol(path: str | None = None):
+    """The shared scoring script ``fidelity_smartfallmm.py`` as a module (imported once, by ``importlib``): its
+    ``score_trial``, ``landing_frame``, ``med``, ``FALLS``, ``ACT``, ``G0`` and ``RATE`` are the protocol. ``path``:
+    the script (default ``../shared/tools/fidelity_smartfallmm.py`` beside the repository, else
+    ``$IMUSIM_SHARED_TOOLS/fidelity_smartfallmm.py``)."""
+    global _SFMM
+    if _SFMM is None:
+        import importlib.util
+
+        path = path or os.path.join(os.environ.get("IMUSIM_SHARED_TOOLS", os.path.dirname(SFMM_SCRIPT)),
+                                    "fidelity_smartfallmm.py")
+        spec = importlib.util.spec_from_file_location("fidelity_smartfallmm", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _SFMM = mod
+    return _SFMM
+
+
+@dataclasses.dataclass
+class SfmmTrial:
+    name: str             # SxxAyyTzz
+    activity: int
+    raw: object           # imusim_jax.Motion as read (load_motion(..., repair=False): held rows interpolated)
+    repaired: object      # repair_artefacts(raw)[0]: what load_motion returns by default
+    quality: object       # imusim_jax.SkeletonQuality
+    acc: np.ndarray       # (N, 3) real watch, m/s^2, 50 Hz
+    gyr: np.ndarray       # (N, 3) rad/s
+    clipped: bool         # the real accelerometer reached +-8 g on an axis
+    land: int | None      # skeleton landing frame (the script's landing_frame), falls only
+    held_fraction: float  # rows the tracker held (repeated), as the reader marks them (confidence 0)
+
+
+def sfmm_trials(data_dir: str, subjects=None, joint_set: str = "azure32") -> tuple[list[SfmmTrial], dict]:
+    """The usable trials (``trials.csv``) of ``data_dir`` (and of ``subjects``, e.g. ``{"S31"}``, all when None):
+    skeleton by ``imusim_jax.load_motion(path, format="smartfallmm-skeleton", repair=False)`` (converted to
+    ``joint_set``), repaired by ``imusim_jax.repair_artefacts`` (= ``load_motion``'s default); the watch by
+    ``imusim_jax.datasets.smartfallmm.read_smartfallmm_trial(..., rate_hz=50)``. Returns the trials and
+    ``{trial: why skipped}``."""
+    import csv
+
+    import imusim_jax as ij
+    from imusim_jax.datasets.smartfallmm import read_smartfallmm_trial
+
+    P = sfmm_protocol()
+    with open(os.path.join(data_dir, "trials.csv")) as f:
+        table = [r for r in csv.DictReader(f) if r["usable"] == "1"]
+    if subjects is not None:
+        table = [r for r in table if r["subject"] in subjects]
+    out, skipped = [], {}
+    for r in table:
+        tr, act = r["trial"], int(r["activity"])
+        try:
+            rec = read_smartfallmm_trial(data_dir, tr, device="watch", rate_hz=P.RATE)
+        except ij.InputError as e:
+            skipped[tr] = f"watch: {e}"
+            continue
+        acc, gyr = np.asarray(rec.signal.accel, np.float64), np.asarray(rec.signal.gyro, np.float64)
+        if len(acc) < 2 * P.RATE:
+            skipped[tr] = "watch chunks overlap < 2 s"
+            continue
+        sat = rec.signal.saturated
+        clipped = bool(np.asarray(sat).any()) if sat is not None else bool(np.abs(acc).max() >= 78.4)
+        path = os.path.join(data_dir, "young", "skeleton", tr + ".csv.gz")
+        raw = ij.load_motion(path, format="smartfallmm-skeleton", repair=False)
+        if raw.num_frames < 10:
+            skipped[tr] = "skeleton < 10 frames"
+            continue
+        W = np.asarray(raw.joints, np.float64)
+        held = (np.asarray(raw.confidence) == 0).all(1) if raw.confidence is not None else np.zeros(len(W), bool)
+        # the script's landing on the azure32 pelvis, its held rows interpolated
+        land = P.landing_frame(W, held) if act in P.FALLS else None
+        rep, q = ij.repair_artefacts(raw)
+        if joint_set != "azure32":
+            raw, rep = raw.to(joint_set), rep.to(joint_set)
+        out.append(SfmmTrial(tr, act, raw, rep, q, acc, gyr, clipped, land, float(held.mean())))
+    return out, skipped
+
+
+def sfmm_score(trials: list[SfmmTrial], sigs) -> list[dict]:
+    """The script's ``score_trial`` per trial (``sigs``: ``[(t, accel, gyro)]``); unscored trials (too short for
+    3 s of envelope overlap) are left out. Each row also holds ``trial``, ``activity``, ``real_clipped``."""
+    P = sfmm_protocol()
+    rows = []
+    for tr, (_, sa, sg) in zip(trials, sigs):
+        s = P.score_trial(np.asarray(sa, np.float64), np.asarray(sg, np.float64), tr.acc, tr.gyr, tr.activity,
+                          tr.land)
+        if s is not None:
+            s.update(trial=tr.name, activity=tr.activity, real_clipped=tr.clipped)
+            rows.append(s)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fall peaks: real wrists (WEDA-FALL, UP-Fall, SmartFallMM's watch) and simulated falls
+# ---------------------------------------------------------------------------------------------------------------
+
+G0 = 9.80665
+
+
+def peak_at_rate(acc: np.ndarray, rate_hz: float, to_hz: float | None = None, window_s=None) -> float:
+    """The largest ``||a| - g|`` of ``acc`` (N, 3) m/s^2 sampled at ``rate_hz``, within ``window_s`` = (start,
+    end) seconds from the first sample (all when None), after resampling to ``to_hz`` (None: as it is) by
+    linear interpolation of the axes onto a grid starting at the first sample, as a sensor sampling at ``to_hz``
+    would read it (no anti-alias filter: UP-Fall's 18.4 Hz rows are samples, not averages)."""
+    acc = np.asarray(acc, np.float64)
+    t = np.arange(len(acc)) / rate_hz
+    if to_hz is not None and abs(to_hz - rate_hz) > 1e-9:
+        g = np.arange(0.0, t[-1] + 1e-9, 1.0 / to_hz)
+        acc = np.stack([np.interp(g, t, acc[:, k]) for k in range(3)], 1)
+        t = g
+    m = np.ones(len(t), bool) if window_s is None else (t >= window_s[0]) & (t <= window_s[1])
+    return float(np.abs(np.linalg.norm(acc[m], axis=1) - G0).max()) if m.any() else np.nan
+
+
+def weda_fall_peaks(data_dir: str, to_hz: float | None = None) -> tuple[np.ndarray, list[str]]:
+    """Per WEDA-FALL fall recording (``50Hz/F*/U*_R*_accel.csv``, ``imusim_jax.datasets.weda_fall``): the peak
+    ``||a| - g|`` within its labelled fall (``fall_timestamps.csv``; the whole recording where unlabelled).
+    Returns the peaks and notes."""
+    from imusim_jax.datasets.weda_fall import read_weda_fall
+
+    peaks, unlabelled = [], 0
+    paths = sorted(p for p in glob.glob(os.path.join(data_dir, "50Hz", "F*", "U*_R*_accel.csv"))
+                   if not p.endswith("_vertical_accel.csv"))
+    rates = set()
+    for p in paths:
+        rec = read_weda_fall(p)[0]
+        fs = rec.meta.get("fall_s")
+        t0 = rec.meta["t0_s"]
+        win = None if fs is None else (fs[0] - t0, fs[1] - t0)
+        unlabelled += fs is None
+        rates.add(float(rec.signal.rate_hz))
+        peaks.append(peak_at_rate(rec.signal.accel, float(rec.signal.rate_hz), to_hz, win))
+    notes = [(f"{len(paths)} fall recordings, resampled by the reader to {sorted(rates)} Hz; "
+              f"{unlabelled} without a labelled window (whole recording)")]
+    return np.array(peaks), notes
+
+
+def upfall_fall_peaks(csv_path: str, to_hz: float | None = None, before_s: float = 1.0):
+    """UP-Fall's falls-only export (``imusim_jax.datasets.upfall``; each run of one ``Activity`` holds a subject's
+    trials of that fall back to back, ``LABEL`` 1 from the authors' impact mark to the trial's end): per labelled
+    segment (one fall), the peak ``||a| - g|`` from ``before_s`` before the mark to the segment's end."""
+    from imusim_jax.datasets.upfall import read_upfall
+
+    peaks, n_runs = [], 0
+    for rec in read_upfall(csv_path):
+        n_runs += 1
+        lab = np.asarray(rec.meta["label"])
+        rate = float(rec.signal.rate_hz)
+        on = (lab == 1).astype(int)
+        d = np.diff(np.r_[0, on, 0])
+        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+            peaks.append(peak_at_rate(rec.signal.accel, rate, to_hz, (a / rate - before_s, (b - 1) / rate)))
+    return np.array(peaks), [f"{n_runs} activity runs, {len(peaks)} labelled falls at 18.4 Hz"]
+
+
+def sfmm_fall_peaks(trials: list[SfmmTrial], sigs=None, rate_hz: float = 50.0, to_hz=None) -> np.ndarray:
+    """Per SmartFallMM fall trial, the peak ``||a| - g|`` over the whole clip: of the real watch (``sigs`` None)
+    or of the simulated signals ``[(t, accel, gyro)]``."""
+    P = sfmm_protocol()
+    out = []
+    for i, tr in enumerate(trials):
+        if tr.activity in P.FALLS:
+            acc = tr.acc if sigs is None else sigs[i][1]
+            out.append(peak_at_rate(acc, rate_hz, to_hz))
+    return np.array(out)
