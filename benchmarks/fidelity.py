@@ -247,7 +247,7 @@ def print_sfmm(trials, skipped, results, events):
     labels = list(results)
     n_f = sum(tr.activity in P.FALLS for tr in trials)
     q = np.array([tr.quality.repaired_fraction for tr in trials])
-    # the reader already marks held rows (confidence 0) and fills them: count them there
+    # the rows the tracker held (equal to the one before), as the shared script counts them
     held = np.array([tr.held_fraction for tr in trials])
     print(f"\nSmartFallMM: {len(trials)} usable trials read ({n_f} falls), {len(skipped)} skipped"
           + (" (" + ", ".join(f"{k}: {v}" for k, v in list(skipped.items())[:4]) + ")" if skipped else "")

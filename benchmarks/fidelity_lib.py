@@ -191,14 +191,14 @@ def sfmm_protocol(path: str | None = None):
 class SfmmTrial:
     name: str             # SxxAyyTzz
     activity: int
-    raw: object           # imusim_jax.Motion as read (load_motion(..., repair=False): held rows interpolated)
+    raw: object           # imusim_jax.Motion as read (load_motion(..., repair=False): the rows as they are)
     repaired: object      # repair_artefacts(raw)[0]: what load_motion returns by default
     quality: object       # imusim_jax.SkeletonQuality
     acc: np.ndarray       # (N, 3) real watch, m/s^2, 50 Hz
     gyr: np.ndarray       # (N, 3) rad/s
     clipped: bool         # the real accelerometer reached +-8 g on an axis
     land: int | None      # skeleton landing frame (the script's landing_frame), falls only
-    held_fraction: float  # rows the tracker held (repeated), as the reader marks them (confidence 0)
+    held_fraction: float  # rows the tracker held (a row equal to the one before)
 
 
 def sfmm_trials(data_dir: str, subjects=None, joint_set: str = "azure32") -> tuple[list[SfmmTrial], dict]:
@@ -237,7 +237,7 @@ def sfmm_trials(data_dir: str, subjects=None, joint_set: str = "azure32") -> tup
             skipped[tr] = "skeleton < 10 frames"
             continue
         W = np.asarray(raw.joints, np.float64)
-        held = (np.asarray(raw.confidence) == 0).all(1) if raw.confidence is not None else np.zeros(len(W), bool)
+        held = np.concatenate([[False], np.all(np.diff(W.reshape(len(W), -1), axis=0) == 0, axis=1)])  # repeats
         # the script's landing on the azure32 pelvis, its held rows interpolated
         land = P.landing_frame(W, held) if act in P.FALLS else None
         rep, q = ij.repair_artefacts(raw)

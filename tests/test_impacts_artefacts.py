@@ -88,7 +88,7 @@ def _clean_and_glitched():
     bad = clean.copy()
     bad[40:52] = bad[39]          # the tracker holds its pose for 0.4 s
     bad[80, 9] += [0.0, 0.25, 0.0]  # the left wrist jumps 25 cm for one frame
-    bad[0, 9] += [0.2, 0.0, 0.0]    # and the clip starts on a glitch
+    bad[0, 9] = bad[0, 7] + 1.8 * (bad[0, 9] - bad[0, 7])  # and the clip starts on a glitch: a forearm 80 % too long
     return clean, bad
 
 

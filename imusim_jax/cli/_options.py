@@ -37,7 +37,7 @@ ImpactOption = Annotated[Optional[str], typer.Option(
     "--impact", help="on (default) | off: a wrist arriving at the floor, or a strike ending, read over a physical "
     "contact time instead of the filter's smear (imusim_jax.ImpactModel)")]
 ContactTimeOption = Annotated[Optional[float], typer.Option(
-    "--contact-time", help="the contact model's contact time, s (default: the profile's, else 0.03)")]
+    "--contact-time", help="the contact model's contact time, s (default: the profile's, else 0.06)")]
 
 ROLLS = ("auto", "hand", "hinge")
 

@@ -15,7 +15,7 @@ Manifest (YAML)::
     mount_jitter_deg: 3               # std of a random rotation (per axis, degrees) composed with the mount
     cutoff_hz: auto                   # the simulator's low-pass cut-off (auto, a number, or none)
     roll: auto                        # the forearm roll source (auto, hand, hinge)
-    contact_time_s: [0.02, 0.05]      # the contact model's contact time, s (default 0.03; [low, high]: drawn per
+    contact_time_s: [0.04, 0.1]       # the contact model's contact time, s (default 0.06; [low, high]: drawn per
                                       #   row; off: no contact model; imusim_jax.ImpactModel)
     unmapped: keep                    # classes without a taxonomy counterpart: keep (activity null) or skip
     shard_size: 64                    # clips per shard (a clip: one file or trial; its rows stay together)
@@ -110,7 +110,7 @@ _LEDGER = "ledger.jsonl"
 GLOBAL_DEFAULTS: dict = {
     "rate_hz": float(DEFAULT_RATE_HZ), "seed": 0, "mounts": ["watch-left"], "mount_sampling": "all",
     "profiles": ["none"], "variants": 1, "time_stretch": None, "mount_jitter_deg": 0.0, "cutoff_hz": "auto",
-    "roll": "auto", "unmapped": "keep", "shard_size": 64, "batch_size": 64, "contact_time_s": 0.03,
+    "roll": "auto", "unmapped": "keep", "shard_size": 64, "batch_size": 64, "contact_time_s": 0.06,
 }
 """Global manifest keys and their defaults (see the module docstring)."""
 _GLOBAL_ONLY = ("shard_size", "batch_size")
