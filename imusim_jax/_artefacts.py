@@ -29,6 +29,7 @@ NumPy, host side, like the rest of what ``prepare`` and the readers do before an
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -140,7 +141,9 @@ def _bones_broken(x: np.ndarray, ok: np.ndarray, tol: float = _BONE_TOL) -> np.n
     T, J, _ = x.shape
     d = np.linalg.norm(x[:, :, None, :] - x[:, None, :, :], axis=-1)  # (T, J, J)
     both = ok[:, :, None] & ok[:, None, :]
-    med = np.nanmedian(np.where(both, d, np.nan), axis=0)  # (J, J)
+    with warnings.catch_warnings():  # a pair of joints never seen together: no median (NaN), and no warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(np.where(both, d, np.nan), axis=0)  # (J, J)
     out = np.zeros((T, J), bool)
     for j in range(J):
         m = np.where(np.isfinite(med[j]) & (med[j] > 0.03), med[j], np.inf)
