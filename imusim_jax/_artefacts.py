@@ -51,6 +51,7 @@ MARGIN_FRAMES = 1
 HARD_SPEED_CHANGE_MPS = 8.0
 """A velocity change between consecutive frame intervals that no body makes, m/s: a jump whatever the bones say."""
 
+_BONE_FRAMES = 2000  # frames the nearest joints and their median distances are judged on
 _BONE_TOL = 0.2  # a joint whose distance to a near joint is off its median by 20 %: the skeleton is broken there
 _MAX_REPAIRED = 0.5  # a joint losing more than this fraction of its frames to jumps: its track is noise; stop
 
@@ -137,10 +138,13 @@ def _jumps_of_joint(t: np.ndarray, x: np.ndarray, limit: float, hard: float, bro
 
 def _bones_broken(x: np.ndarray, ok: np.ndarray, tol: float = _BONE_TOL) -> np.ndarray:
     """``(T, J)``: joint ``j``'s distance to one of its two nearest joints (by median distance, at least 3 cm
-    apart) off its median by more than ``tol`` (a fraction) in that frame: the skeleton is broken there."""
+    apart) off its median by more than ``tol`` (a fraction) in that frame: the skeleton is broken there. The
+    nearest joints are chosen on at most ``_BONE_FRAMES`` frames spread over the clip; the distances of those pairs
+    only are then taken in every frame (memory ``T x J x 2``, not ``T x J x J``: a 55-minute clip stays small)."""
     T, J, _ = x.shape
-    d = np.linalg.norm(x[:, :, None, :] - x[:, None, :, :], axis=-1)  # (T, J, J)
-    both = ok[:, :, None] & ok[:, None, :]
+    sub = np.unique(np.linspace(0, T - 1, min(T, _BONE_FRAMES)).astype(int))
+    d = np.linalg.norm(x[sub, :, None, :] - x[sub, None, :, :], axis=-1)  # (S, J, J)
+    both = ok[sub, :, None] & ok[sub, None, :]
     with warnings.catch_warnings():  # a pair of joints never seen together: no median (NaN), and no warning
         warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(np.where(both, d, np.nan), axis=0)  # (J, J)
@@ -150,7 +154,8 @@ def _bones_broken(x: np.ndarray, ok: np.ndarray, tol: float = _BONE_TOL) -> np.n
         m[j] = np.inf
         for k in np.argsort(m)[:2]:
             if np.isfinite(m[k]):
-                out[:, j] |= both[:, j, k] & (np.abs(d[:, j, k] / m[k] - 1.0) > tol)
+                dk = np.linalg.norm(x[:, j] - x[:, k], axis=-1)  # (T,), every frame
+                out[:, j] |= ok[:, j] & ok[:, k] & (np.abs(dk / m[k] - 1.0) > tol)
     return out
 
 
