@@ -45,7 +45,9 @@ from imusim_jax._errors import InputError
 
 __all__ = ["ImpactModel", "find_impacts", "apply_impacts", "impact_label", "EVENT_FIELDS"]
 
-_BODY_DOWN_M, _BODY_SPEED_MPS = 0.8, 0.7  # a fall: the hips end near the floor, having come down fast
+_BODY_DOWN_M, _BODY_SPEED_MPS = 0.8, 0.7  # a fall: the hips end near the floor, having come down fast ...
+_BODY_STAYS_S, _BODY_RISE_M = 1.5, 0.2  # ... and stay there: within 0.2 m for 1.5 s (a hand picking something up
+# from the floor stops there too, then the body rises: UTD-MHAD's pick-up-and-throw, hips up 0.27-0.71 m)
 _STRIKE_ALONG = 0.7  # cos 45 deg: a strike's velocity points outward along the shoulder-wrist line
 
 EVENT_FIELDS = 5
@@ -76,7 +78,7 @@ class ImpactModel:
     strike_speed_mps: float = struct.field(pytree_node=False, default=0.0)
     strike_elbow_deg: float = struct.field(pytree_node=False, default=160.0)
     stop_s: float = struct.field(pytree_node=False, default=0.25)
-    stop_fraction: float = struct.field(pytree_node=False, default=0.35)
+    stop_fraction: float = struct.field(pytree_node=False, default=0.5)
     max_events: int = struct.field(pytree_node=False, default=8)
 
     @classmethod
@@ -140,9 +142,10 @@ def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz, model: 
       cutoff_hz: ``(B,)`` each clip's low-pass cut-off (sets the window; ``None``/inf for none).
       model: the thresholds.
       hips: indices of the hip joints; where given, a wrist arriving at the floor is a fall's contact only if
-        the hips are down too (at most ``_BODY_DOWN_M`` above the floor) and came down fast (at
-        ``_BODY_SPEED_MPS`` or more within the second before): a hand reaching down to pick something up, or
-        landing on the lap as a person sits, is not.
+        the hips are down too (at most ``_BODY_DOWN_M`` above the floor), came down fast (at
+        ``_BODY_SPEED_MPS`` or more within the second before) and stay down (rising at most ``_BODY_RISE_M`` in
+        the ``_BODY_STAYS_S`` after): a hand reaching down to pick something up, or landing on the lap as a
+        person sits, is not.
       lengths: ``(B,)`` valid frames of each clip (default: all).
       ankles: indices of the ankle joints: the floor is the 2nd percentile of their lowest height (default: of
         every joint's).
@@ -196,7 +199,12 @@ def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz, model: 
             look = max(1, int(round(fps)))
             # the largest downward hip speed over the frames j - look .. j (a trailing window)
             hmax = maximum_filter1d(hdown, size=look + 1, axis=1, origin=look // 2, mode="nearest")
-            fall_ok &= (at(hz) <= _BODY_DOWN_M) & (at(hmax) >= _BODY_SPEED_MPS)
+            # ... and stay down: the highest the hips get over the frames j .. j + stay (a leading window)
+            stay = max(1, int(round(_BODY_STAYS_S * fps)))
+            hz_end = np.where(valid, hz, -np.inf)[:, ::-1]
+            later = maximum_filter1d(hz_end, size=stay + 1, axis=1, origin=stay // 2, mode="nearest")[:, ::-1]
+            fall_ok &= ((at(hz) <= _BODY_DOWN_M) & (at(hmax) >= _BODY_SPEED_MPS)
+                        & (at(later) - at(hz) <= _BODY_RISE_M))
         elbow_end = np.maximum(at(elbow_deg), np.take_along_axis(elbow_deg, np.maximum(j - 1, idx), axis=1))
         reach = np.stack([at(p[..., c] - sh[..., c]) for c in range(3)], -1)  # a strike moves the wrist outward
         along = np.sum(v * reach, -1) >= _STRIKE_ALONG * speed * np.maximum(np.linalg.norm(reach, axis=-1), 1e-9)

@@ -70,6 +70,24 @@ def test_the_contact_model_conserves_the_velocity_change_and_changes_nothing_els
                                   np.asarray(ij.simulate(calm, "watch-left", impact="off").accel))
 
 
+def test_a_body_that_rises_again_after_its_hand_stops_on_the_floor_has_no_contact():
+    # the same stop of the hand on the floor, but the body rises 0.5 m within the second after (a person picking
+    # something up from the floor): not a fall's contact; a body that stays down is
+    fall = _lying_fall(seconds=3.0)
+    t = np.arange(len(fall)) / FPS
+    rise = 0.5 * np.clip((t - 1.3) / 0.7, 0.0, 1.0)
+    up = fall + np.stack([np.zeros_like(t), np.zeros_like(t), rise], 1)[:, None, :]
+
+    def events(joints):
+        e = np.asarray(ij.prepare(ij.Motion.create(joints, FPS, "coco17"), "watch-left").arms[0].impacts)[0]
+        return int((e[:, 4] > 0).sum())
+
+    assert events(fall) == 1 and events(up) == 0
+    motion = ij.Motion.create(up, FPS, "coco17")
+    np.testing.assert_array_equal(np.asarray(ij.simulate(motion, "watch-left").accel),
+                                  np.asarray(ij.simulate(motion, "watch-left", impact="off").accel))
+
+
 def test_the_contact_time_has_finite_gradients():
     motion = ij.Motion.create(_lying_fall(), FPS, "coco17")
     p = ij.prepare(motion, "watch-left", rate_hz=100.0)
