@@ -7,8 +7,9 @@ velocity change itself, the integral of the deceleration, survives the filter. T
 change back where it happened, over a physically plausible contact time:
 
 1. ``find_impacts`` (host, ``prepare``): on the arm's wrist, in the repaired joints, the moments where it
-   *arrives at a surface* (moving down at ``min_speed_mps`` or faster, stopping within ``stop_s`` at most
-   ``max_height_m`` above the floor, the floor being the clip's lowest joints) or where *a strike ends* (moving at
+   *arrives at a surface* (moving down at ``min_speed_mps`` or faster, slowing to ``stop_fraction`` of its speed
+   within ``stop_s`` at most ``max_height_m`` above the floor, the floor being the ankles' lowest level, the body
+   down and staying down: ``find_impacts``'s ``hips``) or where *a strike ends* (moving at
    ``strike_speed_mps`` or faster and stopping within ``stop_s`` with the arm straight, elbow angle at least
    ``strike_elbow_deg``). Each event: its time, the incoming direction ``u`` and the half-width of the window the
    filter smeared it over (``0.6 / cutoff``, between two frames and 0.3 s).
@@ -27,8 +28,9 @@ The contact time: hand impacts in falls on the outstretched arm peak 20-30 ms af
 peak at about 25 ms); a wrist watch on the forearm sees the pulse through the soft tissue of the wrist, a little
 longer. The default, 0.06 s, within that range, was chosen on the SmartFallMM development subjects' real watch
 (benchmarks/fidelity.py): with 0.03 s the simulated falls' peak |a - g| (at 18.4 Hz) reached 90 m/s^2 at the
-90th percentile against 43-49 for three real wrist datasets, with 0.06 s 73; the median impact ratio is 1.11
-and 1.01. ``contact_time_s`` is a differentiable leaf (the dataset builder samples it, ``contact_time_s:
+90th percentile against 43-49 for three real wrist datasets, with 0.06 s 73; the median impact ratio is, with
+0.06 s and these thresholds, 1.10 in Azure Kinect joints and 0.81 through the shared command-line script.
+``contact_time_s`` is a differentiable leaf (the dataset builder samples it, ``contact_time_s:
 [low, high]``; a fit can take its gradient), the detection thresholds are static.
 """
 from __future__ import annotations
