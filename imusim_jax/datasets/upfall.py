@@ -39,6 +39,7 @@ import numpy as np
 from imusim_jax._errors import InputError
 from imusim_jax._motion import check_time_base
 from imusim_jax._signal import ImuRecording, ImuSignal
+from imusim_jax.io.files import is_number, read_text
 from imusim_jax.io.imu_csv import convert_units
 from imusim_jax.io.registry import register_reader
 from imusim_jax.io.resample import clock_seconds, resample_uniform
@@ -63,14 +64,7 @@ _EXPORT = ("WristACCX", "WristACCY", "WristACCZ", "WristVELX", "WristVELY", "Wri
 
 
 def _rows(path: str) -> list[list[str]]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"cannot read {path}: not a text (UTF-8) CSV file") from None
-    rows = [r for r in csv.reader(_io.StringIO(text)) if any(c.strip() for c in r)]
+    rows = [r for r in csv.reader(_io.StringIO(read_text(path))) if any(c.strip() for c in r)]
     if not rows:
         raise InputError(f"{path}: empty file")
     return rows
@@ -87,17 +81,9 @@ def _floats(rows, cols, path, first_row):
         try:
             out[:, j] = [_number(r[c]) if c < len(r) else np.nan for r in rows]
         except ValueError:
-            i = next(i for i, r in enumerate(rows) if c < len(r) and r[c].strip() and not _is_number(r[c]))
+            i = next(i for i, r in enumerate(rows) if c < len(r) and r[c].strip() and not is_number(r[c]))
             raise InputError(f"{path}: row {first_row + i}, column {c}: {rows[i][c]!r} is not a number") from None
     return out
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def _runs(values: np.ndarray) -> list[tuple[int, int]]:
@@ -209,7 +195,7 @@ def _read_published(path: str, rows: list[list[str]], rate_hz: Optional[float],
         try:
             t = np.array([_number(c) for c in cells])
         except ValueError:
-            bad = next(i for i, c in enumerate(cells) if c.strip() and not _is_number(c))
+            bad = next(i for i, c in enumerate(cells) if c.strip() and not is_number(c))
             raise InputError(f"{path}: row {bad + 3}: TimeStamps {cells[bad]!r} is neither a date-time nor a "
                              "number") from None
     ids = {k: (_floats(data, [c], path, 3)[:, 0] if c is not None else np.full(len(data), np.nan))
@@ -254,7 +240,7 @@ def read_upfall(path: str | os.PathLike, *, rate_hz: Optional[float] = None,
     first = [h.strip().lower() for h in rows[0]]
     if "wristaccx" in first:
         return _read_export(path, rows, rate_hz)
-    if (first and first[0].startswith("timestamp")) or (len(rows) > 1 and not _is_number(rows[1][0])):
+    if (first and first[0].startswith("timestamp")) or (len(rows) > 1 and not is_number(rows[1][0])):
         return _read_published(path, rows, rate_hz, max_gap_s)
     raise InputError(f"{path}: not an UP-Fall CSV (expected two header rows starting with TimeStamps, or the falls "
                      "export's WristACCX..., Activity columns)")

@@ -14,7 +14,8 @@ import numpy as np
 from imusim_jax._errors import InputError
 from imusim_jax._motion import MAX_FPS, MIN_FPS
 
-__all__ = ["atomic_path", "remove_temporaries", "check_writable", "check_npz_magic", "read_csv_table", "rate_from_time"]
+__all__ = ["atomic_path", "remove_temporaries", "check_writable", "check_npz_magic", "read_csv_table", "read_text",
+           "comment_lines", "is_number", "rate_from_time"]
 
 
 _TMP_PREFIX = ".tmp-"
@@ -114,14 +115,19 @@ def check_npz_magic(path: str, arrays: str) -> None:
 _COMMENT_KV = re.compile(r"#\s*([A-Za-z_]+)\s*[=:]\s*(\S+)")
 
 
-def read_csv_table(path: str) -> tuple[list[str], np.ndarray, dict[str, str]]:
+def read_text(path: str) -> str:
+    """A text file's contents (UTF-8, a byte-order mark dropped); one-line ``InputError`` if it cannot be read."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
+            return f.read()
     except OSError as e:
         raise InputError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise InputError(f"cannot read {path}: not a text (UTF-8) CSV file") from None
+
+
+def comment_lines(text: str) -> tuple[dict[str, str], list[str]]:
+    """``# key = value`` comment lines as ``{key: value}`` (keys lower-cased), and the other non-empty lines."""
     meta, lines = {}, []
     for line in text.splitlines():
         if line.lstrip().startswith("#"):
@@ -130,6 +136,20 @@ def read_csv_table(path: str) -> tuple[list[str], np.ndarray, dict[str, str]]:
                 meta[m.group(1).lower()] = m.group(2)
         elif line.strip():
             lines.append(line)
+    return meta, lines
+
+
+def is_number(s: str) -> bool:
+    """``s`` parses as a float."""
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def read_csv_table(path: str) -> tuple[list[str], np.ndarray, dict[str, str]]:
+    meta, lines = comment_lines(read_text(path))
     if len(lines) < 2:
         raise InputError(f"{path} has no data rows")
     rows = list(csv.reader(_io.StringIO("\n".join(lines))))

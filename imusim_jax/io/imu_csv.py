@@ -48,7 +48,7 @@ from imusim_jax._constants import STANDARD_GRAVITY
 from imusim_jax._errors import InputError
 from imusim_jax._motion import MAX_FPS, MIN_FPS
 from imusim_jax._signal import ImuRecording, ImuSignal
-from imusim_jax.io.files import rate_from_time
+from imusim_jax.io.files import comment_lines, is_number, rate_from_time, read_text
 from imusim_jax.io.registry import readers, register_reader
 from imusim_jax.io.resample import clock_seconds, resample_uniform, saturation_mask
 
@@ -71,7 +71,6 @@ _ALIASES = {
     "gz": ("gz", "gyrz", "gyroz", "gyroscopez", "wz", "angularvelocityz", "angvelz", "omegaz", "rotz"),
 }
 _UNIT_IN_NAME = re.compile(r"[\(\[]\s*([^\)\]]+?)\s*[\)\]]")
-_COMMENT_KV = re.compile(r"#\s*([A-Za-z_]+)\s*[=:]\s*(\S+)")
 
 
 def _key(name: str) -> str:
@@ -159,14 +158,6 @@ def _match_header(header: list, what: str) -> dict:
     return out
 
 
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
 def _is_clock(s: str) -> bool:
     try:
         clock_seconds(s)
@@ -176,21 +167,7 @@ def _is_clock(s: str) -> bool:
 
 
 def _read_rows(path: str) -> tuple[list[list[str]], dict]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"cannot read {path}: not a text (UTF-8) CSV file") from None
-    meta, lines = {}, []
-    for line in text.splitlines():
-        if line.lstrip().startswith("#"):
-            m = _COMMENT_KV.match(line.strip())
-            if m:
-                meta[m.group(1).lower()] = m.group(2)
-        elif line.strip():
-            lines.append(line)
+    meta, lines = comment_lines(read_text(path))
     if not lines:
         raise InputError(f"{path} has no data rows")
     try:
@@ -218,7 +195,7 @@ def _times(cells: list[str], what: str) -> np.ndarray:
     try:
         return np.array([clock_seconds(c) for c in cells], np.float64)
     except ValueError:
-        bad = next(c for c in cells if not _is_number(c))
+        bad = next(c for c in cells if not is_number(c))
         raise InputError(f"{what}: time {bad!r} is neither a number nor a date-time stamp") from None
 
 
@@ -249,7 +226,7 @@ def read_imu_csv(path: str | os.PathLike, *, columns: Union[str, Mapping, Sequen
 
         return _read_own(path, rate_hz=rate_hz)
     rows, comments = _read_rows(path)
-    has_header = not all(_is_number(c) or _is_clock(c) for c in rows[0] if c.strip())
+    has_header = not all(is_number(c) or _is_clock(c) for c in rows[0] if c.strip())
     header = [h.strip() for h in rows[0]] if has_header else None
     data = rows[1:] if has_header else rows
     if not data:
@@ -274,7 +251,7 @@ def read_imu_csv(path: str | os.PathLike, *, columns: Union[str, Mapping, Sequen
         try:
             vals[:, j] = [float(r[col]) if r[col].strip() else np.nan for r in data]
         except ValueError:
-            bad = next(r_i for r_i, r in enumerate(data) if r[col].strip() and not _is_number(r[col]))
+            bad = next(r_i for r_i, r in enumerate(data) if r[col].strip() and not is_number(r[col]))
             name = header[col] if header else f"#{col}"
             raise InputError(f"{path}: row {bad + (2 if has_header else 1)}, column {name!r}: {data[bad][col]!r} "
                              "is not a number") from None
