@@ -137,3 +137,15 @@ def test_a_glitched_clip_reads_like_the_clean_clip_it_came_from(tmp_path):
     ref_peak = _peak_minus_g(ref)
     assert _peak_minus_g(sim["raw"]) > 3 * ref_peak  # the glitches read as spikes when kept
     assert _peak_minus_g(sim["rep"]) <= max(ref_peak, floor) * 1.3
+
+
+def test_video2imu_takes_the_contact_options():
+    import subprocess
+
+    from test_cli import EXE
+
+    text = subprocess.run([EXE, "video2imu", "--help"], capture_output=True, text=True, timeout=120).stdout
+    assert "--impact" in text and "--contact-time" in text
+    r = subprocess.run([EXE, "video2imu", "nothing.mp4", "-o", "x", "--impact", "sideways"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "--impact must be on or off" in r.stderr and len(r.stderr.strip().splitlines()) == 1

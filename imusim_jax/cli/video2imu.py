@@ -25,8 +25,8 @@ from typing import Optional
 import typer
 
 from imusim_jax.cli._app import app, fail, finish_many, one_line_warnings
-from imusim_jax.cli._options import (ProfileOption, CutoffOption, MountOption, NoiseOption, RateOption, RollOption,
-                                     SeedOption, WristOption, simulation)
+from imusim_jax.cli._options import (ContactTimeOption, CutoffOption, ImpactOption, MountOption, NoiseOption,
+                                     ProfileOption, RateOption, RollOption, SeedOption, WristOption, simulation)
 
 
 @app.command("video2imu")
@@ -45,6 +45,8 @@ def video2imu(
     seed: SeedOption = 0,
     cutoff: CutoffOption = None,
     roll: RollOption = "auto",
+    impact: ImpactOption = None,
+    contact_time: ContactTimeOption = None,
     start: Optional[float] = typer.Option(None, "--start", help="first second of the video to use"),
     end: Optional[float] = typer.Option(None, "--end", help="second of the video to stop at"),
     fps: Optional[float] = typer.Option(None, "--fps", help="override the video's frame rate (Hz)"),
@@ -94,7 +96,7 @@ def video2imu(
     many = is_many(video)
     videos = find_videos(video) if many else None
     opts = simulation(mount=mount, wrist=wrist, rate=rate, noise=noise, seed=seed, cutoff=cutoff, roll=roll,
-                      profile=profile)
+                      profile=profile, impact=impact, contact_time=contact_time)
     kw = {} if not raw else {"smoothing": None}
     if (default_backend() if backend == "auto" else backend) == "mediapipe":
         from imusim_jax.pose.mediapipe_backend import silence_native_stderr
@@ -103,7 +105,7 @@ def video2imu(
     cfg = Video2ImuConfig(pose=backend, mount=opts.mount, rate_hz=opts.rate_hz,
                           noise=opts.noise_name if opts.profile is None else opts.noise,
                           time_offset_s=opts.time_offset_s,
-                          seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, start_s=start, end_s=end, fps=fps,
+                          seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, impact=opts.impact, start_s=start, end_s=end, fps=fps,
                           max_people=max_people, subject_height_m=height_m, focal_px=focal_px, gravity=gravity,
                           device=device, detector=detector, pose2d=pose2d, lifter=lifter, schedule=schedule,
                           relink=relink, progress=progress, **kw)

@@ -32,6 +32,7 @@ import numpy as np
 
 from imusim_jax._constants import DEFAULT_RATE_HZ
 from imusim_jax._errors import InputError
+from imusim_jax._impact import impact_label
 from imusim_jax.pose.config import PoseConfig
 from imusim_jax.pose.types import PersonTrack
 
@@ -68,6 +69,8 @@ class Video2ImuConfig(PoseConfig):
         profile .json or a ``Mount``; ``noise``: none, a preset, a profile .json or an ``ImuNoise``).
       roll: ``auto`` (the hand landmarks when the hand is at least ``MIN_HAND_PX`` long in the picture, else the
         elbow hinge), ``hand`` or ``hinge`` (``imusim_jax.simulate``'s ``roll``).
+      impact: the contact model, ``"on"`` (default), ``"off"`` or an ``imusim_jax.ImpactModel``
+        (``imusim_jax.simulate``'s ``impact``).
     """
 
     mount: object = "watch-left"
@@ -77,6 +80,7 @@ class Video2ImuConfig(PoseConfig):
     cutoff_hz: object = "auto"
     roll: str = "auto"
     time_offset_s: float = 0.0
+    impact: object = "on"
 
 
 # The order of the settings in OUTDIR/meta.json's "config".
@@ -200,7 +204,7 @@ def _simulate(motion, mount, noise, key, cfg: Video2ImuConfig, roll: str):
 
     while True:
         signal = simulate(motion, mount, noise, key=key, rate_hz=cfg.rate_hz, cutoff_hz=cfg.cutoff_hz, roll=roll,
-                          time_offset_s=cfg.time_offset_s)
+                          time_offset_s=cfg.time_offset_s, impact=cfg.impact)
         acc = np.asarray(signal.accel, np.float64)
         gyr = np.asarray(signal.gyro, np.float64)
         peak_a = float(np.max(accel_minus_g(acc)))
@@ -306,7 +310,8 @@ class Video2Imu:
 
         config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "smoothing"}
         config = {**{k: config[k] for k in _CONFIG_ORDER}, **config, "mount": mount.to_dict(),
-                  "noise": "none" if noise is None else (cfg.noise if isinstance(cfg.noise, str) else noise.name)}
+                  "noise": "none" if noise is None else (cfg.noise if isinstance(cfg.noise, str) else noise.name),
+                  "impact": impact_label(cfg.impact)}
         summary = {"written_by": WRITTEN_BY, "video": info.to_dict(), "backend": meta["backend"],
                    "models": meta.get("models", {}), "config": config,
                    "smoothing": None if cfg.smoothing is None else dataclasses.asdict(cfg.smoothing),
@@ -323,7 +328,7 @@ class Video2Imu:
                 "backend": meta["backend"], "models": meta.get("models", {}), "fps": info.fps,
                 "fps_source": info.fps_source, "t0_s": pm.t0_s, "first_frame": pm.first_frame,
                 "frames": int(rep["frames"]), "joint_set": motion.joint_set, "mount": mount.name,
-                "rate_hz": cfg.rate_hz, "noise": config["noise"], "seed": cfg.seed,
+                "rate_hz": cfg.rate_hz, "noise": config["noise"], "impact": config["impact"], "seed": cfg.seed,
                 "imu_samples": int(signal.num_samples),
                 "peak_accel_minus_g_mps2": peak_a, "peak_gyro_radps": peak_w,
                 "pose_found_frac": pm.pose_found_frac, "quality": round(stage1_quality(pm.frame_quality), 6),
