@@ -35,8 +35,6 @@ longer. The default, 0.06 s, within that range, was chosen on the SmartFallMM de
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -122,16 +120,6 @@ def _smooth(x: np.ndarray, n: int) -> np.ndarray:
     return (c[:, hi] - c[:, lo]) / (hi - lo).reshape(shape)
 
 
-def _first_at_or_below(speed: np.ndarray, level: np.ndarray, n: int) -> np.ndarray:
-    """For every ``(b, i)``: the first ``k`` in ``0..n`` with ``speed[b, i + k] <= level[b, i]`` (``n + 1``: none;
-    frames past the end never qualify)."""
-    B, T = speed.shape
-    padded = np.concatenate([speed, np.full((B, n), np.inf)], axis=1)
-    win = np.lib.stride_tricks.sliding_window_view(padded, n + 1, axis=1)[:, :T]  # (B, T, n + 1)
-    hit = win <= level[..., None]
-    return np.where(hit.any(-1), hit.argmax(-1), n + 1)
-
-
 def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz, model: ImpactModel, hips=(),
                  lengths=None, ankles=()) -> list:
     """The contact events of each clip's wrist (module docstring): a list of ``(E, EVENT_FIELDS)`` arrays, one a
@@ -152,28 +140,43 @@ def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz, model: 
       ankles: indices of the ankle joints: the floor is the 2nd percentile of their lowest height (default: of
         every joint's).
     """
-    X = np.asarray(joints, np.float64)
+    X = np.asarray(joints)
     B, T = X.shape[:2]
     lengths = np.full(B, T) if lengths is None else np.asarray(lengths)
+    cut = np.array([np.inf if c is None else float(c) for c in np.broadcast_to(np.asarray(cutoff_hz, object), (B,))])
     if T < 6:
         return [np.zeros((0, EVENT_FIELDS))] * B
+    if len(hips) and model.strike_speed_mps <= 0:
+        # only falls to find: a clip whose hips never come within _BODY_DOWN_M of the highest its lowest joint
+        # gets (a bound on the floor) has none, and is skipped (people standing and walking: most clips)
+        valid = np.arange(T)[None, :] < lengths[:, None]
+        feet = list(ankles) or slice(None)
+        hips_low = np.where(valid, np.asarray(X[:, :, list(hips), 2], np.float64).mean(axis=2), np.inf).min(axis=1)
+        floor_high = np.where(valid, np.asarray(X[:, :, feet, 2], np.float64).min(axis=2), -np.inf).max(axis=1)
+        sub = np.flatnonzero(hips_low - floor_high <= _BODY_DOWN_M)
+        if len(sub) < B:
+            result = [np.zeros((0, EVENT_FIELDS))] * B
+            if len(sub):
+                for b, e in zip(sub, _find_impacts(X[sub], fps, rig_indices, cut[sub], model, hips, lengths[sub],
+                                                   ankles)):
+                    result[b] = e
+            return result
+    return _find_impacts(X, fps, rig_indices, cut, model, hips, lengths, ankles)
+
+
+def _find_impacts(X, fps, rig_indices, cut, model, hips, lengths, ankles) -> list:
+    """``find_impacts`` on clips of at least 6 frames (``cut``: ``(B,)`` floats, inf for none)."""
+    B, T = X.shape[:2]
     valid = np.arange(T)[None, :] < lengths[:, None]  # (B, T)
-    sh, el, wr = (X[:, :, rig_indices[i]] for i in range(3))
-    feet = list(ankles) or slice(None)  # the ankles: a floor every joint set agrees on (azure32's feet lie lower)
-    low = np.sort(np.where(valid, X[:, :, feet, 2].min(axis=2), np.inf), axis=1)  # each frame's lowest, sorted
-    floor = np.take_along_axis(low, (0.02 * (lengths - 1)).astype(int)[:, None], axis=1)  # (B, 1): 2nd percentile
+    sh, el, wr = (np.asarray(X[:, :, rig_indices[i]], np.float64) for i in range(3))
     n_s = max(1, int(round(0.05 * fps)) | 1)  # ~50 ms of smoothing against joint jitter
     p = _smooth(wr, n_s)
     v = np.gradient(p, 1.0 / fps, axis=1)  # (B, T, 3)
     speed = np.where(valid, np.linalg.norm(v, axis=-1), 0.0)
     down = -v[..., 2]
     stop_n = max(2, int(round(model.stop_s * fps)))
-    cut = np.array([np.inf if c is None else float(c) for c in np.broadcast_to(np.asarray(cutoff_hz, object), (B,))])
     half = np.where(np.isfinite(cut), np.clip(0.6 / np.where(np.isfinite(cut), cut, 1.0), 2.0 / fps, 0.3), 0.3)
     half = np.maximum(half, 2.0 / fps)
-    a_, b_ = wr - el, sh - el
-    cos_el = np.sum(a_ * b_, -1) / np.maximum(np.linalg.norm(a_, axis=-1) * np.linalg.norm(b_, axis=-1), 1e-9)
-    elbow_deg = np.degrees(np.arccos(np.clip(cos_el, -1, 1)))  # the angle at the elbow: 180 straight
     inner = np.zeros((B, T), bool)
     inner[:, 1:-1] = True
     inner &= valid & np.roll(valid, -1, axis=1)
@@ -184,35 +187,57 @@ def find_impacts(joints: np.ndarray, fps: float, rig_indices, cutoff_hz, model: 
     strike_c[:, 1:-1] &= ((speed[:, 1:-1] >= model.strike_speed_mps) & (speed[:, 1:-1] >= speed[:, :-2])
                           & (speed[:, 1:-1] >= speed[:, 2:]) & (model.strike_speed_mps > 0))
     out = [[] for _ in range(B)]
-    cand = fall_c | strike_c
-    if cand.any():
-        k_stop = _first_at_or_below(speed, model.stop_fraction * speed, stop_n)
-        k_mid = _first_at_or_below(speed, 0.5 * speed, stop_n)
-        idx = np.arange(T)[None, :]
-        j = np.minimum(idx + k_stop, T - 1)  # (B, T): where each candidate's stop ends
-        at = lambda a: np.take_along_axis(a, j, axis=1)  # noqa: E731 - a (B, T) quantity at the stop
-        good = cand & (k_stop <= stop_n) & (idx + k_stop < lengths[:, None])
-        fall_ok = fall_c & (at(p[..., 2]) - floor <= model.max_height_m)
-        if len(hips):
-            from scipy.ndimage import maximum_filter1d
+    # everything else is judged at the candidates only (a few per clip; most clips have none): (K,) arrays
+    cb, ci = np.nonzero(fall_c | strike_c)
+    if len(cb):
+        fall_k, strike_k = fall_c[cb, ci], strike_c[cb, ci]
+        ahead = np.minimum(ci[:, None] + np.arange(stop_n + 1)[None, :], T - 1)
+        sp_ahead = np.where(ci[:, None] + np.arange(stop_n + 1)[None, :] < T, speed[cb[:, None], ahead], np.inf)
+        s0 = speed[cb, ci]
 
-            hz = _smooth(X[:, :, list(hips), 2].mean(axis=2), n_s) - floor
-            hdown = np.where(valid, -np.gradient(hz, 1.0 / fps, axis=1), 0.0)
-            look = max(1, int(round(fps)))
-            # the largest downward hip speed over the frames j - look .. j (a trailing window)
-            hmax = maximum_filter1d(hdown, size=look + 1, axis=1, origin=look // 2, mode="nearest")
-            # ... and stay down: the highest the hips get over the frames j .. j + stay (a leading window)
-            stay = max(1, int(round(_BODY_STAYS_S * fps)))
-            hz_end = np.where(valid, hz, -np.inf)[:, ::-1]
-            later = maximum_filter1d(hz_end, size=stay + 1, axis=1, origin=stay // 2, mode="nearest")[:, ::-1]
-            fall_ok &= ((at(hz) <= _BODY_DOWN_M) & (at(hmax) >= _BODY_SPEED_MPS)
-                        & (at(later) - at(hz) <= _BODY_RISE_M))
-        elbow_end = np.maximum(at(elbow_deg), np.take_along_axis(elbow_deg, np.maximum(j - 1, idx), axis=1))
-        reach = np.stack([at(p[..., c] - sh[..., c]) for c in range(3)], -1)  # a strike moves the wrist outward
-        along = np.sum(v * reach, -1) >= _STRIKE_ALONG * speed * np.maximum(np.linalg.norm(reach, axis=-1), 1e-9)
-        strike_ok = strike_c & (elbow_end >= model.strike_elbow_deg) & along  # (a swing moves across the arm)
-        for b, i in zip(*np.nonzero(good & (fall_ok | strike_ok))):
-            out[b].append((speed[b, i], (i + int(k_mid[b, i])) / fps, v[b, i] / max(speed[b, i], 1e-9)))
+        def first_below(level):  # the first k in 0..stop_n with speed[i + k] <= level (stop_n + 1: none)
+            hit = sp_ahead <= level[:, None]
+            return np.where(hit.any(-1), hit.argmax(-1), stop_n + 1)
+
+        k_stop = first_below(model.stop_fraction * s0)
+        k_mid = first_below(0.5 * s0)
+        j = np.minimum(ci + k_stop, T - 1)  # where each candidate's stop ends
+        good = (k_stop <= stop_n) & (ci + k_stop < lengths[cb])
+        fall_ok = fall_k & good
+        if fall_ok.any():
+            clips, row = np.unique(cb, return_inverse=True)  # the clips with a candidate
+            feet = list(ankles) or slice(None)  # the ankles: a floor every joint set agrees on (azure32's lie lower)
+            low = np.sort(np.where(valid[clips], np.asarray(X[clips][:, :, feet, 2], np.float64).min(axis=2), np.inf),
+                          axis=1)  # each frame's lowest, sorted
+            floor = np.take_along_axis(low, (0.02 * (lengths[clips] - 1)).astype(int)[:, None], axis=1)[:, 0]
+            fall_ok &= p[cb, j, 2] - floor[row] <= model.max_height_m
+            if len(hips):
+                hz = _smooth(np.asarray(X[clips][:, :, list(hips), 2], np.float64).mean(axis=2), n_s) - floor[:, None]
+                hdown = np.where(valid[clips], -np.gradient(hz, 1.0 / fps, axis=1), 0.0)
+                look = max(1, int(round(fps)))
+                stay = max(1, int(round(_BODY_STAYS_S * fps)))
+                # the largest downward hip speed over the frames j - look .. j, and the highest the hips get over
+                # j .. j + stay (the body came down fast and stays down)
+                before = np.clip(j[:, None] - np.arange(look + 1)[None, :], 0, T - 1)
+                after = np.clip(j[:, None] + np.arange(stay + 1)[None, :], 0, T - 1)
+                hz_end = np.where(valid[clips], hz, -np.inf)
+                fall_ok &= ((hz[row, j] <= _BODY_DOWN_M) & (hdown[row[:, None], before].max(-1) >= _BODY_SPEED_MPS)
+                            & (hz_end[row[:, None], after].max(-1) - hz[row, j] <= _BODY_RISE_M))
+        strike_ok = strike_k & good
+        if strike_ok.any():
+            def elbow_deg(k):  # the angle at the elbow at frames k of the candidates' clips: 180 straight
+                a_, b_ = wr[cb, k] - el[cb, k], sh[cb, k] - el[cb, k]
+                c = np.sum(a_ * b_, -1) / np.maximum(np.linalg.norm(a_, axis=-1) * np.linalg.norm(b_, axis=-1), 1e-9)
+                return np.degrees(np.arccos(np.clip(c, -1, 1)))
+
+            elbow_end = np.maximum(elbow_deg(j), elbow_deg(np.maximum(j - 1, ci)))
+            reach = p[cb, j] - sh[cb, j]  # a strike moves the wrist outward (a swing moves across the arm)
+            along = np.sum(v[cb, ci] * reach, -1) >= _STRIKE_ALONG * s0 * np.maximum(np.linalg.norm(reach, axis=-1),
+                                                                                     1e-9)
+            strike_ok &= (elbow_end >= model.strike_elbow_deg) & along
+        for k in np.flatnonzero(fall_ok | strike_ok):
+            b, i = cb[k], ci[k]
+            out[b].append((speed[b, i], (i + int(k_mid[k])) / fps, v[b, i] / max(speed[b, i], 1e-9)))
     result = []
     for b, events in enumerate(out):
         # one event per stop: merge those closer than a window, keeping the fastest

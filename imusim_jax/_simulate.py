@@ -500,7 +500,8 @@ def prepare(source: Motion | Trajectory, mount: Mount | str | None = None, *, ra
             per_clip = [None] * len(arm)
             for f in sorted({f for _, f in arm}):  # clips of one frame rate together
                 members = [b for b, (_, fb) in enumerate(arm) if fb == f]
-                found = find_impacts(host_joints[members], f, rig.indices, [arm[b][0] for b in members], impact,
+                same = len(members) == len(arm)  # one frame rate: the joints as they are, not a copy
+                found = find_impacts(host_joints if same else host_joints[members], f, rig.indices, [arm[b][0] for b in members], impact,
                                      hips, lengths[members], ankles)
                 for b, e in zip(members, found):
                     per_clip[b] = e
