@@ -139,7 +139,7 @@ def test_a_glitched_clip_reads_like_the_clean_clip_it_came_from(tmp_path):
     assert _peak_minus_g(sim["rep"]) <= max(ref_peak, floor) * 1.3
 
 
-def test_video2imu_takes_the_contact_options():
+def test_video2imu_and_calibrate_take_the_contact_options():
     import subprocess
 
     from test_cli import EXE
@@ -149,3 +149,29 @@ def test_video2imu_takes_the_contact_options():
     r = subprocess.run([EXE, "video2imu", "nothing.mp4", "-o", "x", "--impact", "sideways"], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "--impact must be on or off" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    # calibrate --fit names the unpaired mode's parameters, the contact time among them
+    r = subprocess.run([EXE, "calibrate", "--real", "x.csv", "--mode", "unpaired", "--motion", "m.npz", "-o", "p.json",
+                        "--fit", "noise,impact"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "contact_time" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_unpaired_fit_recovers_the_contact_time_of_real_falls():
+    # "real" falls read with a 0.03 s contact (and a sensor's white noise); the simulated ones, other falls of the
+    # same kind, start at the default 0.06 s: the distribution match brings the contact time back
+    from imusim_jax import calibrate
+
+    def falls(n, seed):
+        r = np.random.default_rng(seed)
+        return [ij.Motion.create(_lying_fall(v0=r.uniform(2.0, 4.0), seconds=3.0, drop_at=r.uniform(1.0, 2.0)), FPS,
+                                 "coco17") for _ in range(n)]
+
+    noise = ij.ImuNoise(ij.SensorNoise.create(noise_density=1e-3), ij.SensorNoise.create(noise_density=1e-4), "x")
+    real = [ij.simulate(m, "watch-left", noise, key=jax.random.key(i), rate_hz=50.0, cutoff_hz=6.0,
+                        impact=ij.ImpactModel.create(0.03)) for i, m in enumerate(falls(8, 2))]
+    result = calibrate.fit_unpaired(falls(8, 1), real, cutoff_hz=6.0, fit=("contact_time",), window_s=0.3,
+                                    hop_s=0.1, max_steps=400, learning_rate=0.05)
+    assert result.profile.contact_time_s == pytest.approx(0.03, rel=0.1)
+    assert result.profile.fit["contact_time_s"]["unit"] == "s"
+    with pytest.raises(ij.InputError, match="no contact"):  # walking people have none to fit
+        calibrate.fit_unpaired(ij.Motion.create(synthetic_clips(1, 4.0, FPS, seed=3)[0], FPS, "coco17"), real,
+                               fit=("contact_time",), window_s=0.3)

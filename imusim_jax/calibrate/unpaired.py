@@ -27,6 +27,9 @@ Parameters fitted (``fit``), all through ``sense``'s noise model except the smoo
   with the rest; the report gives its -3 dB frequency and the cut-off of ``prepare``'s filter cascaded with it
   (``cutoff_hz_equivalent``), the number to pass as ``--cutoff`` (or ``prepare(cutoff_hz=...)``) when simulating
   with the profile: the profile itself has no filter field.
+* ``contact_time`` (not by default): the contact model's contact time (``imusim_jax.ImpactModel``, a leaf of
+  ``Prepared.impact``), within ``(0.005, 0.3)`` s, for simulated falls against real falls (the simulated clips
+  must hold contacts ``prepare`` finds); the profile carries it (``contact_time_s``).
 
 What the fitted values mean: the distance sees the motion's variability and the sensor's together, so on real
 data a parameter absorbs whatever the simulation of those motions lacks. On UP-Fall (MediaPipe landmarks of the
@@ -82,7 +85,7 @@ from imusim_jax._simulate import Prepared, prepare, sense
 __all__ = ["fit_unpaired", "UnpairedResult", "percentile_map", "PercentileMap", "distances", "window_features",
            "cut_windows", "gaussian_smooth", "FIT_PARAMETERS", "DEFAULT_FIT"]
 
-FIT_PARAMETERS = ("noise", "scale", "bias", "smoothing")
+FIT_PARAMETERS = ("noise", "scale", "bias", "smoothing", "contact_time")
 DEFAULT_FIT = ("noise", "scale", "smoothing")
 _SMOOTH_RADIUS = 12  # samples: the kernel reaches 3 sigma at the largest sigma (4)
 
@@ -398,7 +401,7 @@ def _base_noise(noise) -> ImuNoise:
     return ImuNoise(clean(n.accel), clean(n.gyro), n.name)
 
 
-def _params0(base: ImuNoise, fit: tuple, smoothing0: float, per_axis: bool):
+def _params0(base: ImuNoise, fit: tuple, smoothing0: float, per_axis: bool, contact0: float = 0.06):
     p, c = {}, {}
     pick = (lambda v: jnp.asarray(v, jnp.float32)) if per_axis else (lambda v: jnp.asarray(np.mean(v), jnp.float32))
     if "noise" in fit:
@@ -414,6 +417,9 @@ def _params0(base: ImuNoise, fit: tuple, smoothing0: float, per_axis: bool):
     if "smoothing" in fit:
         p["smooth"] = jnp.full(2, smoothing0, jnp.float32)  # accelerometer, gyroscope
         c["smooth"] = _fit.bounded(0.05, 4.0)
+    if "contact_time" in fit:
+        p["contact"] = jnp.asarray(contact0, jnp.float32)  # the contact model's contact time, s
+        c["contact"] = _fit.bounded(0.005, 0.3)
     return p, c
 
 
@@ -432,7 +438,9 @@ def _noise_of(p, base: ImuNoise) -> ImuNoise:
 def _simulator(prepared: Prepared, mount: Mount, base: ImuNoise, key):
     """``run(params) -> (X (B, T, 6), mask (B, T))``: sense with the parameters' noise, then the smoothing."""
     def run(p):
-        sig = sense(prepared, mount, _noise_of(p, base), key)
+        prep = prepared if "contact" not in p else prepared.replace(
+            impact=prepared.impact.replace(contact_time_s=p["contact"]))
+        sig = sense(prep, mount, _noise_of(p, base), key)
         X = jnp.concatenate([sig.accel, sig.gyro], -1)
         if X.ndim == 2:
             X = X[None]
@@ -450,7 +458,8 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
                  per_axis: bool = True, held_out=None, learning_rate: float = 0.03, max_steps: int = 600,
                  bootstrap: int = 0, seed: int = 0, name: str = "unpaired",
                  progress: Optional[Callable[[int, float], None]] = None) -> UnpairedResult:
-    """Fit noise, scale, bias and smoothing by distribution matching (see the module docstring).
+    """Fit noise, scale, bias, smoothing and the contact time by distribution matching (see the module
+    docstring).
 
     Args:
       simulated: the motions to simulate: a ``Motion`` (one clip or a batch), a sequence of single-clip
@@ -467,7 +476,8 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
       window_s, hop_s: the windows the distances compare.
       fit: which of ``FIT_PARAMETERS`` to fit (default ``DEFAULT_FIT``: noise, scale, smoothing; a bias is
         confounded with the mount and the postures the two sets hold, and on UP-Fall it fitted the fit subjects
-        better and the held-out ones worse).
+        better and the held-out ones worse); ``contact_time``: the contact model's (``imusim_jax.ImpactModel``),
+        from simulated falls whose contacts ``prepare`` finds, against real falls' windows.
       smoothing0: the smoothing's start, samples.
       w1_weight: the Wasserstein term's weight beside MMD^2.
       per_axis: a noise density and a scale per axis (``False``: one per sensor, for sets too small or too unlike
@@ -501,6 +511,13 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
         raise InputError(f"the real recordings give {len(real_w)} window(s) of {window_s:g} s; at least 2 are "
                          "needed (longer recordings, or a shorter window_s)")
     base = _base_noise(noise)
+    contact0 = 0.06
+    if "contact_time" in fit:
+        arm = prepared.arms[prepared.sides.index(mount.side)] if mount.side in prepared.sides else prepared.arms[0]
+        if prepared.impact is None or not np.any(np.asarray(arm.impacts)[..., 4] > 0):
+            raise InputError("fit_unpaired: no contact (a wrist arriving at the floor in a fall) in the simulated "
+                             "clips: the contact time cannot be fitted from them")
+        contact0 = float(np.mean(np.asarray(prepared.impact.contact_time_s)))
     key = jax.random.key(seed) if key is None else key
     b_idx, t_idx = _sim_windows_index(np.asarray(prepared.n_samples), window, hop)
     rs = _RealStats.of(real_w)
@@ -526,7 +543,7 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
         mmd2, w1 = _distance_terms(X[bj[:, None], tj], real_set, rs, r, ws_j[r])
         return mmd2 + w1_weight * jnp.mean(w1)
 
-    p0, cons = _params0(base, fit, smoothing0, per_axis)
+    p0, cons = _params0(base, fit, smoothing0, per_axis, contact0)
     P0 = jax.tree.map(lambda v: jnp.broadcast_to(v, (R,) + jnp.shape(v)), p0)
 
     def loss(P):
@@ -582,9 +599,10 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
                   "distances": report}
     unit = {"nd_a": "m/s^2/sqrt(Hz)", "nd_g": "rad/s/sqrt(Hz)", "scale_a": "factor (1 + scale_error)",
             "scale_g": "factor (1 + scale_error)", "bias_a": "m/s^2", "bias_g": "rad/s",
-            "smooth": "samples (Gaussian sigma; accelerometer, gyroscope)"}
+            "smooth": "samples (Gaussian sigma; accelerometer, gyroscope)", "contact": "s"}
     names = {"nd_a": "accel.noise_density", "nd_g": "gyro.noise_density", "scale_a": "accel.scale",
-             "scale_g": "gyro.scale", "bias_a": "accel.bias", "bias_g": "gyro.bias", "smooth": "smoothing_sigma"}
+             "scale_g": "gyro.scale", "bias_a": "accel.bias", "bias_g": "gyro.bias", "smooth": "smoothing_sigma",
+             "contact": "contact_time_s"}
     for k, v in params.items():
         fit_report[names[k]] = {"value": v, "stderr": stderr[k], "unit": unit[k]}
     fit_report["cutoff"] = {
@@ -598,7 +616,8 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
     equivalent = fit_report["cutoff"]["cutoff_hz_equivalent"][0]  # the accelerometer's: --cutoff reproduces it
     profile = SensorProfile(noise=fitted_noise, mount=mount, rate_hz=fs,
                             cutoff_hz=None if equivalent is None else float(equivalent), name=name, source=source,
-                            fit=fit_report)
+                            fit=fit_report,
+                            contact_time_s=float(params["contact"]) if "contact" in params else None)
     return UnpairedResult(profile, report, sigma, pmap, simulate_fitted)
 
 

@@ -34,6 +34,9 @@ def calibrate(
     plot: Optional[str] = typer.Option(None, "--plot", help="a report figure: Allan curves, spectra, waveforms "
                                        "before and after"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="a progress bar over the fit"),
+    fit: Optional[str] = typer.Option(None, "--fit", help="unpaired: the parameters to fit, comma-separated, of "
+                                      "noise, scale, bias, smoothing, contact_time (default noise,scale,smoothing; "
+                                      "contact_time: simulated against real falls)"),
 ):
     """Fit the simulator to real sensors by gradient descent: a sensor profile for --profile / --noise / --mount."""
     from imusim_jax._cutoff import cutoff_arg
@@ -51,10 +54,18 @@ def calibrate(
         if path:
             check_writable(path)
     m = resolve_mount(mount, wrist)
+    fit_names = None
+    if fit is not None:
+        from imusim_jax.calibrate.unpaired import FIT_PARAMETERS
+
+        fit_names = [f.strip().lower() for f in fit.split(",") if f.strip()]
+        bad = [f for f in fit_names if f not in FIT_PARAMETERS]
+        if bad or not fit_names:
+            fail(f"--fit takes {', '.join(FIT_PARAMETERS)} (comma-separated), got {fit!r}")
     with one_line_warnings():
         profile, data = calibrate_files(mode, real, motion=motion, pairs_csv=pairs, format=format, mount=m,
                                         cutoff_hz=None if cutoff is None else cutoff_arg(cutoff, "--cutoff"), progress=progress,
-                                        name=name or os.path.splitext(os.path.basename(output))[0])
+                                        name=name or os.path.splitext(os.path.basename(output))[0], fit=fit_names)
     profile.save(output)
     if plot:
         from imusim_jax.plotting import plot_calibration

@@ -81,13 +81,15 @@ def read_pairs_csv(path: str | os.PathLike) -> list[tuple[str, str]]:
 
 def calibrate_files(mode: str, real: Sequence[str], *, motion: Optional[Sequence[str]] = None,
                     pairs_csv: Optional[str] = None, format: Optional[str] = None, mount="watch-left",
-                    cutoff_hz=None, progress: bool = True, name: Optional[str] = None):
+                    cutoff_hz=None, progress: bool = True, name: Optional[str] = None,
+                    fit: Optional[Sequence[str]] = None):
     """Fit a ``SensorProfile`` in ``mode`` (``stationary``, ``paired`` or ``unpaired``) to the recordings in
     ``real`` (files or folders, read by their registered ``imu`` readers, or by ``format``) and, for ``paired``
     and ``unpaired``, the motions in ``motion`` (or the pairs a ``pairs_csv`` lists). ``mount`` is the arm and the
     starting mount; ``cutoff_hz`` the joints' cut-off (``None``: the mode's default: ``"auto"`` for paired, a
     permissive one with a fitted smoothing for unpaired); ``progress`` shows a bar over the optimisation on a
-    terminal. Returns ``(profile, data)``: ``data`` holds what was read (``recordings``, ``motions``, ``pairs``),
+    terminal; ``fit`` the unpaired mode's parameters (``calibrate.unpaired.FIT_PARAMETERS``; default its
+    ``DEFAULT_FIT``). Returns ``(profile, data)``: ``data`` holds what was read (``recordings``, ``motions``, ``pairs``),
     for a report's plot."""
     from tqdm.auto import tqdm
 
@@ -100,6 +102,8 @@ def calibrate_files(mode: str, real: Sequence[str], *, motion: Optional[Sequence
         raise InputError("--mode stationary fits rest recordings alone: drop --motion / --pairs")
     if mode != "stationary" and not (motion or pairs_csv):
         raise InputError(f"--mode {mode} needs the motions: --motion PATH (or --pairs CSV for paired)")
+    if fit is not None and mode != "unpaired":
+        raise InputError("--fit chooses the unpaired mode's parameters; the other modes fit theirs")
     if mode == "unpaired" and pairs_csv:
         raise InputError("--pairs lists pairs for --mode paired; unpaired takes --motion PATH")
     bar = tqdm(desc=f"calibrate ({mode})", unit="step", disable=None if progress else True)
@@ -143,8 +147,9 @@ def calibrate_files(mode: str, real: Sequence[str], *, motion: Optional[Sequence
                 motion_files = find_files(motion, "motion")
                 data["motions"] = [load_motion(f) for f in motion_files]
                 source["motions"] = motion_files
+                more = {} if fit is None else {"fit": tuple(fit)}
                 result = calibrate.fit_unpaired(data["motions"], data["recordings"], mount=mount,
-                                                cutoff_hz=cutoff_hz, progress=step, name=name or "unpaired")
+                                                cutoff_hz=cutoff_hz, progress=step, name=name or "unpaired", **more)
                 profile, data["unpaired"] = result.profile, result
     finally:
         bar.close()
