@@ -2,8 +2,9 @@
 killed mid-way and resumed equals an uninterrupted one byte for byte, one worker equals two, Ray equals local,
 bad input; the source adapters on the real files in ``../shared/realdata`` when present.
 
-Builds run the command line in a subprocess (float64, as users run it) with one persistent compilation cache for
-the module (``IMUSIM_JAX_CACHE``), so only the first build compiles the simulator."""
+Builds run the command line (float64, as users run it) in a subprocess where a build is killed or compared with the
+first, otherwise its ``main`` in this process; one persistent compilation cache for the module
+(``IMUSIM_JAX_CACHE``), so only the first build compiles the simulator."""
 from __future__ import annotations
 
 import datetime as dt
@@ -120,6 +121,15 @@ def cli(*args, cache, env=None, timeout=600, popen=False):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=REPO)
 
 
+def cli_here(*args):
+    """``build-dataset ARGS`` through the command line's ``main`` in this process (``test_cli.run``: float64, one-line
+    errors and exit status as the subprocess gives them); its workers are still spawned processes. Saves a
+    subprocess's start-up (importing JAX) where nothing kills the build."""
+    from test_cli import run
+
+    return run("build-dataset", *args, "--no-progress", check=False)
+
+
 def shard_bytes(d: pathlib.Path) -> dict:
     return {p.name: p.read_bytes() for p in sorted((d / "shards").glob("*.parquet"))}
 
@@ -209,12 +219,12 @@ def test_rows_schema_and_labels(built):
 
 def test_one_worker_equals_two_and_a_rerun_skips(built):
     out = built["root"] / "one"
-    r = cli(built["manifest"], "-o", out, "--workers", "1", cache=built["cache"])
+    r = cli_here(built["manifest"], "-o", out, "--workers", "1")
     assert r.returncode == 0, r.stderr
     assert shard_bytes(out) == shard_bytes(built["out"])
-    r = cli(built["manifest"], "-o", out, "--workers", "1", cache=built["cache"])
+    r = cli_here(built["manifest"], "-o", out, "--workers", "1")
     assert r.returncode == 0 and "(7 built before)" in r.stdout
-    r = cli(built["manifest"], "-o", out, "--seed", "6", cache=built["cache"])
+    r = cli_here(built["manifest"], "-o", out, "--seed", "6")
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "seed 5, now 6" in r.stderr and "--overwrite" in r.stderr
 
@@ -302,19 +312,19 @@ def test_bad_input_is_one_line_and_a_bad_file_is_skipped(built, tmp_path):
     (ntu / "S001C001P003R001A043.skeleton").write_text("48\n1\nnot a body\n")
     m = manifest(f"shard_size: 1\ncutoff_hz: 6\nbatch_size: 8\nsources:\n  - {{name: a, type: ntu_skeleton, "
                  f"path: {ntu}}}\n")
-    r = cli(m, "-o", tmp_path / "o7", cache=built["cache"])
+    r = cli_here(m, "-o", tmp_path / "o7")
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert r.returncode == 2 and len(errors) == 1 and "S001C001P003R001A043.skeleton" in errors[0], r.stderr
     assert "1 failed" in r.stdout
     meta = json.loads((tmp_path / "o7" / "dataset.json").read_text())
     assert meta["rows"] == 1 and len(meta["failures"]) == 1 and "P003" in meta["failures"][0][0]
     # a rerun skips the built shards and still says a file failed
-    r = cli(m, "-o", tmp_path / "o7", cache=built["cache"])
+    r = cli_here(m, "-o", tmp_path / "o7")
     assert r.returncode == 2 and "built before" in r.stdout
     # a folder holding other things is refused
     (tmp_path / "o8").mkdir()
     (tmp_path / "o8" / "notes.txt").write_text("mine")
-    one_line_error(cli(m, "-o", tmp_path / "o8", cache=built["cache"]), "did not make", "notes.txt")
+    one_line_error(cli_here(m, "-o", tmp_path / "o8"), "did not make", "notes.txt")
 
 
 # ---------------------------------------------------------------------------------------------------------------

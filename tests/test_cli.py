@@ -1,9 +1,13 @@
-"""The installed command line, as a user runs it: files in, files out, one-line errors."""
+"""The command line, as a user runs it: files in, files out, one-line errors. Most calls run its ``main`` in this
+process (as the console script does; see ``run``); a few run the installed ``imusim-jax`` (``run_installed``)."""
+import contextlib
 import csv
+import io
 import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -13,9 +17,48 @@ from motions import G, reference_joints
 EXE = shutil.which("imusim-jax", path=os.path.dirname(sys.executable)) or shutil.which("imusim-jax")
 
 
-def run(*args, check=True):
+def run_installed(*args, check=True):
+    """The installed ``imusim-jax`` in a subprocess (a fresh interpreter: imports JAX and compiles anew)."""
     env = dict(os.environ)
     r = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=300, env=env)
+    if check and r.returncode:
+        raise AssertionError(r.stderr)
+    return r
+
+
+# Python's own warning filters (what a fresh ``imusim-jax`` process starts with), not pytest's
+_PYTHON_WARNING_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, None),
+                           ("ignore", PendingDeprecationWarning, None), ("ignore", ImportWarning, None),
+                           ("ignore", ResourceWarning, None)]
+
+
+def run(*args, check=True):
+    """``imusim-jax ARGS`` run in this process: the console script's ``main`` with its stdout and stderr captured,
+    Python's default warning filters, and the process settings ``main`` changes (float64, the compilation cache)
+    put back afterwards, so the tests after it see this process as it was. The programs it compiles stay in
+    memory for the next call (a subprocess would import JAX and compile again). Returns what
+    ``subprocess.run`` would: ``returncode``, ``stdout``, ``stderr``."""
+    import jax
+
+    from imusim_jax.cli import main
+
+    argv = [str(a) for a in args]
+    keep = {k: getattr(jax.config, k) for k in ("jax_enable_x64", "jax_compilation_cache_dir",
+                                                 "jax_persistent_cache_min_compile_time_secs")}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.resetwarnings()
+            for action, category, module in reversed(_PYTHON_WARNING_FILTERS):
+                warnings.filterwarnings(action, category=category, module=module or "")
+            try:
+                code = main(argv)
+            except SystemExit as e:  # main returns its status; a stray sys.exit is read as the process would
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        for k, v in keep.items():
+            jax.config.update(k, v)
+    r = subprocess.CompletedProcess(["imusim-jax", *argv], code, out.getvalue(), err.getvalue())
     if check and r.returncode:
         raise AssertionError(r.stderr)
     return r
@@ -36,7 +79,7 @@ def sample(tmp_path_factory):
 
 def test_simulate_sample_writes_csv_and_plot(sample):
     out, png = sample / "fall.csv", sample / "fall.png"
-    r = run("simulate", sample / "fall.npz", "--mount", "watch-left", "--rate", "50", "--noise", "bmi160",
+    r = run_installed("simulate", sample / "fall.npz", "--mount", "watch-left", "--rate", "50", "--noise", "bmi160",
             "--seed", "0", "-o", out, "--plot", png)
     assert "wrote" in r.stdout
     rows = read_csv(out)
@@ -181,9 +224,9 @@ def test_noise_command_writes_a_preset_that_simulates_as_the_preset(sample):
 
 
 def test_help_and_no_arguments_print_the_commands():
-    r = run("--help")
+    r = run_installed("--help")
     assert r.returncode == 0 and "simulate" in r.stdout and "batch" in r.stdout and not r.stderr.strip()
-    r = run(check=False)  # no arguments: the help, and a usage exit status
+    r = run_installed(check=False)  # no arguments: the help, and a usage exit status
     assert r.returncode == 2 and "simulate" in r.stdout and not r.stderr.strip()
 
 

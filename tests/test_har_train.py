@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -19,8 +15,8 @@ from imusim_jax.models.har import data as D
 from imusim_jax.models.har.config import TrainConfig, config_from_dict, load_config
 from imusim_jax.models.har.metrics import classification_report, recall_at_false_alarm
 from imusim_jax.models.har.patchformer import PatchformerConfig
+from test_cli import run
 
-EXE = shutil.which("imusim-jax", path=os.path.dirname(sys.executable)) or shutil.which("imusim-jax")
 TINY_YAML = """
 model: {channel_dim: 4, channel_heads: 2, patch_len: 8, patch_stride: 4, d_model: 16, depth: 1, heads: 2,
         dropout: 0.0}
@@ -42,13 +38,13 @@ def dataset(tmp_path_factory):
 
 
 def _run(*args):
-    env = dict(os.environ)
-    r = subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+    """The command line's ``main`` in this process (``test_cli.run``: float64 as the command runs it, its
+    settings put back after)."""
+    r = run(*args, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 
 
-@pytest.mark.skipif(EXE is None, reason="the imusim-jax command is not installed")
 def test_cli_train_then_evaluate_with_the_run_and_its_onnx_file(dataset):
     pytest.importorskip("onnx")
     (dataset / "tiny.yaml").write_text(TINY_YAML)
