@@ -10,7 +10,10 @@ m/s^2 (SmartFallMM's Azure Kinect: a wrist moving 14 cm between two frames reads
   the body: held frames are missing, not a body at rest followed by a jump.
 * **jumps**: a joint that moves in one frame in a way no body does: its velocity changing by more than
   ``max_speed_change_mps`` (3 m/s) between two consecutive frame intervals, i.e. a second difference above
-  ``max_speed_change_mps * fps`` (90 m/s^2 at 30 fps), and ``margin_frames`` (1) either side of it. Voluntary
+  ``max_speed_change_mps * fps`` (90 m/s^2 at 30 fps; below 30 fps the same 90 m/s^2, since a body's own
+  velocity change between frames grows with the frame interval: UTD-MHAD's Kinect at 15-19 fps had throws and
+  punches repaired as jumps, and its |a| envelope fell from 0.768 to 0.762), and ``margin_frames`` (1) either side
+  of it. Voluntary
   motion stays inside (a fist at the end of a punch: UTD-MHAD's real wrist reads 41 m/s^2; Kinect jitter of a
   few cm: 50-60 m/s^2 of second difference at 30 fps); a tracking glitch of 10-60 cm reads 2 d fps^2 =
   180-1100 m/s^2. A hand meeting the floor at 3-4 m/s may exceed it: see ``MAX_SPEED_CHANGE_MPS``.
@@ -51,6 +54,7 @@ MARGIN_FRAMES = 1
 HARD_SPEED_CHANGE_MPS = 8.0
 """A velocity change between consecutive frame intervals that no body makes, m/s: a jump whatever the bones say."""
 
+_FPS_FLOOR = 30.0  # below this frame rate the jump limits hold as accelerations (the module docstring)
 _BONE_FRAMES = 2000  # frames the nearest joints and their median distances are judged on
 _BONE_TOL = 0.2  # a joint whose distance to a near joint is off its median by 20 %: the skeleton is broken there
 _MAX_REPAIRED = 0.5  # a joint losing more than this fraction of its frames to jumps: its track is noise; stop
@@ -190,8 +194,8 @@ def find_artefacts(joints, fps: float, *, valid=None, max_speed_change_mps: floa
     missing[held] = ok[held]
     good = ok & ~missing
     t = np.arange(T) / float(fps)
-    limit = max_speed_change_mps * float(fps)
-    hard = HARD_SPEED_CHANGE_MPS * float(fps)
+    limit = max_speed_change_mps * max(float(fps), _FPS_FLOOR)
+    hard = HARD_SPEED_CHANGE_MPS * max(float(fps), _FPS_FLOOR)
     broken = _bones_broken(np.where(good[..., None], x, np.nan), good) if J > 1 else np.zeros((T, J), bool)
     jumps = np.zeros((T, J), bool)
     for j in range(J):
