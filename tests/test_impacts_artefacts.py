@@ -156,18 +156,15 @@ def test_a_glitched_clip_reads_like_the_clean_clip_it_came_from(tmp_path):
 
 
 def test_video2imu_and_calibrate_take_the_contact_options():
-    import subprocess
+    from test_cli import run
 
-    from test_cli import EXE
-
-    text = subprocess.run([EXE, "video2imu", "--help"], capture_output=True, text=True, timeout=120).stdout
+    text = run("video2imu", "--help").stdout
     assert "--impact" in text and "--contact-time" in text
-    r = subprocess.run([EXE, "video2imu", "nothing.mp4", "-o", "x", "--impact", "sideways"], capture_output=True,
-                       text=True, timeout=120)
+    r = run("video2imu", "nothing.mp4", "-o", "x", "--impact", "sideways", check=False)
     assert r.returncode == 2 and "--impact must be on or off" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     # calibrate --fit names the unpaired mode's parameters, the contact time among them
-    r = subprocess.run([EXE, "calibrate", "--real", "x.csv", "--mode", "unpaired", "--motion", "m.npz", "-o", "p.json",
-                        "--fit", "noise,impact"], capture_output=True, text=True, timeout=120)
+    r = run("calibrate", "--real", "x.csv", "--mode", "unpaired", "--motion", "m.npz", "-o", "p.json", "--fit",
+            "noise,impact", check=False)
     assert r.returncode == 2 and "contact_time" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 

@@ -511,9 +511,9 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
         raise InputError(f"the real recordings give {len(real_w)} window(s) of {window_s:g} s; at least 2 are "
                          "needed (longer recordings, or a shorter window_s)")
     base = _base_noise(noise)
+    arm = prepared.arms[prepared.sides.index(mount.side)] if mount.side in prepared.sides else prepared.arms[0]
     contact0 = 0.06
     if "contact_time" in fit:
-        arm = prepared.arms[prepared.sides.index(mount.side)] if mount.side in prepared.sides else prepared.arms[0]
         if prepared.impact is None or not np.any(np.asarray(arm.impacts)[..., 4] > 0):
             raise InputError("fit_unpaired: no contact (a wrist arriving at the floor in a fall) in the simulated "
                              "clips: the contact time cannot be fitted from them")
@@ -559,7 +559,6 @@ def fit_unpaired(simulated, real, *, mount="watch-left", noise=None, key=None, c
     fitted = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
     fitted_noise = jax.tree.map(lambda v: np.asarray(v, np.float32), _noise_of(fitted, base)).replace(name=name)
     sigma = np.asarray(params.get("smooth", np.zeros(2)), np.float64)
-    arm = prepared.arms[prepared.sides.index(mount.side)] if mount.side in prepared.sides else prepared.arms[0]
     cut = np.asarray(arm.cutoff_hz, np.float64)
     cut_med = float(np.median(cut))
 

@@ -105,7 +105,8 @@ def video2imu(
     cfg = Video2ImuConfig(pose=backend, mount=opts.mount, rate_hz=opts.rate_hz,
                           noise=opts.noise_name if opts.profile is None else opts.noise,
                           time_offset_s=opts.time_offset_s,
-                          seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, impact=opts.impact, start_s=start, end_s=end, fps=fps,
+                          seed=opts.seed, cutoff_hz=opts.cutoff_hz, roll=opts.roll, impact=opts.impact, start_s=start,
+                          end_s=end, fps=fps,
                           max_people=max_people, subject_height_m=height_m, focal_px=focal_px, gravity=gravity,
                           device=device, detector=detector, pose2d=pose2d, lifter=lifter, schedule=schedule,
                           relink=relink, progress=progress, **kw)

@@ -89,8 +89,8 @@ def calibrate_files(mode: str, real: Sequence[str], *, motion: Optional[Sequence
     starting mount; ``cutoff_hz`` the joints' cut-off (``None``: the mode's default: ``"auto"`` for paired, a
     permissive one with a fitted smoothing for unpaired); ``progress`` shows a bar over the optimisation on a
     terminal; ``fit`` the unpaired mode's parameters (``calibrate.unpaired.FIT_PARAMETERS``; default its
-    ``DEFAULT_FIT``). Returns ``(profile, data)``: ``data`` holds what was read (``recordings``, ``motions``, ``pairs``),
-    for a report's plot."""
+    ``DEFAULT_FIT``). Returns ``(profile, data)``: ``data`` holds what was read (``recordings``, ``motions``,
+    ``pairs``), for a report's plot."""
     from tqdm.auto import tqdm
 
     from imusim_jax import calibrate, load_motion
